@@ -1,0 +1,18 @@
+"""The accounts part of the home page."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+
+from accounts.models import User
+from accounts.roles import Role
+
+
+def home_context(request: HttpRequest) -> dict:
+    user = request.user
+    ctx: dict = {"user": user}
+    if user.can("manage_users"):
+        ctx["user_counts"] = {
+            label: User.objects.filter(role=value, is_active=True).count() for value, label in Role.choices
+        }
+    return ctx

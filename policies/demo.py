@@ -1,0 +1,8 @@
+"""The policies part of the demo organisation."""
+
+from __future__ import annotations
+
+
+def load() -> list[str]:
+    """Load demo data; return lines to print."""
+    return []

@@ -1,0 +1,40 @@
+"""The Celery application: tasks are autodiscovered from each app's tasks.py."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+from celery.signals import beat_init, before_task_publish, worker_ready
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+
+app = Celery("portal")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+HEARTBEAT_TASK = "portal.tasks.heartbeat"
+
+
+@before_task_publish.connect
+def _beat_published(sender: str | None = None, **kwargs: object) -> None:
+    # Runs in the process that sends the task: for the heartbeat that is beat,
+    # so a stored "beat" time means beat is alive and can reach the broker.
+    if sender == HEARTBEAT_TASK:
+        from portal.models import Heartbeat
+
+        Heartbeat.beat("beat")
+
+
+@beat_init.connect
+def _beat_started(**kwargs: object) -> None:
+    from portal.models import Heartbeat
+
+    Heartbeat.beat("beat")
+
+
+@worker_ready.connect
+def _worker_started(**kwargs: object) -> None:
+    from portal.models import Heartbeat
+
+    Heartbeat.beat("worker")

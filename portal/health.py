@@ -1,0 +1,61 @@
+"""The checks behind ``GET /healthz``: database, broker, worker and beat."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection
+
+from portal.models import Heartbeat
+
+
+@dataclass
+class Check:
+    ok: bool
+    detail: str
+
+
+def check_database() -> Check:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as exc:
+        return Check(False, f"unreachable: {exc.__class__.__name__}")
+    return Check(True, connection.vendor)
+
+
+def check_broker() -> Check:
+    from portal.celery import app
+
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0.2, timeout=2)
+            transport = conn.transport_cls
+    except Exception as exc:
+        return Check(False, f"unreachable: {exc.__class__.__name__}")
+    return Check(True, str(transport))
+
+
+def _check_heartbeat(name: str) -> Check:
+    limit = 3 * settings.HEARTBEAT_INTERVAL + 30
+    try:
+        age = Heartbeat.age(name)
+    except Exception as exc:
+        return Check(False, f"unknown: {exc.__class__.__name__}")
+    if age is None:
+        return Check(False, "never seen")
+    seconds = int(age.total_seconds())
+    if seconds > limit:
+        return Check(False, f"last seen {seconds} s ago")
+    return Check(True, f"last seen {max(seconds, 0)} s ago")
+
+
+def run_checks() -> dict[str, Check]:
+    return {
+        "database": check_database(),
+        "broker": check_broker(),
+        "worker": _check_heartbeat("worker"),
+        "beat": _check_heartbeat("beat"),
+    }

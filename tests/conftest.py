@@ -1,0 +1,188 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.services import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    ROOT,
+    WorkerProcess,
+    database_url,
+    redis_url,
+    service_missing,
+)
+from tests.smtp import SMTPServer
+
+PASSWORD = "correct horse battery staple 42"
+
+
+# --- People --------------------------------------------------------------------
+
+
+@pytest.fixture
+def make_user(db) -> Callable:
+    from accounts.models import Department, User
+    from accounts.roles import Role
+
+    def make(
+        email: str,
+        role: str = Role.EMPLOYEE,
+        department: str | None = "Sales",
+        password: str = PASSWORD,
+        **extra,
+    ) -> User:
+        dept = Department.objects.get_or_create(name=department)[0] if department else None
+        return User.objects.create_user(
+            email, password=password, role=role, department=dept, is_staff=role == Role.IT_STAFF, **extra
+        )
+
+    return make
+
+
+@pytest.fixture
+def employee(make_user):
+    return make_user("erin@example.com", first_name="Erin", last_name="Employee")
+
+
+@pytest.fixture
+def executive(make_user):
+    from accounts.roles import Role
+
+    return make_user("eve@example.com", role=Role.EXECUTIVE, department="Operations", first_name="Eve")
+
+
+@pytest.fixture
+def it_staff(make_user):
+    from accounts.roles import Role
+
+    return make_user("ivan@example.com", role=Role.IT_STAFF, department="Operations", first_name="Ivan")
+
+
+@pytest.fixture
+def login() -> Callable:
+    """Sign a test client in as ``user``, past every sign-in step the portal requires."""
+
+    def sign_in(client, user) -> None:
+        client.force_login(user)
+
+    return sign_in
+
+
+# --- Real services -----------------------------------------------------------------
+
+
+@pytest.fixture
+def smtp_server(settings) -> Iterator[SMTPServer]:
+    """A real SMTP server on 127.0.0.1; the portal's email goes there during the test."""
+    server = SMTPServer().start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = server.port
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = ""
+    settings.EMAIL_HOST_PASSWORD = ""
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_server() -> str:
+    """URL of a real Redis (database 15 unless TEST_REDIS_URL says otherwise), flushed for the test."""
+    import redis
+
+    url = redis_url()
+    client = redis.Redis.from_url(url, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        service_missing(f"Redis is not reachable at {url} ({exc.__class__.__name__})")
+    client.flushdb()
+    yield url
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def postgres(db) -> None:
+    """Marks a test that must run on PostgreSQL (set DATABASE_URL=postgres://...)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        service_missing("this test needs PostgreSQL: set DATABASE_URL=postgres://... to run it")
+
+
+@pytest.fixture
+def celery_worker_factory(redis_server, transactional_db, tmp_path) -> Iterator[Callable[..., WorkerProcess]]:
+    """Start real Celery worker processes on Redis, sharing the test database; all stopped at the end."""
+    from django.db import connection
+
+    workers: list[WorkerProcess] = []
+
+    def start(concurrency: int = 2, env: dict[str, str] | None = None) -> WorkerProcess:
+        worker_env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "DATABASE_URL": database_url(connection.settings_dict),
+            "CELERY_BROKER_URL": redis_server,
+            "PYTHONPATH": str(ROOT),
+            **(env or {}),
+        }
+        worker = WorkerProcess(worker_env, Path(tmp_path) / f"worker-{len(workers)}.log", concurrency)
+        workers.append(worker)
+        return worker.start()
+
+    yield start
+    for worker in workers:
+        worker.stop()
+
+
+@pytest.fixture
+def celery_app(redis_server, settings):
+    """The portal's Celery app publishing to the test Redis (for tests that send tasks)."""
+    from portal.celery import app
+
+    def reset_pools() -> None:
+        if app._pool is not None:
+            app._pool.force_close_all()
+            app._pool = None
+        app.amqp._producer_pool = None
+
+    settings.CELERY_BROKER_URL = redis_server
+    previous = app.conf.broker_url
+    app.conf.broker_url = redis_server
+    reset_pools()
+    yield app
+    app.conf.broker_url = previous
+    reset_pools()
+
+
+# --- Browser ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        service_missing(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        service_missing("playwright is not installed (pip install -r requirements-dev.txt)")
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(base_url=live_server.url)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from portal.models import Heartbeat
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_names_the_missing_worker_and_beat(client):
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "failing"
+    assert body["failing"] == ["worker", "beat"]
+    assert body["checks"]["database"]["ok"] is True
+    assert body["checks"]["broker"]["ok"] is True
+    assert body["checks"]["worker"]["detail"] == "never seen"
+
+
+def test_it_is_200_when_everything_is_alive(client):
+    Heartbeat.beat("worker")
+    Heartbeat.beat("beat")
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "ok",
+        "failing": [],
+        "checks": response.json()["checks"],
+    }
+    assert all(check["ok"] for check in response.json()["checks"].values())
+
+
+def test_it_notices_a_stale_heartbeat(client, settings):
+    settings.HEARTBEAT_INTERVAL = 30
+    Heartbeat.beat("worker")
+    Heartbeat.beat("beat")
+    with time_machine.travel(timezone.now() + timedelta(minutes=3)):
+        Heartbeat.beat("beat")
+        response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["failing"] == ["worker"]
+    assert "s ago" in response.json()["checks"]["worker"]["detail"]
+
+
+def test_it_reports_an_unreachable_broker(client, settings):
+    from portal.celery import app
+
+    Heartbeat.beat("worker")
+    Heartbeat.beat("beat")
+    previous = app.conf.broker_url
+    app.conf.broker_url = "redis://127.0.0.1:1/0"
+    try:
+        response = client.get("/healthz")
+    finally:
+        app.conf.broker_url = previous
+    assert response.status_code == 503
+    assert response.json()["failing"] == ["broker"]
+
+
+def test_it_is_not_cached(client):
+    response = client.get("/healthz")
+    assert "no-cache" in response.headers["Cache-Control"]

@@ -1,0 +1,154 @@
+"""Every named URL x every kind of visitor -> the expected outcome.
+
+The table is the single decision of who may open what. ``test_every_url_has_a_row``
+walks the URL configuration, so a new page without a row fails the suite.
+
+Outcomes: an HTTP status (200, 401, 403, 404, 405) or LOGIN (a redirect to the
+sign-in page). Rows whose URL needs an object give a ``kwargs`` factory that
+creates one and returns the URL's arguments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+LOGIN = "login"
+ANON, EMPLOYEE, EXECUTIVE, IT = "anonymous", "employee", "executive", "it_staff"
+VISITORS = [ANON, EMPLOYEE, EXECUTIVE, IT]
+
+
+@dataclass
+class Row:
+    anonymous: int | str
+    employee: int | str
+    executive: int | str
+    it_staff: int | str
+    kwargs: Callable[[], dict] | None = None
+    method: str = "get"
+    data: dict = field(default_factory=dict)
+
+    def expected(self, visitor: str) -> int | str:
+        return getattr(self, visitor)
+
+
+def everyone(outcome: int | str, **extra) -> Row:
+    return Row(outcome, outcome, outcome, outcome, **extra)
+
+
+def signed_in(outcome: int | str = 200, **extra) -> Row:
+    return Row(LOGIN, outcome, outcome, outcome, **extra)
+
+
+def it_only(**extra) -> Row:
+    return Row(LOGIN, 403, 403, 200, **extra)
+
+
+def summary_readers(**extra) -> Row:
+    return Row(LOGIN, 403, 200, 200, **extra)
+
+
+MATRIX: dict[str, Row] = {
+    # --- portal ---------------------------------------------------------------
+    "home": signed_in(),
+    "healthz": everyone(503),  # no worker or beat in this test: 503 names them
+    # --- accounts ---------------------------------------------------------------
+    "login": Row(200, 302, 302, 302),
+    "logout": Row(405, 405, 405, 405),
+    # --- policies -----------------------------------------------------------------
+    # --- monitoring ---------------------------------------------------------------
+}
+
+# The Django admin decides access for its own generated URLs (OTP admin site,
+# IT staff only); its index stands for all of them here.
+ADMIN_ROWS: dict[str, Row] = {
+    "admin:index": Row(302, 302, 302, 200),
+}
+EXCLUDED_NAMESPACES = {"admin"}
+
+
+def named_urls(resolver: URLResolver | None = None, namespace: str = "") -> set[str]:
+    resolver = resolver or get_resolver()
+    names = set()
+    for pattern in resolver.url_patterns:
+        if isinstance(pattern, URLResolver):
+            inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            names |= named_urls(pattern, inner)
+        elif isinstance(pattern, URLPattern) and pattern.name:
+            names.add(f"{namespace}{pattern.name}")
+    return names
+
+
+def test_every_url_has_a_row() -> None:
+    names = {name for name in named_urls() if name.split(":")[0] not in EXCLUDED_NAMESPACES}
+    missing = sorted(names - MATRIX.keys())
+    assert not missing, f"URLs without an access-matrix row (decide who may open them): {missing}"
+    stale = sorted(MATRIX.keys() - names)
+    assert not stale, f"access-matrix rows for URLs that no longer exist: {stale}"
+
+
+def test_unnamed_urls_are_not_allowed() -> None:
+    def unnamed(resolver: URLResolver, prefix: str = "") -> list[str]:
+        found = []
+        for pattern in resolver.url_patterns:
+            if isinstance(pattern, URLResolver):
+                if pattern.namespace not in EXCLUDED_NAMESPACES:
+                    found += unnamed(pattern, prefix + str(pattern.pattern))
+            elif not pattern.name:
+                found.append(prefix + str(pattern.pattern))
+        return found
+
+    assert unnamed(get_resolver()) == []
+
+
+def test_the_matrix_catches_a_new_url(settings) -> None:
+    """The check above really fails when a page is added without a row."""
+    import sys
+    import types
+
+    from django.http import HttpResponse
+    from django.urls import clear_url_caches, path
+
+    module = types.ModuleType("tests._extra_urls")
+    module.urlpatterns = [  # type: ignore[attr-defined]
+        *get_resolver().url_patterns,
+        path("brand-new-page/", lambda request: HttpResponse("hi"), name="brand-new-page"),
+    ]
+    sys.modules[module.__name__] = module
+    settings.ROOT_URLCONF = module.__name__
+    clear_url_caches()
+    try:
+        with pytest.raises(AssertionError, match="brand-new-page"):
+            test_every_url_has_a_row()
+    finally:
+        del sys.modules[module.__name__]
+        clear_url_caches()
+
+
+def _client_for(visitor: str, client, request, login):
+    if visitor == ANON:
+        return client
+    user = request.getfixturevalue({EMPLOYEE: "employee", EXECUTIVE: "executive", IT: "it_staff"}[visitor])
+    login(client, user)
+    return client
+
+
+def _outcome(response) -> int | str:
+    if response.status_code in (301, 302):
+        location = response.headers["Location"]
+        if location.startswith(reverse("login")) and "next=" in location:
+            return LOGIN
+    return response.status_code
+
+
+@pytest.mark.parametrize("visitor", VISITORS)
+@pytest.mark.parametrize("name", sorted({**MATRIX, **ADMIN_ROWS}))
+def test_access(name: str, visitor: str, client, request, login, db) -> None:
+    row = {**MATRIX, **ADMIN_ROWS}[name]
+    url = reverse(name, kwargs=row.kwargs() if row.kwargs else None)
+    client = _client_for(visitor, client, request, login)
+    response = getattr(client, row.method)(url, row.data)
+    assert _outcome(response) == row.expected(visitor), f"{visitor} {row.method.upper()} {url}"
