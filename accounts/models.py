@@ -87,3 +87,26 @@ class User(AbstractBaseUser, PermissionsMixin):
     @property
     def is_executive(self) -> bool:
         return self.role == Role.EXECUTIVE
+
+
+class AuditEvent(models.Model):
+    """One thing that happened, for the audit log. Written through ``accounts.audit.record``; never edited."""
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        "accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="audit_events"
+    )
+    # Kept as text too, so the log still says who after a user is deleted.
+    actor_email = models.CharField(max_length=254, blank=True)
+    action = models.CharField(max_length=60, db_index=True)
+    target = models.CharField(max_length=300, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["action", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_email or 'system'} {self.action} {self.target}"

@@ -1,3 +1,5 @@
 from __future__ import annotations
 
+app_name = "policies"
+
 urlpatterns: list = []

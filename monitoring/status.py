@@ -1,0 +1,26 @@
+"""Plain-words status of each monitoring area, for the home page and the executive summary.
+
+Each area (DNS block lists, server load, configuration drift) contributes one
+``StatusLine`` built from stored rows only (no I/O), in a constant number of queries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class StatusLine:
+    area: str  # "DNS block lists", "Server load", "Configuration"
+    status: str  # ok | warning | critical | unknown
+    text: str  # one sentence in plain words
+    url_name: str = ""  # where IT staff / executives read more
+
+
+# Filled by each area's module: a function returning its StatusLine.
+PROVIDERS: list[Callable[[], StatusLine]] = []
+
+
+def status_lines() -> list[StatusLine]:
+    return [provider() for provider in PROVIDERS]
