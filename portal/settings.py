@@ -58,6 +58,9 @@ if not DEBUG and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS is not set; list the portal's host names, comma-separated")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
+# Webmail hosts the portal may send users back to after sign-in (nginx auth_request gateway).
+GATEWAY_ALLOWED_HOSTS = env_list("GATEWAY_ALLOWED_HOSTS")
+
 ORGANISATION_NAME = env_str("ORGANISATION_NAME", "Example Ltd")
 PORTAL_BASE_URL = env_str("PORTAL_BASE_URL", "http://localhost:8000").rstrip("/")
 
@@ -242,7 +245,8 @@ CONTENT_SECURITY_POLICY = {
         "object-src": ["'none'"],
         "base-uri": ["'none'"],
         "frame-ancestors": ["'none'"],
-        "form-action": ["'self'"],
+        # After sign-in the form's redirect may lead back to webmail (Chrome checks redirects too).
+        "form-action": ["'self'", *(f"https://{host}" for host in GATEWAY_ALLOWED_HOSTS)],
     }
 }
 

@@ -9,6 +9,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/", include("accounts.urls")),
+    path("gateway/", include("accounts.gateway_urls")),
     path("policies/", include("policies.urls")),
     path("monitoring/", include("monitoring.urls")),
     path("admin/", admin.site.urls),

@@ -1,0 +1,7 @@
+"""Accounts models, one module per area: people and the audit log, OTP, the webmail gateway."""
+
+from accounts.models.gateway import *  # noqa: F403
+from accounts.models.otp import *  # noqa: F403
+from accounts.models.users import AuditEvent, Department, User, UserManager
+
+__all__ = ["AuditEvent", "Department", "User", "UserManager"]
