@@ -60,6 +60,12 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 # Webmail hosts the portal may send users back to after sign-in (nginx auth_request gateway).
 GATEWAY_ALLOWED_HOSTS = env_list("GATEWAY_ALLOWED_HOSTS")
+# Seconds after the OTP step during which webmail opens without asking again (docs/gateway.md).
+GATEWAY_MAX_AGE = env_int("GATEWAY_MAX_AGE", 12 * 3600, minimum=60)
+# Roles whose members may use webmail through the gateway (values of accounts.roles.Role).
+GATEWAY_ROLES = env_list("GATEWAY_ROLES", ["employee", "executive", "it_staff"])
+if unknown_roles := set(GATEWAY_ROLES) - {"employee", "executive", "it_staff"}:
+    raise ImproperlyConfigured(f"GATEWAY_ROLES: unknown role(s) {', '.join(sorted(unknown_roles))}")
 
 ORGANISATION_NAME = env_str("ORGANISATION_NAME", "Example Ltd")
 PORTAL_BASE_URL = env_str("PORTAL_BASE_URL", "http://localhost:8000").rstrip("/")

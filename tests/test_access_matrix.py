@@ -51,6 +51,20 @@ def summary_readers(**extra) -> Row:
     return Row(LOGIN, 403, 200, 200, **extra)
 
 
+def _webmail_user():
+    from accounts.models import User
+
+    return User.objects.get_or_create(email="wendy@example.com")[0]
+
+
+def _webmail_session():
+    from django.utils import timezone
+
+    from accounts.models import WebmailSession
+
+    return WebmailSession.objects.create(user=_webmail_user(), session_key="k" * 32, otp_verified_at=timezone.now())
+
+
 MATRIX: dict[str, Row] = {
     # --- portal ---------------------------------------------------------------
     "home": signed_in(),
@@ -58,6 +72,12 @@ MATRIX: dict[str, Row] = {
     # --- accounts ---------------------------------------------------------------
     "login": Row(200, 302, 302, 302),
     "logout": Row(405, 405, 405, 405),
+    # gateway (webmail behind nginx auth_request): 401, never a redirect; every role by default (GATEWAY_ROLES)
+    "gateway-auth": Row(401, 200, 200, 200),
+    "gateway-signin": Row(LOGIN, 302, 302, 302),  # signed in and verified: straight on to the portal
+    "gateway-sessions": it_only(),
+    "gateway-user-sessions": it_only(kwargs=lambda: {"user_id": _webmail_user().pk}),
+    "gateway-session-end": Row(LOGIN, 403, 403, 302, method="post", kwargs=lambda: {"pk": _webmail_session().pk}),
     # --- policies -----------------------------------------------------------------
     # --- monitoring ---------------------------------------------------------------
 }

@@ -1,0 +1,186 @@
+"""The webmail gateway's decision: may this portal session open webmail right now?
+
+nginx asks ``GET /gateway/auth`` (``auth_request``) on every webmail request,
+so the answer must come without the database in the common case:
+
+1. The portal session is read through the ``cached_db`` session store
+   (Redis in production): one cache read. A session that ended (sign-out,
+   "end session" by IT staff) is gone from cache and database alike, so a
+   replayed cookie finds nothing.
+2. The session itself says whether the one-time-password step passed: the
+   django-otp device id (``otp_device_id``) and ``otp_verified_at`` (Unix
+   time, written by the sign-in view). Older than ``GATEWAY_MAX_AGE``
+   seconds means "ask for the OTP again".
+3. What the answer needs about the user -- email, display name, role,
+   active, the session-auth hash (changes with the password) and the ids of
+   their confirmed OTP devices -- is one small cache entry per user
+   (``user_facts``), rebuilt from the database when missing (at most every
+   ``FACTS_TTL`` seconds per user). Saving or deleting the user or any of
+   their OTP devices drops the entry (signal receivers in
+   ``accounts.models.gateway``), so deactivation, a password change and a
+   token reset end webmail access on the next request: the session's device
+   is no longer among the user's confirmed devices.
+4. The first pass of each session writes a ``WebmailSession`` row and an
+   audit event and marks the session, so later passes write nothing.
+
+Everything here is plain functions over a session; the view only turns a
+``Decision`` into 200 (with the user headers) or 401.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import import_module
+
+from django.conf import settings
+from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.sessions.backends.base import SessionBase
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_ipv46_address
+from django.http import HttpRequest
+from django.utils.crypto import constant_time_compare
+from django_otp import DEVICE_ID_SESSION_KEY, devices_for_user
+
+from accounts.audit import record
+from accounts.models import User, WebmailSession
+
+OTP_VERIFIED_AT_KEY = "otp_verified_at"
+# Set on the session's first gateway pass: {"id": WebmailSession pk, "key": session key at the time}.
+MARKER_KEY = "gateway_session"
+FACTS_TTL = 300
+
+
+class Reason:
+    OK = "ok"
+    NO_SESSION = "no session"
+    NO_OTP = "one-time password not verified"
+    EXPIRED = "gateway sign-in expired"
+    UNKNOWN_USER = "user no longer exists"
+    INACTIVE = "user deactivated"
+    PASSWORD_CHANGED = "password changed since sign-in"  # noqa: S105 - a reason, not a secret
+    TOKEN_RESET = "one-time password token reset"  # noqa: S105
+    ROLE = "role may not use webmail"
+
+
+@dataclass(frozen=True)
+class Decision:
+    reason: str
+    user_id: int | None = None
+    facts: dict | None = None
+
+    @property
+    def allowed(self) -> bool:
+        return self.reason == Reason.OK
+
+
+def facts_key(user_id: int | str) -> str:
+    return f"gateway:user:{user_id}"
+
+
+def user_facts(user_id: int | str) -> dict | None:
+    """The few facts the gateway needs about a user, from the cache or (rebuilt) from the database."""
+    facts = cache.get(facts_key(user_id))
+    if facts is None:
+        user = User.objects.filter(pk=user_id).first()
+        if user is None:
+            return None
+        facts = {
+            "email": user.email,
+            "name": user.get_full_name(),
+            "role": user.role,
+            "active": user.is_active,
+            "session_hash": user.get_session_auth_hash(),
+            "devices": sorted(device.persistent_id for device in devices_for_user(user, confirmed=True)),
+        }
+        cache.set(facts_key(user_id), facts, FACTS_TTL)
+    return facts
+
+
+def forget_user(user_id: int | str | None) -> None:
+    if user_id is not None:
+        cache.delete(facts_key(user_id))
+
+
+def role_may_use_webmail(role: str) -> bool:
+    return role in settings.GATEWAY_ROLES
+
+
+def decide(session: SessionBase, now: float | None = None) -> Decision:
+    """Whether ``session`` may pass the gateway, and why not."""
+    user_id = session.get(SESSION_KEY)
+    if user_id is None:
+        return Decision(Reason.NO_SESSION)
+    device_id = session.get(DEVICE_ID_SESSION_KEY)
+    verified_at = session.get(OTP_VERIFIED_AT_KEY)
+    if not device_id or not isinstance(verified_at, int | float):
+        return Decision(Reason.NO_OTP, user_id)
+    now = time.time() if now is None else now
+    if not (now - settings.GATEWAY_MAX_AGE < verified_at <= now + 60):
+        return Decision(Reason.EXPIRED, user_id)
+    facts = user_facts(user_id)
+    if facts is None:
+        return Decision(Reason.UNKNOWN_USER, user_id)
+    if not facts["active"]:
+        return Decision(Reason.INACTIVE, user_id, facts)
+    if not constant_time_compare(session.get(HASH_SESSION_KEY, ""), facts["session_hash"]):
+        return Decision(Reason.PASSWORD_CHANGED, user_id, facts)
+    if device_id not in facts["devices"]:
+        return Decision(Reason.TOKEN_RESET, user_id, facts)
+    if not role_may_use_webmail(facts["role"]):
+        return Decision(Reason.ROLE, user_id, facts)
+    return Decision(Reason.OK, user_id, facts)
+
+
+def record_pass(request: HttpRequest, decision: Decision) -> None:
+    """Note an allowed pass: the session's first one writes a WebmailSession row and an audit event."""
+    session = request.session
+    marker = session.get(MARKER_KEY)
+    if marker and marker.get("key") == session.session_key:
+        return  # the common case: nothing to write
+    if marker:
+        # The portal rotated the session key (e.g. a password change): follow it, so "end session" still works.
+        WebmailSession.objects.filter(pk=marker["id"]).update(session_key=session.session_key)
+    else:
+        verified_at = datetime.fromtimestamp(session[OTP_VERIFIED_AT_KEY], tz=UTC)
+        # get_or_create: a browser opening webmail fires parallel first passes; one row, one audit event.
+        row, created = WebmailSession.objects.get_or_create(
+            session_key=session.session_key,
+            defaults={
+                "user_id": decision.user_id,
+                "device_id": session[DEVICE_ID_SESSION_KEY],
+                "otp_verified_at": verified_at,
+                "ip_address": forwarded_ip(request),
+                "user_agent": request.META.get("HTTP_USER_AGENT", "")[:300],
+            },
+        )
+        if created:
+            record(
+                "gateway.first_pass",
+                actor=User.objects.get(pk=decision.user_id),
+                target=decision.facts["email"] if decision.facts else "",
+                request=request,
+                webmail_session=row.pk,
+                original_uri=request.META.get("HTTP_X_ORIGINAL_URI", "")[:200],
+            )
+        marker = {"id": row.pk}
+    session[MARKER_KEY] = {"id": marker["id"], "key": session.session_key}
+
+
+def forwarded_ip(request: HttpRequest) -> str | None:
+    """The browser's address as nginx reports it (X-Real-IP), else the peer's; informational only."""
+    candidate = request.META.get("HTTP_X_REAL_IP") or request.META.get("REMOTE_ADDR") or ""
+    try:
+        validate_ipv46_address(candidate)
+    except ValidationError:
+        return None
+    return candidate
+
+
+def end_session(row: WebmailSession, by: User) -> bool:
+    """End one webmail session now: delete the portal session behind it and record who ended it."""
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    store(session_key=row.session_key).delete()
+    return row.mark_ended(WebmailSession.EndReason.ENDED_BY_STAFF, by=by)
