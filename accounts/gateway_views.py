@@ -74,7 +74,7 @@ def signin_view(request: HttpRequest) -> HttpResponse:
     decision = gateway.decide(request.session)
     if decision.allowed:
         return redirect(next_url or "home")
-    facts = decision.facts or {}
+    facts = decision.facts or gateway.user_facts(request.user.pk) or {}
     ctx = {
         "decision": decision,
         "reasons": gateway.Reason,

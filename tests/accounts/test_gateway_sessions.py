@@ -1,0 +1,73 @@
+"""IT staff's list of webmail sessions and "end session"."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.sessions.backends.cached_db import SessionStore
+from django.test import Client
+from django.urls import reverse
+
+from accounts.models import AuditEvent, WebmailSession
+from tests.accounts.test_gateway_auth import URL as AUTH_URL
+from tests.accounts.test_gateway_auth import otp_sign_in
+
+
+@pytest.fixture
+def webmail_client(employee):
+    """Erin, signed in with OTP, who has opened webmail once."""
+    client = Client()
+    otp_sign_in(client, employee)
+    assert client.get(AUTH_URL, HTTP_USER_AGENT="Thunderbird-ish").status_code == 200
+    return client
+
+
+@pytest.fixture
+def staff_client(client, it_staff):
+    otp_sign_in(client, it_staff)
+    return client
+
+
+def test_it_lists_a_users_webmail_sessions(staff_client, webmail_client, employee):
+    response = staff_client.get(reverse("gateway-user-sessions", kwargs={"user_id": employee.pk}))
+    assert response.status_code == 200
+    assert b"Webmail sessions of Erin Employee" in response.content
+    assert b"Thunderbird-ish" in response.content
+    assert b"End session" in response.content
+
+
+def test_it_lists_everyones_sessions(staff_client, webmail_client):
+    response = staff_client.get(reverse("gateway-sessions"))
+    assert response.status_code == 200
+    assert b"erin@example.com" in response.content
+
+
+def test_ending_a_session_closes_webmail_and_the_portal_at_once(staff_client, webmail_client, it_staff):
+    row = WebmailSession.objects.get()
+    response = staff_client.post(reverse("gateway-session-end", kwargs={"pk": row.pk}))
+    assert response.status_code == 302
+    assert webmail_client.get(AUTH_URL).status_code == 401
+    assert SessionStore(session_key=row.session_key).load() == {}
+    row.refresh_from_db()
+    assert (row.state, row.end_reason, row.ended_by) == ("ended", "ended_by_staff", it_staff)
+    event = AuditEvent.objects.get(action="gateway.session_ended")
+    assert (event.actor, event.target) == (it_staff, "erin@example.com")
+    page = staff_client.get(response.headers["Location"])
+    assert b"Ended by IT staff" in page.content
+    assert b"End session" not in page.content
+
+
+def test_ending_it_twice_changes_nothing(staff_client, webmail_client):
+    row = WebmailSession.objects.get()
+    url = reverse("gateway-session-end", kwargs={"pk": row.pk})
+    staff_client.post(url)
+    staff_client.post(url)
+    assert AuditEvent.objects.filter(action="gateway.session_ended").count() == 1
+
+
+def test_it_needs_an_otp_verified_staff_session(client, it_staff, webmail_client):
+    client.force_login(it_staff)
+    assert client.get(reverse("gateway-sessions")).status_code == 403
+
+
+def test_an_unknown_session_is_404(staff_client):
+    assert staff_client.post(reverse("gateway-session-end", kwargs={"pk": 999})).status_code == 404
