@@ -15,6 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from portal.env import (
     env_bool,
+    env_float,
     env_int,
     env_list,
     env_str,
@@ -82,6 +83,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "csp",
+    "captcha",
     "portal",
     "accounts",
     "policies",
@@ -97,6 +99,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    # Signed-in users without a token are sent to enrolment; with one, to the OTP step.
+    "accounts.middleware.OTPRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -150,6 +154,11 @@ AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+# TOTP tokens: issuer in authenticator apps, secrets never shown in the admin (see docs/accounts.md).
+OTP_TOTP_ISSUER = ORGANISATION_NAME
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+CAPTCHA_IMAGE_SIZE = (120, 44)
+CAPTCHA_FONT_SIZE = 28
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
@@ -225,7 +234,27 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 HEARTBEAT_INTERVAL = env_int("HEARTBEAT_INTERVAL", 30, minimum=5)
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "portal.tasks.heartbeat", "schedule": float(HEARTBEAT_INTERVAL)},
+    "accounts-tick": {"task": "accounts.tasks.tick", "schedule": 60.0},
+    "policies-tick": {"task": "policies.tick", "schedule": 60.0},
+    "dnsbl-tick": {"task": "monitoring.dnsbl_tick", "schedule": 60.0},
+    # Samples the server's load when due (interval in the database, default 60 s), rolls up, runs drift checks.
+    "load-tick": {"task": "monitoring.load_tick", "schedule": 15.0},
 }
+
+# --- DNS block lists (monitoring/dnsbl.py; zones and the sweep interval live in the database) ---
+# Comma-separated ip or ip:port ([v6]:port); empty: the system's resolver. Use a local recursive
+# resolver: Spamhaus and URIBL refuse queries that come through public resolvers.
+DNSBL_NAMESERVERS = env_list("DNSBL_NAMESERVERS")
+for _item in DNSBL_NAMESERVERS:
+    from monitoring.dnsbl_resolver import parse_nameserver
+
+    try:
+        parse_nameserver(_item)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(f"DNSBL_NAMESERVERS: {_exc}") from None
+DNSBL_TIMEOUT = env_float("DNSBL_TIMEOUT", 2.0, minimum=0.05)  # seconds per attempt
+DNSBL_LIFETIME = env_float("DNSBL_LIFETIME", 4.0, minimum=0.05)  # seconds per lookup, retries included
+DNSBL_MAX_IN_FLIGHT = env_int("DNSBL_MAX_IN_FLIGHT", 100, minimum=1)
 
 # --- Security --------------------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", True) else None

@@ -72,6 +72,40 @@ MATRIX: dict[str, Row] = {
     # --- accounts ---------------------------------------------------------------
     "login": Row(200, 302, 302, 302),
     "logout": Row(405, 405, 405, 405),
+    "otp_verify": everyone(302),  # no password step pending: back to sign-in; verified: on to home
+    "reauth": signed_in(),
+    "password_reset": everyone(200),
+    "password_reset_done": everyone(200),
+    "password_reset_confirm": everyone(200, kwargs=lambda: {"uidb64": "MQ", "token": "set-password"}),
+    "password_reset_complete": everyone(200),
+    "invitation_accept": everyone(200, kwargs=lambda: _accounts_invitation()[1]),
+    "captcha-image": everyone(200, kwargs=lambda: _captcha_key()),
+    "captcha-image-2x": everyone(200, kwargs=lambda: _captcha_key()),
+    "captcha-audio": everyone(404, kwargs=lambda: _captcha_key()),  # no speech synthesiser configured
+    "captcha-refresh": everyone(404),  # answers only XMLHttpRequest
+    "otp_tokens": signed_in(),
+    "otp_enrol": signed_in(),
+    "otp_enrol_scan": signed_in(302),  # no enrolment started: back to its first step
+    "otp_enrol_confirm": signed_in(302),
+    "otp_token_remove": signed_in(404, method="post", kwargs=lambda: {"pk": _accounts_other_token()}),
+    "otp_backup_codes": signed_in(),
+    "otp_backup_codes_download": signed_in(404),  # codes are downloadable only right after they are made
+    "otp_backup_codes_regenerate": signed_in(302, method="post"),
+    "users": it_only(),
+    "user_create": it_only(),
+    "users_import": it_only(),
+    "user_detail": it_only(kwargs=lambda: {"pk": _accounts_person().pk}),
+    "user_reset_tokens": it_only(kwargs=lambda: {"pk": _accounts_person().pk}),
+    "user_invite": Row(LOGIN, 403, 403, 302, method="post", kwargs=lambda: {"pk": _accounts_person().pk}),
+    "invitations": it_only(),
+    "invitation_revoke": Row(LOGIN, 403, 403, 302, method="post", kwargs=lambda: {"pk": _accounts_invitation()[0]}),
+    "otp_coverage": it_only(),
+    "otp_coverage_csv": it_only(),
+    "lockouts": it_only(),
+    "lockout_lift": Row(LOGIN, 403, 403, 302, method="post", data={"kind": "account", "value": "x@example.com"}),
+    "sign_in_settings": it_only(),
+    "audit_log": it_only(),
+    "audit_log_csv": it_only(),
     # gateway (webmail behind nginx auth_request): 401, never a redirect; every role by default (GATEWAY_ROLES)
     "gateway-auth": Row(401, 200, 200, 200),
     "gateway-signin": Row(LOGIN, 302, 302, 302),  # signed in and verified: straight on to the portal
@@ -79,8 +113,106 @@ MATRIX: dict[str, Row] = {
     "gateway-user-sessions": it_only(kwargs=lambda: {"user_id": _webmail_user().pk}),
     "gateway-session-end": Row(LOGIN, 403, 403, 302, method="post", kwargs=lambda: {"pk": _webmail_session().pk}),
     # --- policies -----------------------------------------------------------------
+    "policies:mine": signed_in(),
+    "policies:read": signed_in(kwargs=lambda: {"pk": _policies_published().pk}),
+    "policies:acknowledge": signed_in(
+        302, method="post", kwargs=lambda: {"pk": _policies_published().pk}, data={"version": "1"}
+    ),
+    "policies:version": signed_in(kwargs=lambda: {"pk": _policies_published().pk, "number": 1}),
+    "policies:diff": signed_in(kwargs=lambda: {"pk": _policies_published().pk}, data={"from": 1, "to": 1}),
+    "policies:attest": signed_in(kwargs=lambda: {"pk": _policies_attestation().pk}),
+    "policies:manage": it_only(),
+    "policies:create": it_only(),
+    "policies:edit": it_only(kwargs=lambda: {"pk": _policies_published().pk}),
+    "policies:publish": it_only(kwargs=lambda: {"pk": _policies_published().pk}),
+    "policies:retire": Row(LOGIN, 403, 403, 302, method="post", kwargs=lambda: {"pk": _policies_published().pk}),
+    "policies:reviewed": Row(LOGIN, 403, 403, 302, method="post", kwargs=lambda: {"pk": _policies_published().pk}),
+    "policies:library": it_only(),
+    "policies:adopt": Row(LOGIN, 403, 403, 302, method="post", kwargs=lambda: {"key": "one-time-passwords"}),
+    "policies:reviews": it_only(),
+    "policies:campaigns": it_only(),
+    "policies:campaign_create": it_only(),
+    "policies:campaign": it_only(kwargs=lambda: {"pk": _policies_attestation().pk}),
+    "policies:campaign_edit": it_only(kwargs=lambda: {"pk": _policies_attestation().pk}),
+    "policies:campaign_send_now": Row(
+        LOGIN, 403, 403, 302, method="post", kwargs=lambda: {"pk": _policies_attestation().pk}
+    ),
+    "policies:campaign_retry": Row(
+        LOGIN, 403, 403, 302, method="post", kwargs=lambda: {"pk": _policies_attestation().pk}
+    ),
+    "policies:campaign_test": Row(
+        LOGIN, 403, 403, 302, method="post", kwargs=lambda: {"pk": _policies_attestation().pk}
+    ),
+    "policies:procedures": it_only(),
+    "policies:procedure_create": it_only(),
+    "policies:procedure": it_only(kwargs=lambda: {"pk": _policies_procedure().pk}),
+    "policies:procedure_edit": it_only(kwargs=lambda: {"pk": _policies_procedure().pk}),
+    "policies:summary": summary_readers(),
+    "policies:summary_csv": summary_readers(),
     # --- monitoring ---------------------------------------------------------------
 }
+
+
+def _accounts_person():
+    from accounts.models import User
+
+    return User.objects.get_or_create(email="matrix-person@example.com")[0]
+
+
+def _accounts_invitation() -> tuple[int, dict]:
+    from accounts import invitations
+
+    invitation, token = invitations.invite(_accounts_person(), actor=None)
+    return invitation.pk, {"token": token}
+
+
+def _accounts_other_token() -> int:
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    return TOTPDevice.objects.create(user=_accounts_person(), name="Someone else's", confirmed=True).pk
+
+
+def _captcha_key() -> dict:
+    from captcha.models import CaptchaStore
+
+    return {"key": CaptchaStore.generate_key()}
+
+
+def _policies_published():
+    from policies.models import Policy
+
+    policy = Policy.objects.create(title="Matrix policy", summary="Short.", body="Body.")
+    policy.publish(by=None, require_acknowledgement=True)
+    return policy
+
+
+def _policies_attestation():
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from policies.models import Campaign
+
+    campaign = Campaign.objects.create(
+        name="Matrix check",
+        kind=Campaign.Kind.ATTESTATION,
+        subject="Check",
+        message="Answer.",
+        starts_at=timezone.now() + dt.timedelta(days=1),
+    )
+    campaign.statements.create(text="My laptop is up to date.")
+    return campaign
+
+
+def _policies_procedure():
+    from django.utils import timezone
+
+    from policies.models import Procedure
+
+    procedure = Procedure.objects.create(title="Matrix procedure", next_due_on=timezone.localdate())
+    procedure.steps.create(text="Do the thing.")
+    return procedure
+
 
 # The Django admin decides access for its own generated URLs (OTP admin site,
 # IT staff only); its index stands for all of them here.

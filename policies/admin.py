@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+from django.contrib import admin
+
+from policies.models import (
+    Acknowledgement,
+    Campaign,
+    CampaignRun,
+    Delivery,
+    Policy,
+    PolicySettings,
+    PolicyVersion,
+    Procedure,
+    ProcedureCompletion,
+    ProcedureStep,
+    ReviewDigest,
+)
+
+
+@admin.register(PolicySettings)
+class PolicySettingsAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "time_zone", "send_max_tries", "retry_backoff_seconds", "next_digest_at"]
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records of what happened: visible, never edited here."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class VersionInline(admin.TabularInline):
+    model = PolicyVersion
+    fields = ["number", "published_at", "published_by", "requires_acknowledgement", "note"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Policy)
+class PolicyAdmin(admin.ModelAdmin):
+    list_display = ["title", "state", "category", "owner", "review_due_on"]
+    list_filter = ["state", "category"]
+    search_fields = ["title"]
+    readonly_fields = ["current_version", "acknowledge_from_version", "state", "has_draft_changes"]
+    inlines = [VersionInline]
+
+
+@admin.register(Acknowledgement)
+class AcknowledgementAdmin(ReadOnlyAdmin):
+    list_display = ["user", "policy", "version_number", "acknowledged_at", "ip_address"]
+    list_filter = ["policy"]
+    search_fields = ["user__email"]
+
+
+@admin.register(Campaign)
+class CampaignAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "repeat", "interval", "active", "next_run_at"]
+    readonly_fields = ["next_run_at", "last_run_at"]
+
+
+@admin.register(CampaignRun)
+class CampaignRunAdmin(ReadOnlyAdmin):
+    list_display = ["campaign", "occurrence", "manual", "fanned_out_at", "recipient_count"]
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(ReadOnlyAdmin):
+    list_display = ["campaign", "recipient", "occurrence", "status", "attempts", "sent_at"]
+    list_filter = ["status", "campaign"]
+
+
+@admin.register(ReviewDigest)
+class ReviewDigestAdmin(ReadOnlyAdmin):
+    list_display = ["owner", "week_of", "status", "attempts", "sent_at"]
+
+
+class StepInline(admin.TabularInline):
+    model = ProcedureStep
+    extra = 0
+
+
+@admin.register(Procedure)
+class ProcedureAdmin(admin.ModelAdmin):
+    list_display = ["title", "interval_days", "owner", "next_due_on", "active"]
+    inlines = [StepInline]
+
+
+@admin.register(ProcedureCompletion)
+class ProcedureCompletionAdmin(ReadOnlyAdmin):
+    list_display = ["procedure", "completed_by", "completed_at"]

@@ -1,0 +1,356 @@
+"""The executive summary: acknowledgement rates, OTP coverage, reviews, campaigns, attestations and monitoring.
+
+``build()`` runs a fixed number of queries whatever the number of users, policies or acknowledgements
+(tests/policies/test_summary.py asserts it at two sizes): it loads the active users, the published policies
+and the acknowledgements that count for their current versions once, and does the arithmetic in Python.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+from django.db.models import Count, F
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+
+from accounts.models import User
+from policies.models import (
+    Acknowledgement,
+    AttestationAnswer,
+    Campaign,
+    CampaignRun,
+    Delivery,
+    Policy,
+    PolicySettings,
+    Procedure,
+)
+
+ACTIVITY_DAYS = 90
+TREND_WEEKS = 12
+
+
+def percent(part: int, whole: int) -> float:
+    return round(100 * part / whole, 1) if whole else 0.0
+
+
+@dataclass
+class Rate:
+    label: str
+    required: int = 0
+    acknowledged: int = 0
+    policy: Policy | None = None
+
+    @property
+    def percent(self) -> float:
+        return percent(self.acknowledged, self.required)
+
+    @property
+    def outstanding(self) -> int:
+        return self.required - self.acknowledged
+
+    @property
+    def status(self) -> str:
+        if not self.required:
+            return "unknown"
+        return "ok" if self.percent >= 90 else "warning" if self.percent >= 60 else "critical"
+
+
+@dataclass
+class Outstanding:
+    name: str
+    email: str
+    department: str
+    policies: list[str]
+
+
+@dataclass
+class CampaignActivity:
+    name: str
+    kind: str
+    runs: int = 0
+    sent: int = 0
+    pending: int = 0
+    failed: int = 0
+
+
+@dataclass
+class AttestationResult:
+    campaign: str
+    statement: str
+    yes: int = 0
+    no: int = 0
+
+    @property
+    def percent_yes(self) -> float:
+        return percent(self.yes, self.yes + self.no)
+
+
+@dataclass
+class Summary:
+    today: dt.date
+    generated_at: dt.datetime
+    overall: Rate
+    policy_rates: list[Rate]
+    department_rates: list[Rate]
+    outstanding: list[Outstanding]
+    otp: dict | None
+    overdue_reviews: list[Policy]
+    due_reviews: list[Policy]
+    overdue_procedures: list[Procedure]
+    campaigns: list[CampaignActivity]
+    attestations: list[AttestationResult]
+    trend: list[tuple[dt.date, float]]
+    status_lines: list = field(default_factory=list)
+
+
+def _otp_coverage() -> dict | None:
+    try:
+        from accounts.coverage import otp_coverage
+    except ImportError:
+        return None
+    return otp_coverage()
+
+
+def _status_lines() -> list[dict]:
+    """One line per monitoring area, with a link when the area names a page."""
+    try:
+        from monitoring.status import status_lines
+    except ImportError:
+        return []
+    lines = []
+    for line in status_lines():
+        try:
+            url = reverse(line.url_name) if line.url_name else ""
+        except NoReverseMatch:
+            url = ""
+        lines.append({"area": line.area, "status": line.status, "text": line.text, "url": url})
+    return lines
+
+
+def build(now: dt.datetime | None = None) -> Summary:
+    now = now or timezone.now()
+    zone = PolicySettings.load().zone
+    today = timezone.localdate(now, timezone=zone)
+    users = list(
+        User.objects.filter(is_active=True)
+        .order_by("last_name", "first_name", "email")
+        .values_list("pk", "email", "first_name", "last_name", "role", "department_id", "department__name")
+    )
+    policies = list(
+        Policy.objects.filter(state=Policy.State.PUBLISHED)
+        .select_related("current_version", "owner")
+        .prefetch_related("audience_departments")
+        .order_by("title")
+    )
+    acks: dict[tuple[int, int], dt.datetime] = {
+        (policy_id, user_id): when
+        for policy_id, user_id, when in Acknowledgement.objects.filter(
+            policy__state=Policy.State.PUBLISHED, version_number__gte=F("policy__acknowledge_from_version")
+        ).values_list("policy_id", "user_id", "acknowledged_at")
+    }
+
+    overall = Rate("All policies")
+    departments: dict[str, Rate] = {}
+    missing: dict[int, list[str]] = defaultdict(list)
+    policy_rates = []
+    counted_ack_times: list[dt.datetime] = []
+    for policy in policies:
+        roles = set(policy.audience_roles)
+        department_ids = {d.pk for d in policy.audience_departments.all()}
+        rate = Rate(policy.title, policy=policy)
+        for pk, _email, _first, _last, role, department_id, department_name in users:
+            if (roles and role not in roles) or (department_ids and department_id not in department_ids):
+                continue
+            bucket = departments.setdefault(
+                department_name or "No department", Rate(department_name or "No department")
+            )
+            rate.required += 1
+            bucket.required += 1
+            when = acks.get((policy.pk, pk))
+            if when is None:
+                missing[pk].append(policy.title)
+                continue
+            rate.acknowledged += 1
+            bucket.acknowledged += 1
+            counted_ack_times.append(when)
+        overall.required += rate.required
+        overall.acknowledged += rate.acknowledged
+        policy_rates.append(rate)
+
+    outstanding = [
+        Outstanding(f"{first} {last}".strip() or email, email, department or "—", missing[pk])
+        for pk, email, first, last, _role, _dept_id, department in users
+        if missing.get(pk)
+    ]
+    outstanding.sort(key=lambda row: (-len(row.policies), row.name.lower()))
+
+    return Summary(
+        today=today,
+        generated_at=now,
+        overall=overall,
+        policy_rates=policy_rates,
+        department_rates=sorted(departments.values(), key=lambda rate: rate.label),
+        outstanding=outstanding,
+        otp=_otp_coverage(),
+        overdue_reviews=[p for p in policies if p.review_due_on and p.review_due_on < today],
+        due_reviews=[p for p in policies if p.review_due_on and today <= p.review_due_on <= today + dt.timedelta(30)],
+        overdue_procedures=list(
+            Procedure.objects.filter(active=True, next_due_on__lt=today).select_related("owner").order_by("next_due_on")
+        ),
+        campaigns=campaign_activity(now),
+        attestations=attestation_summary(now),
+        trend=trend(counted_ack_times, overall.required, today, zone),
+        status_lines=_status_lines(),
+    )
+
+
+def campaign_activity(now: dt.datetime) -> list[CampaignActivity]:
+    since = now - dt.timedelta(days=ACTIVITY_DAYS)
+    rows: dict[int, CampaignActivity] = {}
+    for campaign_id, name, kind, runs in (
+        CampaignRun.objects.filter(occurrence__gte=since)
+        .values_list("campaign_id", "campaign__name", "campaign__kind")
+        .annotate(n=Count("pk"))
+        .order_by("campaign__name")
+    ):
+        rows[campaign_id] = CampaignActivity(name, Campaign.Kind(kind).label, runs=runs)
+    for campaign_id, status, n in (
+        Delivery.objects.filter(occurrence__gte=since)
+        .values_list("campaign_id", "status")
+        .annotate(n=Count("pk"))
+        .order_by()
+    ):
+        activity = rows.get(campaign_id)
+        if activity is None:
+            continue
+        if status == Delivery.Status.SENT:
+            activity.sent += n
+        elif status == Delivery.Status.FAILED:
+            activity.failed += n
+        else:
+            activity.pending += n
+    return list(rows.values())
+
+
+def attestation_summary(now: dt.datetime, campaign: Campaign | None = None) -> list[AttestationResult]:
+    answers = AttestationAnswer.objects.all()
+    if campaign is not None:
+        answers = answers.filter(statement__campaign=campaign)
+    else:
+        answers = answers.filter(response__submitted_at__gte=now - dt.timedelta(days=ACTIVITY_DAYS))
+    results: dict[int, AttestationResult] = {}
+    for statement_id, campaign_name, text, answer, n in (
+        answers.values_list("statement_id", "statement__campaign__name", "statement__text", "answer")
+        .annotate(n=Count("pk"))
+        .order_by("statement__campaign__name", "statement__position", "statement_id")
+    ):
+        result = results.setdefault(statement_id, AttestationResult(campaign_name, text))
+        if answer:
+            result.yes += n
+        else:
+            result.no += n
+    return list(results.values())
+
+
+def attestation_results(campaign: Campaign) -> list[AttestationResult]:
+    return attestation_summary(timezone.now(), campaign=campaign)
+
+
+def trend(ack_times: list[dt.datetime], required: int, today: dt.date, zone) -> list[tuple[dt.date, float]]:
+    """Share of today's required acknowledgements already given at the end of each of the last weeks."""
+    ends = [today - dt.timedelta(weeks=week) for week in range(TREND_WEEKS - 1, -1, -1)]
+    per_day = Counter(timezone.localdate(when, timezone=zone) for when in ack_times)
+    points = []
+    for end in ends:
+        done = sum(n for day, n in per_day.items() if day <= end)
+        points.append((end, percent(done, required)))
+    return points
+
+
+def trend_chart(points: list[tuple[dt.date, float]], width: int = 640, height: int = 180) -> dict:
+    """Coordinates for the inline SVG line chart (templates/policies/_trend_chart.html); no JavaScript."""
+    left, right, top, bottom = 40, 10, 10, 24
+    plot_w, plot_h = width - left - right, height - top - bottom
+    step = plot_w / max(len(points) - 1, 1)
+
+    def y(value: float) -> float:
+        return round(top + plot_h * (1 - value / 100), 1)
+
+    coords = [(round(left + i * step, 1), y(value), day, value) for i, (day, value) in enumerate(points)]
+    return {
+        "width": width,
+        "height": height,
+        "left": left,
+        "right": width - right,
+        "bottom": top + plot_h,
+        "grid": [{"y": y(v), "label": f"{v}%"} for v in (0, 25, 50, 75, 100)],
+        "points": " ".join(f"{x},{py}" for x, py, _, _ in coords),
+        "dots": [{"x": x, "y": py, "day": day, "value": value} for x, py, day, value in coords],
+        "labels": [{"x": x, "day": day} for i, (x, _, day, _) in enumerate(coords) if (len(coords) - 1 - i) % 3 == 0],
+        "label_y": height - 6,
+    }
+
+
+def _cell(value: object) -> str:
+    # Spreadsheet programs run cells that start with these as formulas (CSV injection).
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def write_csv(summary: Summary, out) -> None:
+    writer = csv.writer(out)
+
+    def row(*cells: object) -> None:
+        writer.writerow([_cell(c) for c in cells])
+
+    row("Security summary", summary.today.isoformat())
+    row()
+    row("Policy acknowledgement (current version)", "required", "acknowledged", "percent")
+    for rate in [*summary.policy_rates, summary.overall]:
+        row(rate.label, rate.required, rate.acknowledged, rate.percent)
+    row()
+    row("Department", "required", "acknowledged", "percent")
+    for rate in summary.department_rates:
+        row(rate.label, rate.required, rate.acknowledged, rate.percent)
+    row()
+    row("Outstanding person", "email", "department", "policies not acknowledged")
+    for person in summary.outstanding:
+        row(person.name, person.email, person.department, "; ".join(person.policies))
+    if summary.otp is not None:
+        row()
+        row("OTP coverage", "total", "enrolled", "pending", "percent")
+        row(
+            "Active users",
+            summary.otp["total"],
+            summary.otp["enrolled"],
+            summary.otp["pending"],
+            summary.otp["percent"],
+        )
+    row()
+    row("Overdue policy review", "owner", "due")
+    for policy in summary.overdue_reviews:
+        row(policy.title, policy.owner.email if policy.owner else "", policy.review_due_on.isoformat())
+    row()
+    row("Overdue procedure", "owner", "due")
+    for procedure in summary.overdue_procedures:
+        row(procedure.title, procedure.owner.email if procedure.owner else "", procedure.next_due_on.isoformat())
+    row()
+    row(f"Campaign (last {ACTIVITY_DAYS} days)", "kind", "runs", "sent", "pending", "failed")
+    for activity in summary.campaigns:
+        row(activity.name, activity.kind, activity.runs, activity.sent, activity.pending, activity.failed)
+    row()
+    row("Attestation", "statement", "yes", "no", "percent yes")
+    for result in summary.attestations:
+        row(result.campaign, result.statement, result.yes, result.no, result.percent_yes)
+    row()
+    row("Week ending", "acknowledged percent")
+    for day, value in summary.trend:
+        row(day.isoformat(), value)
+    if summary.status_lines:
+        row()
+        row("Monitoring area", "status", "text")
+        for line in summary.status_lines:
+            row(line["area"], line["status"], line["text"])
