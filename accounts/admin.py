@@ -2,8 +2,43 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from django_otp.admin import OTPAdminSite
+from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import AuditEvent, Department, User
+from accounts.models import (
+    AccountEmail,
+    AuditEvent,
+    BackupCodeDevice,
+    Department,
+    Invitation,
+    OrganisationSettings,
+    User,
+)
+from accounts.roles import user_can
+
+
+class PortalAdminSite(OTPAdminSite):
+    """django-otp's admin site (OTP-verified sessions only), further limited to IT staff.
+
+    Signing in happens on the portal's own pages (password, then OTP); the admin has no login form.
+    ``portal/urls.py`` switches ``admin.site`` to this class.
+    """
+
+    site_header = "Security portal administration"
+
+    def has_permission(self, request: HttpRequest) -> bool:
+        return super().has_permission(request) and user_can(request.user, "use_admin")
+
+    def login(self, request: HttpRequest, extra_context=None) -> HttpResponse:
+        if request.user.is_authenticated:
+            # Signed in but not IT staff (or not verified, which the OTP middleware handles first).
+            raise PermissionDenied
+        return redirect_to_login(request.GET.get("next") or reverse("admin:index"))
 
 
 @admin.register(Department)
@@ -39,4 +74,62 @@ class AuditEventAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+# Tokens: no secrets on screen (OTP_ADMIN_HIDE_SENSITIVE_DATA hides the key of saved tokens) and no
+# adding through the admin, where the new key would be shown; people enrol in the portal.
+admin.site.unregister(TOTPDevice)
+
+
+@admin.register(TOTPDevice)
+class PortalTOTPDeviceAdmin(TOTPDeviceAdmin):
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*super().get_readonly_fields(request, obj), "drift"]
+
+
+@admin.register(BackupCodeDevice)
+class BackupCodeDeviceAdmin(admin.ModelAdmin):
+    list_display = ["user", "name", "created_at", "last_used_at", "remaining"]
+    fields = ["user", "name", "created_at", "last_used_at", "throttling_failure_count"]
+    readonly_fields = fields
+    search_fields = ["user__email"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    list_display = ["user", "created_at", "expires_at", "accepted_at", "revoked_at", "created_by"]
+    fields = ["user", "created_by", "created_at", "expires_at", "accepted_at", "revoked_at"]
+    readonly_fields = fields
+    search_fields = ["user__email"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(OrganisationSettings)
+class OrganisationSettingsAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "otp_required", "grace_period_days", "lockout_threshold", "updated_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return not OrganisationSettings.objects.exists()
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(AccountEmail)
+class AccountEmailAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "kind", "subject", "status", "attempts", "sent_at"]
+    list_filter = ["kind", "status"]
+    fields = ["kind", "to", "subject", "status", "attempts", "last_error", "created_at", "sent_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request) -> bool:
         return False

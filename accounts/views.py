@@ -1,18 +1,347 @@
+"""Signing in (password, then OTP), enrolment, own tokens and backup codes, invitations, password reset.
+
+The IT staff pages (users, import, invitations, coverage, lockouts, settings, audit log)
+are in ``accounts.staff_views``.
+"""
+
 from __future__ import annotations
 
-from django.contrib import auth
-from django.contrib.auth.views import LoginView
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+import time
+
+from django.contrib import auth, messages
+from django.contrib.auth import views as auth_views
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse, reverse_lazy
+from django.utils.http import urlencode
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts import audit, backup_codes, enrolment, invitations, lockout, signin
+from accounts.forms import (
+    LOCKED,
+    ConfirmTokenForm,
+    EnrolStartForm,
+    InvitationPasswordForm,
+    OTPCodeForm,
+    PasswordResetForm,
+    ReauthForm,
+    SignInForm,
+)
+from accounts.models import SignInFailure
+from accounts.redirects import safe_next_url
+from accounts.roles import requires
+
+ENROL_DEVICE_KEY = "enrol_device_id"
+ENROL_NEXT_KEY = "enrol_next"
+BACKUP_CODES_KEY = "backup_codes_once"
+# Backup codes stay in the session only until the user confirms they stored them, at most this long.
+BACKUP_CODES_SECONDS = 900
 
 
-class PortalLoginView(LoginView):
-    template_name = "registration/login.html"
-    redirect_authenticated_user = True
+def _next(request: HttpRequest) -> str:
+    return request.POST.get("next") or request.GET.get("next") or ""
+
+
+def _go_next(request: HttpRequest, url: str | None = None) -> HttpResponse:
+    return redirect(safe_next_url(request, url if url is not None else _next(request)) or reverse("home"))
+
+
+def _with_next(name: str, next_url: str) -> str:
+    return reverse(name) + (f"?{urlencode({'next': next_url})}" if next_url else "")
+
+
+# --- Sign-in -------------------------------------------------------------------------
+
+
+@never_cache
+@csrf_protect
+@sensitive_post_parameters("password")
+def login_view(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated and request.user.is_verified():
+        return _go_next(request)
+    ip = audit.client_ip(request)
+    email = request.POST.get("username", "") if request.method == "POST" else ""
+    form = SignInForm(request, request.POST or None, captcha=lockout.captcha_required(email, ip))
+    locked = False
+    if request.method == "POST":
+        if lockout.is_locked(email, ip):
+            locked = True
+            audit.record("login.blocked", actor=None, target=email.strip().lower()[:254], request=request)
+        elif form.is_valid():
+            user = form.user
+            if enrolment.has_confirmed_token(user):
+                signin.start_otp_step(request, user)
+                return redirect(_with_next("otp_verify", _next(request)))
+            signin.sign_in_without_token(request, user)
+            request.session[ENROL_NEXT_KEY] = _next(request)
+            return _go_next(request)
+        elif form.has_error("__all__", "invalid_login"):
+            audit.record("login.failure", actor=None, target=email.strip().lower()[:254], request=request)
+            lockout.record_failure(email, ip, SignInFailure.PASSWORD, request=request)
+            if lockout.captcha_required(email, ip) and "captcha" not in form.fields:
+                # The next attempt must carry the picture code too.
+                form = SignInForm(request, initial={"username": email}, captcha=True)
+                form.add_error(None, "Email address or password is not correct.")
+    ctx = {"form": form, "next": _next(request), "locked_message": LOCKED if locked else ""}
+    return render(request, "registration/login.html", ctx)
+
+
+@never_cache
+@csrf_protect
+@sensitive_post_parameters("code")
+def otp_verify(request: HttpRequest) -> HttpResponse:
+    """The second step: a TOTP code or a backup code."""
+    if request.user.is_authenticated and request.user.is_verified():
+        return _go_next(request)
+    user = request.user if request.user.is_authenticated else signin.pending_user(request)
+    if user is None:
+        messages.info(request, "Please sign in again.")
+        return redirect("login")
+    form = OTPCodeForm(request.POST or None)
+    error = ""
+    if request.method == "POST":
+        if lockout.is_locked(user.email, audit.client_ip(request)):
+            error = LOCKED
+        elif form.is_valid():
+            result = signin.check_code(request, user, form.cleaned_data["code"])
+            if result.device is not None:
+                signin.finish_sign_in(request, user, result.device)
+                return _go_next(request)
+            error = result.error
+    ctx = {"form": form, "next": _next(request), "error": error, "pending_email": user.email}
+    return render(request, "accounts/otp_verify.html", ctx)
 
 
 @require_POST
 def logout_view(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        audit.record("logout", request=request, target=request.user.email)
     auth.logout(request)
     return redirect("login")
+
+
+@requires("manage_own_tokens")
+@never_cache
+@sensitive_post_parameters("password")
+def reauth(request: HttpRequest) -> HttpResponse:
+    """Enter the password again before changing tokens or backup codes."""
+    form = ReauthForm(request.user, request.POST or None)
+    if request.method == "POST":
+        ip = audit.client_ip(request)
+        if lockout.is_locked(request.user.email, ip):
+            form.add_error(None, LOCKED)
+        elif form.is_valid():
+            request.session[signin.PASSWORD_VERIFIED_KEY] = int(time.time())
+            return _go_next(request, _next(request) or reverse("otp_tokens"))
+        else:
+            audit.record("reauth.failure", request=request, target=request.user.email)
+            lockout.record_failure(request.user.email, ip, SignInFailure.PASSWORD, request=request)
+    return render(request, "accounts/reauth.html", {"form": form, "next": _next(request)})
+
+
+def _needs_reauth(request: HttpRequest) -> HttpResponse | None:
+    if signin.password_recent(request):
+        return None
+    next_url = request.get_full_path() if request.method == "GET" else reverse("otp_tokens")
+    return redirect(_with_next("reauth", next_url))
+
+
+# --- Enrolment: why -> scan -> confirm -> backup codes --------------------------------------
+
+
+@requires("manage_own_tokens")
+@never_cache
+def enrol(request: HttpRequest) -> HttpResponse:
+    if (response := _needs_reauth(request)) is not None:
+        return response
+    if request.method == "GET" and _next(request):
+        request.session[ENROL_NEXT_KEY] = _next(request)
+    first = not enrolment.has_confirmed_token(request.user)
+    form = EnrolStartForm(request.POST or None, initial={"name": "Phone" if first else "Spare phone"})
+    if request.method == "POST" and form.is_valid():
+        device = enrolment.start_enrolment(request.user, form.cleaned_data["name"])
+        request.session[ENROL_DEVICE_KEY] = device.pk
+        return redirect("otp_enrol_scan")
+    org_deadline = None
+    if first:
+        from accounts.models import OrganisationSettings
+
+        org = OrganisationSettings.load()
+        org_deadline = request.user.otp_grace_start + org.grace_period if org.otp_required else None
+    ctx = {"form": form, "first": first, "deadline": org_deadline, "step": 1}
+    return render(request, "accounts/enrol_why.html", ctx)
+
+
+@requires("manage_own_tokens")
+@never_cache
+def enrol_scan(request: HttpRequest) -> HttpResponse:
+    device = enrolment.pending_token(request.user, request.session.get(ENROL_DEVICE_KEY))
+    if device is None:
+        return redirect("otp_enrol")
+    ctx = {
+        "device": device,
+        "qr_svg": enrolment.qr_svg(device),
+        "key_groups": enrolment.key_groups(device),
+        "step": 2,
+    }
+    return render(request, "accounts/enrol_scan.html", ctx)
+
+
+@requires("manage_own_tokens")
+@never_cache
+def enrol_confirm(request: HttpRequest) -> HttpResponse:
+    device = enrolment.pending_token(request.user, request.session.get(ENROL_DEVICE_KEY))
+    if device is None:
+        return redirect("otp_enrol")
+    form = ConfirmTokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if enrolment.confirm_token(device, form.cleaned_data["code"], request=request):
+            request.session.pop(ENROL_DEVICE_KEY, None)
+            if not request.user.is_verified():
+                signin.mark_otp_verified(request, device)
+            if backup_codes.device_for(request.user) is None:
+                _show_backup_codes_once(request, backup_codes.regenerate(request.user, request=request))
+                return redirect("otp_backup_codes")
+            messages.success(request, f"Token “{device.name}” is ready.")
+            return redirect("otp_tokens")
+        audit.record("otp.enrol_failure", request=request, target=request.user.email)
+        form.add_error("code", "That code does not match. Check the time on your phone and enter the newest code.")
+    return render(request, "accounts/enrol_confirm.html", {"form": form, "device": device, "step": 3})
+
+
+def _show_backup_codes_once(request: HttpRequest, codes: list[str]) -> None:
+    request.session[BACKUP_CODES_KEY] = {"codes": codes, "at": int(time.time())}
+
+
+def _codes_to_show(request: HttpRequest) -> list[str]:
+    stored = request.session.get(BACKUP_CODES_KEY)
+    if not stored or int(time.time()) - stored["at"] > BACKUP_CODES_SECONDS:
+        request.session.pop(BACKUP_CODES_KEY, None)
+        return []
+    return stored["codes"]
+
+
+@requires("manage_own_tokens")
+@never_cache
+def backup_codes_show(request: HttpRequest) -> HttpResponse:
+    """The new backup codes, once. "I have stored them" forgets them."""
+    if request.method == "POST":
+        request.session.pop(BACKUP_CODES_KEY, None)
+        return _go_next(request, request.session.pop(ENROL_NEXT_KEY, "") or reverse("otp_tokens"))
+    ctx = {"codes": _codes_to_show(request), "remaining": backup_codes.remaining(request.user), "step": 4}
+    return render(request, "accounts/backup_codes.html", ctx)
+
+
+@requires("manage_own_tokens")
+@never_cache
+def backup_codes_download(request: HttpRequest) -> HttpResponse:
+    codes = _codes_to_show(request)
+    if not codes:
+        raise Http404("The backup codes are shown only once.")
+    from django.conf import settings
+
+    text = (
+        f"{settings.ORGANISATION_NAME} security portal - backup codes for {request.user.email}\n"
+        "Each code works once. Keep them somewhere safe, away from your phone.\n\n" + "\n".join(codes) + "\n"
+    )
+    response = HttpResponse(text, content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="backup-codes.txt"'
+    return response
+
+
+@requires("manage_own_tokens")
+@require_POST
+def backup_codes_regenerate(request: HttpRequest) -> HttpResponse:
+    if (response := _needs_reauth(request)) is not None:
+        return response
+    _show_backup_codes_once(request, backup_codes.regenerate(request.user, request=request))
+    return redirect("otp_backup_codes")
+
+
+# --- Own tokens -------------------------------------------------------------------------
+
+
+@requires("manage_own_tokens")
+def tokens(request: HttpRequest) -> HttpResponse:
+    ctx = {
+        "tokens": enrolment.confirmed_tokens(request.user),
+        "backup_remaining": backup_codes.remaining(request.user),
+        "has_backup_codes": backup_codes.device_for(request.user) is not None,
+        "password_recent": signin.password_recent(request),
+    }
+    return render(request, "accounts/tokens.html", ctx)
+
+
+@requires("manage_own_tokens")
+@require_POST
+def token_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    device = get_object_or_404(TOTPDevice, pk=pk, user=request.user, confirmed=True)
+    if (response := _needs_reauth(request)) is not None:
+        return response
+    if enrolment.otp_required() and enrolment.confirmed_tokens(request.user).count() <= 1:
+        messages.error(request, "You cannot remove your only token. Add another one first.")
+        return redirect("otp_tokens")
+    enrolment.remove_token(device, request=request)
+    messages.success(request, f"Token “{device.name}” removed.")
+    return redirect("otp_tokens")
+
+
+# --- Invitations (anonymous) ---------------------------------------------------------------
+
+
+@never_cache
+@sensitive_post_parameters("new_password1", "new_password2")
+def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
+    invitation = invitations.find(token)
+    if invitation is None:
+        audit.record("invitation.invalid_link", actor=None, request=request)
+        return render(request, "accounts/invitation_invalid.html", status=404)
+    user = invitation.user
+    form = InvitationPasswordForm(user, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if not invitations.accept(invitation, request=request):
+            return render(request, "accounts/invitation_invalid.html", status=404)
+        form.save()
+        if enrolment.has_confirmed_token(user):
+            messages.success(request, "Your password is set. Sign in with it and a code from your app.")
+            auth.logout(request)
+            return redirect("login")
+        signin.sign_in_without_token(request, user)
+        return redirect("otp_enrol")
+    return render(request, "accounts/invitation_accept.html", {"form": form, "invited_user": user})
+
+
+# --- Password reset (Django's views with our templates; the OTP step still follows) -----------
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    form_class = PasswordResetForm
+    template_name = "registration/password_reset_form.html"
+    success_url = reverse_lazy("password_reset_done")
+
+    def form_valid(self, form):
+        audit.record("password.reset_requested", actor=None, target=form.cleaned_data["email"], request=self.request)
+        return super().form_valid(form)
+
+
+class PasswordResetDoneView(auth_views.PasswordResetDoneView):
+    template_name = "registration/password_reset_done.html"
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    template_name = "registration/password_reset_confirm.html"
+    success_url = reverse_lazy("password_reset_complete")
+    post_reset_login = False  # signing in still takes the password and the OTP step
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        audit.record("password.reset", actor=self.user, target=self.user.email, request=self.request)
+        return response
+
+
+class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
+    template_name = "registration/password_reset_complete.html"

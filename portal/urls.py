@@ -3,7 +3,11 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
+from accounts.admin import PortalAdminSite
 from portal import views
+
+# The Django admin only for IT staff whose session passed the OTP step (django-otp's OTPAdminSite).
+admin.site.__class__ = PortalAdminSite
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -12,6 +16,7 @@ urlpatterns = [
     path("gateway/", include("accounts.gateway_urls")),
     path("policies/", include("policies.urls")),
     path("monitoring/", include("monitoring.urls")),
+    path("captcha/", include("captcha.urls")),
     path("admin/", admin.site.urls),
 ]
 

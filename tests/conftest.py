@@ -64,12 +64,45 @@ def it_staff(make_user):
 
 @pytest.fixture
 def login() -> Callable:
-    """Sign a test client in as ``user``, past every sign-in step the portal requires."""
+    """Sign a test client in as ``user``, past every sign-in step the portal requires.
 
-    def sign_in(client, user) -> None:
-        client.force_login(user)
+    The user gets a confirmed TOTP token (unless they have one) and the session is
+    OTP-verified the way the OTP step leaves it: django-otp's device id, plus
+    ``otp_verified_at`` and a recent ``password_verified_at``. Returns the token.
+    """
+
+    def sign_in(client, user):
+        return otp_sign_in(client, user)
 
     return sign_in
+
+
+def otp_sign_in(client, user):
+    import time
+
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="Test phone", confirmed=True)
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session["otp_verified_at"] = session["password_verified_at"] = int(time.time())
+    session.save()
+    return device
+
+
+def totp_code(device, at: float | None = None) -> str:
+    """The code ``device`` shows at ``at`` (now by default), as a phone would compute it."""
+    import time
+
+    from django_otp.oath import TOTP
+
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = time.time() if at is None else at
+    return f"{totp.token():0{device.digits}d}"
 
 
 # --- Real services -----------------------------------------------------------------

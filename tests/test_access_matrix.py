@@ -150,6 +150,21 @@ MATRIX: dict[str, Row] = {
     "policies:summary": summary_readers(),
     "policies:summary_csv": summary_readers(),
     # --- monitoring ---------------------------------------------------------------
+    # DNS block lists: executives read the dashboard; IT staff manage lists, addresses and checks.
+    "monitoring:dnsbl": summary_readers(),
+    "monitoring:dnsbl-address": summary_readers(kwargs=lambda: {"pk": _monitored_address().pk}),
+    "monitoring:dnsbl-sweep-now": Row(LOGIN, 403, 403, 302, method="post"),
+    "monitoring:dnsbl-sweep-status": summary_readers(kwargs=lambda: {"pk": _dnsbl_sweep("manual").pk}),
+    "monitoring:dnsbl-schedule": Row(LOGIN, 403, 403, 302, method="post", data={"interval_minutes": 30}),
+    "monitoring:dnsbl-zones": it_only(),
+    "monitoring:dnsbl-zone-add": it_only(),
+    "monitoring:dnsbl-zone-edit": it_only(kwargs=lambda: {"pk": _dnsbl_zone().pk}),
+    "monitoring:dnsbl-addresses": it_only(),
+    "monitoring:dnsbl-address-toggle": Row(
+        LOGIN, 403, 403, 302, method="post", kwargs=lambda: {"pk": _monitored_address().pk}
+    ),
+    "monitoring:dnsbl-check": it_only(),
+    "monitoring:dnsbl-check-result": it_only(kwargs=lambda: {"pk": _dnsbl_sweep("check").pk}),
 }
 
 
@@ -212,6 +227,24 @@ def _policies_procedure():
     procedure = Procedure.objects.create(title="Matrix procedure", next_due_on=timezone.localdate())
     procedure.steps.create(text="Do the thing.")
     return procedure
+
+
+def _monitored_address():
+    from monitoring.models.dnsbl import MonitoredAddress
+
+    return MonitoredAddress.objects.get_or_create(value="192.0.2.25")[0]
+
+
+def _dnsbl_sweep(kind: str):
+    from monitoring.models.dnsbl import DnsblSweep
+
+    return DnsblSweep.objects.create(kind=kind, state="done", targets=["192.0.2.25"])
+
+
+def _dnsbl_zone():
+    from monitoring.models.dnsbl import DnsblZone
+
+    return DnsblZone.objects.get_or_create(zone="bl.example.test", defaults={"name": "Example list"})[0]
 
 
 # The Django admin decides access for its own generated URLs (OTP admin site,

@@ -54,6 +54,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     # Django admin access; only IT staff get it (see accounts.roles "use_admin").
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
+    # OTP enrolment deadline: the grace period counts from here (account creation, or an IT token reset).
+    otp_grace_start = models.DateTimeField("OTP grace period start", default=timezone.now)
+    # When IT staff were told this user is overdue (cleared by a token reset).
+    otp_overdue_notified_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = UserManager()
 

@@ -1,0 +1,228 @@
+from __future__ import annotations
+
+from captcha.fields import CaptchaField
+from django import forms
+from django.contrib.auth import authenticate
+from django.contrib.auth.forms import PasswordResetForm as DjangoPasswordResetForm
+from django.contrib.auth.forms import SetPasswordForm
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Department, OrganisationSettings, User
+from accounts.roles import Role
+
+# The same words whether the account exists, is inactive, or the password is wrong.
+WRONG_CREDENTIALS = "Email address or password is not correct."
+LOCKED = (
+    "Too many failed sign-ins from this account or address. Wait a few minutes and try again, "
+    "or ask IT staff to lift the lock."
+)
+
+
+class SignInForm(forms.Form):
+    username = forms.EmailField(
+        label="Email address", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "username"})
+    )
+    password = forms.CharField(
+        label="Password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
+
+    def __init__(self, request, *args, captcha: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.request = request
+        self.user: User | None = None
+        if captcha:
+            self.fields["captcha"] = CaptchaField(
+                label="Characters in the picture", help_text="Type the characters you see, to show you are a person."
+            )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if self.errors:
+            return data
+        user = authenticate(self.request, username=data["username"], password=data["password"])
+        if user is None or not user.is_active:
+            raise forms.ValidationError(WRONG_CREDENTIALS, code="invalid_login")
+        self.user = user
+        return data
+
+
+class OTPCodeForm(forms.Form):
+    code = forms.CharField(
+        label="Code",
+        max_length=20,
+        help_text="The 6-digit code from your authenticator app, or one of your backup codes.",
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "text", "autocapitalize": "off", "spellcheck": "false"}
+        ),
+    )
+
+    def clean_code(self) -> str:
+        code = "".join(self.cleaned_data["code"].split())
+        if not code.replace("-", "").isalnum():
+            raise forms.ValidationError("Use only digits, letters and dashes.")
+        return code
+
+
+class EnrolStartForm(forms.Form):
+    name = forms.CharField(
+        label="Name of this token",
+        max_length=64,
+        initial="Phone",
+        help_text="So you can tell your tokens apart, e.g. “Phone” or “Spare phone”.",
+    )
+
+
+class ConfirmTokenForm(forms.Form):
+    code = forms.CharField(
+        label="Code from your app",
+        max_length=10,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+    def clean_code(self) -> str:
+        code = "".join(self.cleaned_data["code"].split())
+        if not code.isdigit() or len(code) != 6:
+            raise forms.ValidationError("Enter the 6 digits your app shows now.")
+        return code
+
+
+class ReauthForm(forms.Form):
+    password = forms.CharField(
+        label="Password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
+
+    def __init__(self, user: User, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data["password"]
+        if not self.user.check_password(password):
+            raise forms.ValidationError("That is not your password.")
+        return password
+
+
+class InvitationPasswordForm(SetPasswordForm):
+    """Set the first password from an invitation link."""
+
+
+class PasswordResetForm(DjangoPasswordResetForm):
+    """Django's reset form, but the email is queued (views never talk to the mail server)."""
+
+    def send_mail(
+        self,
+        subject_template_name,
+        email_template_name,
+        context,
+        from_email,
+        to_email,
+        html_email_template_name=None,
+    ) -> None:
+        from django.urls import reverse
+
+        from accounts import emails
+
+        path = reverse("password_reset_confirm", kwargs={"uidb64": context["uid"], "token": context["token"]})
+        emails.send_password_reset(context["user"], emails.absolute(path))
+
+
+class TokenResetForm(forms.Form):
+    reason = forms.CharField(
+        label="Reason",
+        max_length=300,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Recorded in the audit log and sent to the user, e.g. “phone lost”.",
+    )
+
+    def clean_reason(self) -> str:
+        reason = " ".join(self.cleaned_data["reason"].split())
+        if len(reason) < 3:
+            raise forms.ValidationError("Say briefly why the tokens are reset.")
+        return reason
+
+
+class RoleForm(forms.ModelForm):
+    class Meta:
+        model = User
+        fields = ["role", "department", "is_active"]
+
+
+class UserCreateForm(forms.ModelForm):
+    department_name = forms.CharField(label="Department", max_length=100, required=False)
+
+    class Meta:
+        model = User
+        fields = ["email", "first_name", "last_name", "role"]
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"].strip().lower()
+        if User.objects.filter(email__iexact=email).exists():
+            raise forms.ValidationError("A user with this email address already exists.")
+        return email
+
+    def save(self, commit: bool = True) -> User:
+        user = super().save(commit=False)
+        name = self.cleaned_data.get("department_name", "").strip()
+        user.department = Department.objects.get_or_create(name=name)[0] if name else None
+        user.is_staff = user.role == Role.IT_STAFF
+        user.set_unusable_password()
+        if commit:
+            user.save()
+        return user
+
+
+class UserImportForm(forms.Form):
+    file = forms.FileField(
+        label="CSV file",
+        help_text="UTF-8, with a header row: email, first_name, last_name, department, role "
+        "(role is employee, executive or it_staff).",
+    )
+    send_invitations = forms.BooleanField(label="Send invitations to the new users", required=False, initial=True)
+
+
+class UserFilterForm(forms.Form):
+    q = forms.CharField(label="Search", required=False)
+    role = forms.ChoiceField(label="Role", required=False, choices=[("", "Any role"), *Role.choices])
+    department = forms.ModelChoiceField(
+        label="Department", required=False, queryset=Department.objects.all(), empty_label="Any department"
+    )
+    otp = forms.ChoiceField(
+        label="OTP status",
+        required=False,
+        choices=[
+            ("", "Any status"),
+            ("enrolled", "Enrolled"),
+            ("pending", "Pending"),
+            ("overdue", "Overdue"),
+            ("none", "None"),
+        ],
+    )
+    locked = forms.BooleanField(label="Locked only", required=False)
+
+
+class AuditFilterForm(forms.Form):
+    action = forms.CharField(label="Action", required=False, help_text="e.g. login or otp.reuse")
+    actor = forms.CharField(label="Actor email", required=False)
+    target = forms.CharField(label="Target", required=False)
+    since = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class OrganisationSettingsForm(forms.ModelForm):
+    class Meta:
+        model = OrganisationSettings
+        fields = [
+            "otp_required",
+            "grace_period_days",
+            "invitation_lifetime_hours",
+            "lockout_threshold",
+            "lockout_window_minutes",
+            "captcha_after_failures",
+        ]
+
+    def clean(self) -> dict:
+        data = super().clean()
+        threshold, captcha = data.get("lockout_threshold"), data.get("captcha_after_failures")
+        if threshold and captcha and captcha >= threshold:
+            raise forms.ValidationError(_("The CAPTCHA must come before the lockout (fewer failures)."))
+        return data

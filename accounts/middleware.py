@@ -1,0 +1,70 @@
+"""Keep signed-in users on the OTP path: finish the OTP step, or enrol a token first."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.http import urlencode
+
+# Pages a signed-in but not yet verified user may open (sign-in, enrolment, sign-out, anonymous pages).
+OPEN_URL_NAMES = frozenset(
+    {
+        "login",
+        "logout",
+        "otp_verify",
+        "reauth",
+        "otp_enrol",
+        "otp_enrol_scan",
+        "otp_enrol_confirm",
+        "otp_backup_codes",
+        "otp_backup_codes_download",
+        "invitation_accept",
+        "password_reset",
+        "password_reset_done",
+        "password_reset_confirm",
+        "password_reset_complete",
+        "captcha-image",
+        "captcha-image-2x",
+        "captcha-audio",
+        "captcha-refresh",
+        "healthz",
+    }
+)
+# The webmail gateway answers for itself (401/403), never with a redirect.
+OPEN_PATH_PREFIXES = ("/gateway/",)
+
+
+class OTPRequiredMiddleware:
+    """After django-otp's middleware: a signed-in user who is not OTP-verified may only finish signing in.
+
+    - a user with a confirmed token goes to the OTP step;
+    - a user without one goes to enrolment while the organisation requires OTP.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs) -> HttpResponse | None:
+        # Decide on the URL first: the gateway's warm path must not load the user from the database.
+        match = request.resolver_match
+        if (match and match.url_name in OPEN_URL_NAMES) or request.path_info.startswith(OPEN_PATH_PREFIXES):
+            return None
+        user = request.user
+        if not user.is_authenticated or user.is_verified():
+            return None
+        from accounts.enrolment import has_confirmed_token, otp_required
+
+        if has_confirmed_token(user):
+            target = "otp_verify"
+        elif otp_required():
+            target = "otp_enrol"
+        else:
+            return None
+        query = urlencode({"next": request.get_full_path()}) if request.method == "GET" else ""
+        return redirect(reverse(target) + (f"?{query}" if query else ""))
