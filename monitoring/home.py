@@ -6,4 +6,10 @@ from django.http import HttpRequest
 
 
 def home_context(request: HttpRequest) -> dict:
-    return {}
+    ctx: dict = {}
+    # --- DNS block lists
+    if request.user.can("view_monitoring"):
+        from monitoring.dnsbl_report import status_line
+
+        ctx["dnsbl"] = status_line()
+    return ctx

@@ -24,3 +24,13 @@ PROVIDERS: list[Callable[[], StatusLine]] = []
 
 def status_lines() -> list[StatusLine]:
     return [provider() for provider in PROVIDERS]
+
+
+# --- DNS block lists ---------------------------------------------------------------------------------
+def _dnsbl_status() -> StatusLine:
+    from monitoring.dnsbl_report import status_line
+
+    return status_line()
+
+
+PROVIDERS.append(_dnsbl_status)

@@ -1,0 +1,410 @@
+"""The block-list checker: RFC 5782 list health, then lookups, read with each list's own codes.
+
+Pure logic plus asyncio; no ORM here (``dnsbl_sweep.py`` stores what this finds).
+
+The reference facts (RFC 5782 and the lists' own documentation):
+
+- an IP list MUST list 127.0.0.2 and MUST NOT list 127.0.0.1; a domain list
+  MUST list ``TEST`` and MUST NOT list ``INVALID``; a list that fails is not used;
+- NXDOMAIN means "not listed"; a timeout or SERVFAIL is "unknown", never clean;
+- some answers mean "query refused", not "listed" (Spamhaus 127.255.255.252/254/255,
+  Spamhaus DBL 127.0.1.255, URIBL/SURBL 127.0.0.1);
+- an answer outside 127.0.0.0/8 comes from a resolver that rewrites NXDOMAIN: unknown;
+- IPv6 addresses are queried as 32 reversed nibbles.
+
+How a sweep stays fast: every list is probed and looked up at the same time,
+under one bound on queries in flight. Each list sends its probes together with
+its first few lookups; the rest of its lookups wait for the probe. So a list
+that never answers costs one timeout and a handful of queries, then is
+skipped, and no other list waits for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import secrets
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from monitoring.dnsbl_catalogue import FAMILY_REFUSAL_CODES
+from monitoring.dnsbl_resolver import ANSWER, NODATA, NXDOMAIN, TIMEOUT, Answer, Resolver, ResolverConfig
+from monitoring.models.dnsbl import Health, Status, describe_codes
+
+LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
+MAX_IPV4_PREFIX, MAX_IPV6_PREFIX = 24, 120  # largest ranges a check accepts: 256 addresses
+SPECULATIVE_LOOKUPS = 8  # lookups sent together with a list's health probes
+GIVE_UP_AFTER_TIMEOUTS = 3  # a list that stops answering mid-sweep is not waited on again
+
+
+class BadInput(ValueError):
+    """An address, network or zone name the checker will not take (the message says why)."""
+
+
+# --- Names -------------------------------------------------------------------------
+
+
+def reverse_name(address: str) -> str:
+    """The label part of a DNSBL query: 4 reversed octets, or 32 reversed nibbles for IPv6 (RFC 5782)."""
+    ip = ipaddress.ip_address(address)
+    if ip.version == 4:
+        return ".".join(reversed(str(ip).split(".")))
+    return ".".join(reversed(ip.exploded.replace(":", "")))
+
+
+def expand_targets(items: Iterable[str]) -> list[str]:
+    """Addresses and networks (up to /24 and /120) as a list of addresses; BadInput otherwise."""
+    addresses: list[str] = []
+    for raw in items:
+        item = raw.strip()
+        if not item:
+            continue
+        try:
+            network = ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise BadInput(f"{item!r} is not an IP address or network (e.g. 192.0.2.10 or 192.0.2.0/28)") from None
+        limit = MAX_IPV4_PREFIX if network.version == 4 else MAX_IPV6_PREFIX
+        if network.prefixlen < limit:
+            raise BadInput(
+                f"{item} has {network.num_addresses:,} addresses; check at most a /{limit} (256 addresses) at a time"
+            )
+        hosts = [network.network_address] if network.num_addresses == 1 else list(network)
+        addresses.extend(str(host) for host in hosts)
+    if not addresses:
+        raise BadInput("give at least one IP address or network")
+    return list(dict.fromkeys(addresses))
+
+
+def validate_zone_name(name: str) -> str:
+    zone = name.strip().rstrip(".").lower()
+    labels = zone.split(".")
+    if (
+        not zone
+        or len(zone) > 253
+        or len(labels) < 2
+        or any(not label or len(label) > 63 for label in labels)
+        or any(not (ch.isalnum() or ch in "-_") for label in labels for ch in label)
+    ):
+        raise BadInput(f"{name!r} is not a DNS zone name (e.g. zen.spamhaus.org)")
+    return zone
+
+
+# --- What the checker needs to know about a list -----------------------------------------
+
+
+@dataclass(frozen=True)
+class ZoneSpec:
+    zone: str  # as shown
+    query_zone: str  # where queries go (KEY.zone for keyed lists)
+    kind: str = "ip"  # ip | domain
+    ipv6: bool = False
+    codes: dict = field(default_factory=dict)
+    bitmask: bool = False
+    refusal_codes: frozenset[str] = frozenset()
+    refusal_advice: str = ""
+    pk: int | None = None
+
+    @classmethod
+    def from_zone(cls, zone) -> ZoneSpec:  # a DnsblZone
+        return cls(
+            zone=zone.zone,
+            query_zone=zone.query_zone,
+            kind=zone.kind,
+            ipv6=zone.ipv6,
+            codes=dict(zone.codes),
+            bitmask=zone.bitmask,
+            refusal_codes=frozenset(zone.refusal_codes),
+            refusal_advice=zone.refusal_advice,
+            pk=zone.pk,
+        )
+
+    @classmethod
+    def generic(cls, name: str) -> ZoneSpec:
+        """A zone outside the catalogue: any 127.0.0.0/8 answer is a listing, bar known refusal codes."""
+        zone = validate_zone_name(name)
+        refusals = next((codes for suffix, codes in FAMILY_REFUSAL_CODES.items() if zone.endswith(suffix)), [])
+        return cls(zone=zone, query_zone=zone, kind="ip", ipv6=True, refusal_codes=frozenset(refusals))
+
+    def applies_to(self, target: str) -> bool:
+        try:
+            version = ipaddress.ip_address(target).version
+        except ValueError:
+            return self.kind == "domain"
+        return self.kind == "ip" and (version == 4 or self.ipv6)
+
+    def name_for(self, target: str) -> str:
+        label = target if self.kind == "domain" else reverse_name(target)
+        return f"{label}.{self.query_zone}."
+
+    def probes(self) -> tuple[str, str]:
+        """(must be listed, must not be listed), RFC 5782 section 5."""
+        if self.kind == "domain":
+            return f"test.{self.query_zone}.", f"invalid.{self.query_zone}."
+        return self.name_for("127.0.0.2"), self.name_for("127.0.0.1")
+
+
+# --- Reading answers -------------------------------------------------------------------------
+
+
+@dataclass
+class Reading:
+    status: str
+    codes: list[str] = field(default_factory=list)
+    detail: str = ""
+    outside_loopback: bool = False
+
+
+def read_answer(answer: Answer, spec: ZoneSpec) -> Reading:
+    if answer.outcome in (NXDOMAIN, NODATA):
+        return Reading(Status.CLEAN)
+    if answer.outcome != ANSWER:
+        label = "no answer (timeout)" if answer.outcome == TIMEOUT else answer.detail or answer.outcome
+        return Reading(Status.UNKNOWN, detail=label)
+    codes = sorted(set(answer.records), key=_ip_sort_key)
+    outside = [code for code in codes if not _in_loopback(code)]
+    if outside:
+        return Reading(
+            Status.UNKNOWN,
+            codes,
+            f"answer {', '.join(outside)} is outside 127.0.0.0/8: the resolver rewrites NXDOMAIN",
+            outside_loopback=True,
+        )
+    refused = [code for code in codes if code in spec.refusal_codes]
+    if refused:
+        return Reading(Status.REFUSED, codes, f"the list refused the query ({', '.join(refused)})")
+    return Reading(Status.LISTED, codes)
+
+
+def _in_loopback(code: str) -> bool:
+    try:
+        return ipaddress.ip_address(code) in LOOPBACK
+    except ValueError:
+        return False
+
+
+def _ip_sort_key(code: str) -> tuple:
+    try:
+        return (0, int(ipaddress.ip_address(code)))
+    except ValueError:
+        return (1, code)
+
+
+@dataclass
+class ZoneHealth:
+    spec: ZoneSpec
+    health: str
+    detail: str = ""
+
+    @property
+    def usable(self) -> bool:
+        return self.health == Health.HEALTHY
+
+
+def judge_health(spec: ZoneSpec, listed_probe: Answer, unlisted_probe: Answer) -> ZoneHealth:
+    """RFC 5782 section 5 applied to the two test entries' answers."""
+    must, must_not = read_answer(listed_probe, spec), read_answer(unlisted_probe, spec)
+    test, invalid = ("TEST", "INVALID") if spec.kind == "domain" else ("127.0.0.2", "127.0.0.1")
+    for reading in (must, must_not):
+        if reading.status == Status.REFUSED:
+            advice = f" {spec.refusal_advice}" if spec.refusal_advice else ""
+            return ZoneHealth(spec, Health.REFUSED, f"{reading.detail}.{advice}"[:300])
+    if must.status == Status.UNKNOWN and not must.outside_loopback:
+        return ZoneHealth(spec, Health.UNREACHABLE, f"test entry {test}: {must.detail}")
+    if must_not.status == Status.LISTED:
+        return ZoneHealth(
+            spec,
+            Health.LISTS_EVERYTHING,
+            f"{invalid} is listed ({', '.join(must_not.codes)}): the list answers 'listed' for everything",
+        )
+    if must.status == Status.LISTED:
+        note = " (the resolver rewrites NXDOMAIN)" if must_not.outside_loopback else ""
+        return ZoneHealth(spec, Health.HEALTHY, f"{test} listed, {invalid} not listed{note}")
+    if must.outside_loopback:
+        return ZoneHealth(spec, Health.NOT_LISTING_TEST_ENTRY, f"test entry {test}: {must.detail}")
+    return ZoneHealth(spec, Health.NOT_LISTING_TEST_ENTRY, f"test entry {test} is not listed")
+
+
+# --- The check ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Finding:
+    address: str
+    spec: ZoneSpec
+    status: str
+    codes: list[str] = field(default_factory=list)
+    meaning: str = ""
+    txt: str = ""
+
+    def as_json(self) -> dict:
+        return {
+            "address": self.address,
+            "zone": self.spec.zone,
+            "status": str(self.status),
+            "codes": self.codes,
+            "meaning": self.meaning,
+            "txt": self.txt,
+        }
+
+
+@dataclass
+class Report:
+    zones: list[ZoneHealth]
+    findings: list[Finding]
+    resolver: str = ""
+    public_resolvers: list[str] = field(default_factory=list)
+    rewrites_nxdomain: bool = False
+    queries: int = 0
+
+    def as_json(self) -> dict:
+        return {
+            "zones": [{"zone": z.spec.zone, "health": str(z.health)} for z in self.zones],
+            "results": [f.as_json() for f in self.findings],
+        }
+
+    @property
+    def listed_on_healthy_list(self) -> bool:
+        return any(f.status == Status.LISTED for f in self.findings)
+
+
+def count_lookups(targets: list[str], specs: list[ZoneSpec]) -> int:
+    return sum(1 for spec in specs for target in targets if spec.applies_to(target))
+
+
+class _Zone:
+    """The state of one list during a check."""
+
+    def __init__(self, spec: ZoneSpec) -> None:
+        self.spec = spec
+        self.health: ZoneHealth | None = None
+        self.judged = asyncio.Event()
+        self.timeouts = 0
+
+
+async def check_async(
+    targets: list[str],
+    specs: list[ZoneSpec],
+    config: ResolverConfig,
+    progress: Callable[[int], None] | None = None,
+) -> Report:
+    resolver = Resolver(config)
+    done = 0
+    zones = [_Zone(spec) for spec in specs]
+    nxdomain_probe = _nxdomain_probe(resolver, specs)
+
+    async def probe(zone: _Zone) -> None:
+        listed, unlisted = zone.spec.probes()
+        answers = await asyncio.gather(resolver.a(listed), resolver.a(unlisted))
+        zone.health = judge_health(zone.spec, *answers)
+        zone.judged.set()
+
+    async def look_up(zone: _Zone, target: str, speculative: bool) -> Finding:
+        nonlocal done
+        try:
+            if speculative:
+                answer = await resolver.a(zone.spec.name_for(target))
+                await zone.judged.wait()
+            else:
+                await zone.judged.wait()
+                answer = None
+            return await _finding(resolver, zone, target, answer)
+        finally:
+            done += 1
+            if progress:
+                progress(done)
+
+    jobs = []
+    for zone in zones:
+        jobs.append(probe(zone))
+        applicable = [target for target in targets if zone.spec.applies_to(target)]
+        jobs.extend(look_up(zone, target, n < SPECULATIVE_LOOKUPS) for n, target in enumerate(applicable))
+    outcomes = await asyncio.gather(nxdomain_probe, *jobs)
+    findings = [item for item in outcomes[1:] if isinstance(item, Finding)]
+    rewrites = outcomes[0] or any(f.status == Status.UNKNOWN and "rewrites NXDOMAIN" in f.meaning for f in findings)
+    return Report(
+        zones=[zone.health for zone in zones if zone.health],
+        findings=findings,
+        resolver=config.describe(),
+        public_resolvers=config.public_resolvers(),
+        rewrites_nxdomain=bool(rewrites),
+        queries=resolver.queries,
+    )
+
+
+async def _nxdomain_probe(resolver: Resolver, specs: list[ZoneSpec]) -> bool:
+    """Does the resolver answer for a name that cannot exist? (Then 'not listed' turns into an address.)"""
+    if not specs:
+        return False
+    name = f"nxdomain-probe-{secrets.token_hex(6)}.{specs[0].query_zone}."
+    answer = await resolver.a(name)
+    return answer.outcome == ANSWER and any(not _in_loopback(code) for code in answer.records)
+
+
+async def _finding(resolver: Resolver, zone: _Zone, target: str, answer: Answer | None) -> Finding:
+    spec, health = zone.spec, zone.health
+    assert health is not None
+    if health.health == Health.REFUSED:
+        return Finding(target, spec, Status.REFUSED, meaning=f"list refuses our queries: {health.detail}"[:300])
+    if health.health == Health.UNREACHABLE:
+        return Finding(target, spec, Status.UNKNOWN, meaning="the list did not answer its health check")
+    if not health.usable:
+        return Finding(target, spec, Status.IGNORED, meaning=f"list is {health.health}; its answers are ignored")
+    if answer is None:
+        if zone.timeouts >= GIVE_UP_AFTER_TIMEOUTS:
+            return Finding(target, spec, Status.UNKNOWN, meaning="the list stopped answering during the check")
+        answer = await resolver.a(spec.name_for(target))
+    if answer.outcome == TIMEOUT:
+        zone.timeouts += 1
+    reading = read_answer(answer, spec)
+    if reading.status != Status.LISTED:
+        return Finding(target, spec, reading.status, reading.codes, reading.detail)
+    txt = await resolver.txt(spec.name_for(target))
+    return Finding(
+        target,
+        spec,
+        Status.LISTED,
+        reading.codes,
+        describe_codes(reading.codes, spec.codes, bitmask=spec.bitmask)[:300],
+        " ".join(txt.records)[:500] if txt.outcome == ANSWER else "",
+    )
+
+
+def check(
+    targets: list[str],
+    specs: list[ZoneSpec],
+    config: ResolverConfig | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Report:
+    """Run a check from synchronous code (a task, a command).
+
+    The event loop runs in its own thread so that ``progress`` (which may write
+    to the database) is called from the caller's thread, where the ORM may be used.
+    """
+    config = config or ResolverConfig.from_settings()
+    counter = {"done": 0}
+    outcome: dict = {}
+
+    # progress callback for the loop thread: only stores the count.
+    def note(done: int) -> None:
+        counter["done"] = done
+
+    def runner_with_note() -> None:
+        try:
+            outcome["report"] = asyncio.run(check_async(targets, specs, config, note))
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=runner_with_note, name="dnsbl-check", daemon=True)
+    thread.start()
+    reported = -1
+    while thread.is_alive():
+        thread.join(0.5)
+        if progress and counter["done"] != reported:
+            reported = counter["done"]
+            progress(reported)
+    if "error" in outcome:
+        raise outcome["error"]
+    if progress:
+        progress(counter["done"])
+    return outcome["report"]

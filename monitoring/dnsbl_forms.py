@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+from django import forms
+
+from monitoring.dnsbl import BadInput, expand_targets, validate_zone_name
+from monitoring.models.dnsbl import DnsblSchedule, DnsblZone, MonitoredAddress
+
+
+class CheckForm(forms.Form):
+    targets = forms.CharField(
+        label="Addresses or networks",
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "192.0.2.10\n198.51.100.0/28\n2001:db8::/124"}),
+        help_text="One per line (or separated by commas or spaces). Networks up to /24 (IPv4) and /120 (IPv6).",
+    )
+    zones = forms.ModelMultipleChoiceField(
+        queryset=DnsblZone.objects.filter(enabled=True),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Leave empty to check every enabled list.",
+    )
+
+    def clean_targets(self) -> list[str]:
+        items = self.cleaned_data["targets"].replace(",", " ").split()
+        try:
+            expand_targets(items)
+        except BadInput as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return items
+
+
+class ZoneForm(forms.ModelForm):
+    codes = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text="One per line: <code>127.0.0.2 = meaning</code> (or <code>8 = meaning</code> for bitmask lists).",
+    )
+    delisting_url = forms.URLField(required=False, assume_scheme="https")
+    refusal_codes = forms.CharField(
+        required=False,
+        help_text="Comma-separated answers that mean 'query refused', e.g. 127.255.255.254",
+    )
+
+    class Meta:
+        model = DnsblZone
+        fields = [
+            "name", "zone", "kind", "ipv6", "codes", "bitmask", "refusal_codes", "refusal_advice",
+            "delisting_url", "needs_registration", "needs_key", "key", "notes", "enabled", "position",
+        ]  # fmt: skip
+        widgets = {"key": forms.PasswordInput(render_value=True), "notes": forms.Textarea(attrs={"rows": 2})}
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["codes"] = "\n".join(f"{code} = {meaning}" for code, meaning in self.instance.codes.items())
+            self.initial["refusal_codes"] = ", ".join(self.instance.refusal_codes)
+
+    def clean_zone(self) -> str:
+        try:
+            return validate_zone_name(self.cleaned_data["zone"])
+        except BadInput as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+    def clean_codes(self) -> dict[str, str]:
+        codes: dict[str, str] = {}
+        for number, line in enumerate(self.cleaned_data["codes"].splitlines(), 1):
+            if not line.strip():
+                continue
+            code, sep, meaning = line.partition("=")
+            if not sep or not code.strip() or not meaning.strip():
+                raise forms.ValidationError(f"Line {number}: write 'code = meaning'.")
+            codes[code.strip()] = meaning.strip()
+        return codes
+
+    def clean_refusal_codes(self) -> list[str]:
+        return [code.strip() for code in self.cleaned_data["refusal_codes"].split(",") if code.strip()]
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("needs_key") and data.get("enabled") and not data.get("key"):
+            self.add_error("key", "This list needs an access key before it can be enabled.")
+        return data
+
+
+class AddressForm(forms.ModelForm):
+    class Meta:
+        model = MonitoredAddress
+        fields = ["value", "label"]
+        labels = {"value": "Address or domain"}
+        help_texts = {"value": "A sending IPv4/IPv6 address of the mail server, or one of the company's mail domains."}
+
+    def clean_value(self) -> str:
+        value = self.cleaned_data["value"].strip().lower().rstrip(".")
+        if MonitoredAddress.kind_of(value) == MonitoredAddress.Kind.DOMAIN:
+            try:
+                validate_zone_name(value)
+            except BadInput:
+                raise forms.ValidationError(f"{value!r} is neither an IP address nor a domain name.") from None
+        else:
+            import ipaddress
+
+            value = str(ipaddress.ip_address(value))
+        if MonitoredAddress.objects.filter(value=value).exists():
+            raise forms.ValidationError(f"{value} is already monitored.")
+        return value
+
+
+class ScheduleForm(forms.ModelForm):
+    class Meta:
+        model = DnsblSchedule
+        fields = ["interval_minutes"]
+        labels = {"interval_minutes": "Sweep every (minutes)"}
+
+    def clean_interval_minutes(self) -> int:
+        value = self.cleaned_data["interval_minutes"]
+        if not 5 <= value <= 24 * 60:
+            raise forms.ValidationError("Choose between 5 minutes and 24 hours (1440).")
+        return value

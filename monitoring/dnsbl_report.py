@@ -1,0 +1,169 @@
+"""What the DNSBL pages show, read from stored rows only (a constant number of queries, no DNS)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+from django.utils.formats import date_format
+
+from monitoring.dnsbl_sweep import active_sweep, last_sweep
+from monitoring.models.dnsbl import (
+    DnsblResult,
+    DnsblSchedule,
+    DnsblSweep,
+    DnsblZone,
+    Health,
+    ListingChange,
+    MonitoredAddress,
+    Status,
+)
+from monitoring.status import StatusLine
+
+LEGEND = [
+    (Status.LISTED, "the list names this address; see the reason and the delisting link"),
+    (Status.CLEAN, "the list answered 'not listed' (NXDOMAIN)"),
+    (Status.REFUSED, "the list refused our query (e.g. public resolver): not a listing"),
+    (Status.UNKNOWN, "no usable answer (timeout, SERVFAIL, rewritten answer): not clean"),
+    (Status.IGNORED, "the list failed its RFC 5782 health check; its answers are ignored"),
+]
+
+
+@dataclass
+class Listing:
+    """One period during which an address was listed on a list."""
+
+    address: str
+    zone_name: str
+    started: datetime
+    ended: datetime | None
+    meaning: str = ""
+    txt: str = ""
+    zone: DnsblZone | None = None
+
+    @property
+    def duration(self) -> timedelta:
+        return (self.ended or timezone.now()) - self.started
+
+
+@dataclass
+class Summary:
+    status: str  # ok | warning | critical | unknown
+    text: str
+    working: int = 0
+    listed_on: list[str] = field(default_factory=list)
+
+
+def summarise(sweep: DnsblSweep | None, zones: list[DnsblZone], results: list[DnsblResult], since) -> Summary:
+    if sweep is None:
+        return Summary("unknown", "No sweep has run yet.")
+    working = [z for z in zones if z.enabled and z.health == Health.HEALTHY]
+    listed = sorted({r.zone_name for r in results if r.status == Status.LISTED})
+    doubtful = any(r.status in (Status.UNKNOWN, Status.REFUSED) for r in results)
+    clean_on = len(working) - len(listed)
+    text = f"Clean on {clean_on} of {len(working)} working lists"
+    if listed:
+        when = f" since {date_format(timezone.localtime(since), 'H:i')}" if since else ""
+        return Summary("critical", f"{text}; listed on {', '.join(listed)}{when}.", len(working), listed)
+    unhealthy = [z for z in zones if z.enabled and z.health not in (Health.HEALTHY, Health.UNCHECKED)]
+    if unhealthy or doubtful:
+        extra = f"; {len(unhealthy)} list(s) not working" if unhealthy else "; some answers unknown"
+        return Summary("warning", f"{text}{extra}.", len(working))
+    return Summary("ok", f"{text}.", len(working))
+
+
+def listing_periods(changes: list[ListingChange]) -> list[Listing]:
+    """Turn transitions (oldest first) into listed periods; 'unknown' in between does not end one."""
+    open_periods: dict[tuple, Listing] = {}
+    periods: list[Listing] = []
+    for change in changes:
+        key = (change.monitored_id, change.zone_id)
+        if change.current == Status.LISTED and key not in open_periods:
+            period = Listing(change.address, change.zone_name, change.changed_at, None, change.meaning, change.txt)
+            period.zone = change.zone
+            open_periods[key] = period
+            periods.append(period)
+        elif change.current == Status.CLEAN and key in open_periods:
+            open_periods.pop(key).ended = change.changed_at
+    return periods
+
+
+def dashboard(user_can_manage: bool) -> dict:
+    sweep = last_sweep()
+    zones = list(DnsblZone.objects.all())
+    addresses = list(MonitoredAddress.objects.filter(enabled=True))
+    results = list(sweep.results.select_related("zone")) if sweep else []
+    cells = {(r.monitored_id, r.zone_id): r for r in results}
+    changes = list(ListingChange.objects.exclude(address="").select_related("zone").order_by("changed_at", "pk")[:5000])
+    periods = listing_periods(changes)
+    current = [p for p in periods if p.ended is None]
+    summary = summarise(sweep, zones, results, min((p.started for p in current), default=None))
+    matrix_zones = [z for z in zones if z.enabled]
+    rows = [
+        {"address": address, "cells": [(zone, cells.get((address.pk, zone.pk))) for zone in matrix_zones]}
+        for address in addresses
+    ]
+    schedule = DnsblSchedule.get()
+    return {
+        "sweep": sweep,
+        "active": active_sweep(),
+        "summary": summary,
+        "zones": zones,
+        "matrix_zones": matrix_zones,
+        "rows": rows,
+        "legend": LEGEND,
+        "current_listings": current,
+        "past_listings": [p for p in reversed(periods) if p.ended is not None][:20],
+        "health_changes": ListingChange.objects.filter(address="")[:10],
+        "schedule": schedule,
+        "suggestions": [(a, a.new_suggestions()) for a in addresses if a.new_suggestions()],
+        "can_manage": user_can_manage,
+    }
+
+
+def timeline(address: MonitoredAddress, days: int = 30, width: int = 720) -> dict:
+    """An SVG-ready timeline: one row per list the address has been listed on, bars for listed periods."""
+    now = timezone.now()
+    start = now - timedelta(days=days)
+    changes = list(ListingChange.objects.filter(monitored=address).select_related("zone").order_by("changed_at", "pk"))
+    periods = listing_periods(changes)
+    names = sorted({p.zone_name for p in periods})
+    span = (now - start).total_seconds()
+    rows = []
+    for index, name in enumerate(names):
+        bars = []
+        for p in (p for p in periods if p.zone_name == name):
+            begin = max(p.started, start)
+            end = p.ended or now
+            if end < start:
+                continue
+            x = (begin - start).total_seconds() / span * width
+            w = max(2.0, (end - begin).total_seconds() / span * width)
+            bars.append({"x": round(x, 1), "w": round(w, 1), "period": p})
+        rows.append({"name": name, "y": index * 22, "bars": bars})
+    ticks = [
+        {"x": round(d / days * width, 1), "label": date_format(start + timedelta(days=d), "j M")}
+        for d in range(0, days + 1, 5)
+    ]
+    return {
+        "rows": rows,
+        "width": width,
+        "height": max(22, len(rows) * 22),
+        "ticks": ticks,
+        "periods": list(reversed(periods)),
+        "changes": list(reversed(changes))[:50],
+    }
+
+
+def status_line() -> StatusLine:
+    """The executive summary's line for the block lists (three queries)."""
+    sweep = last_sweep()
+    zones = list(DnsblZone.objects.filter(enabled=True))
+    results = list(sweep.results.filter(status__in=[Status.LISTED, Status.UNKNOWN, Status.REFUSED])) if sweep else []
+    since = None
+    if any(r.status == Status.LISTED for r in results):
+        change = ListingChange.objects.filter(current=Status.LISTED).exclude(address="").first()
+        since = change.changed_at if change else None
+    summary = summarise(sweep, zones, results, since)
+    return StatusLine("DNS block lists", summary.status, summary.text, "monitoring:dnsbl")

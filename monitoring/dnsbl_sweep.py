@@ -1,0 +1,340 @@
+"""Sweeps: run the checker for the monitored addresses or a new-address check, and store what it found.
+
+``tick()`` (every minute from beat) claims a due scheduled sweep; ``run_sweep()``
+does the work (a task wraps it); transitions become ``ListingChange`` rows and
+one alert e-mail per sweep tells IT staff what changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta
+
+import dns.exception
+import dns.rdatatype
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from monitoring.dnsbl import Report, ZoneSpec, check, count_lookups, expand_targets
+from monitoring.dnsbl_resolver import ANSWER, Resolver, ResolverConfig
+from monitoring.models.dnsbl import (
+    DnsblResult,
+    DnsblSchedule,
+    DnsblSweep,
+    DnsblZone,
+    Health,
+    ListingChange,
+    MonitoredAddress,
+    Status,
+    SweepZoneHealth,
+)
+
+log = logging.getLogger(__name__)
+
+MONITORING_KINDS = (DnsblSweep.Kind.SCHEDULED, DnsblSweep.Kind.MANUAL)
+KEEP_RESULTS_OF = 50  # monitoring sweeps whose full results are kept; changes are kept for ever
+STALE_AFTER = timedelta(minutes=30)  # a "running" sweep older than this died with its worker
+
+
+def usable_zones() -> list[DnsblZone]:
+    return [zone for zone in DnsblZone.objects.filter(enabled=True) if zone.usable]
+
+
+def active_sweep() -> DnsblSweep | None:
+    return (
+        DnsblSweep.objects.filter(kind__in=MONITORING_KINDS, state__in=[DnsblSweep.State.QUEUED, "running"])
+        .filter(created_at__gte=timezone.now() - STALE_AFTER)
+        .first()
+    )
+
+
+def last_sweep() -> DnsblSweep | None:
+    return DnsblSweep.objects.filter(kind__in=MONITORING_KINDS, state=DnsblSweep.State.DONE).first()
+
+
+def queue_sweep(kind: str, *, user=None, targets: list[str] | None = None, zone_ids: list[int] | None = None):
+    """Create a queued sweep and hand it to the worker (after the transaction commits)."""
+    from monitoring.tasks import run_dnsbl_sweep
+
+    sweep = DnsblSweep.objects.create(kind=kind, requested_by=user, targets=targets or [], zone_ids=zone_ids or [])
+    transaction.on_commit(lambda: run_dnsbl_sweep.delay(sweep.pk))
+    return sweep
+
+
+def tick(now: datetime | None = None) -> DnsblSweep | None:
+    """Called every minute: start the scheduled sweep when it is due, retry alerts that failed."""
+    now = now or timezone.now()
+    for sweep in DnsblSweep.objects.filter(alert_sent_at=None, state=DnsblSweep.State.DONE).exclude(alert_text=""):
+        send_alert(sweep)
+    schedule = DnsblSchedule.get()
+    if not schedule.claim(now):
+        return None
+    return queue_sweep(DnsblSweep.Kind.SCHEDULED)
+
+
+def _claim(sweep_id: int) -> DnsblSweep | None:
+    now = timezone.now()
+    claimed = DnsblSweep.objects.filter(pk=sweep_id, state=DnsblSweep.State.QUEUED).update(
+        state=DnsblSweep.State.RUNNING, started_at=now
+    )
+    if not claimed:
+        # A worker that died mid-sweep leaves it "running"; a redelivered task takes it over.
+        claimed = DnsblSweep.objects.filter(
+            pk=sweep_id, state=DnsblSweep.State.RUNNING, started_at__lt=now - STALE_AFTER
+        ).update(started_at=now)
+    return DnsblSweep.objects.get(pk=sweep_id) if claimed else None
+
+
+def run_sweep(sweep_id: int, config: ResolverConfig | None = None) -> DnsblSweep | None:
+    sweep = _claim(sweep_id)
+    if sweep is None:
+        return None
+    try:
+        config = config or ResolverConfig.from_settings()
+        if sweep.kind == DnsblSweep.Kind.CHECK:
+            _run_check(sweep, config)
+        else:
+            _run_monitoring(sweep, config)
+    except Exception as exc:
+        log.exception("DNSBL sweep %s failed", sweep.pk)
+        DnsblSweep.objects.filter(pk=sweep.pk).update(
+            state=DnsblSweep.State.FAILED, finished_at=timezone.now(), error=f"{exc.__class__.__name__}: {exc}"[:300]
+        )
+        sweep.refresh_from_db()
+        return sweep
+    sweep.refresh_from_db()
+    if sweep.alert_text and sweep.alert_sent_at is None:
+        send_alert(sweep)
+    return sweep
+
+
+def _progress(sweep: DnsblSweep):
+    def update(done: int) -> None:
+        DnsblSweep.objects.filter(pk=sweep.pk).update(done=done)
+
+    return update
+
+
+def _run_check(sweep: DnsblSweep, config: ResolverConfig) -> None:
+    targets = expand_targets(sweep.targets)
+    zones = DnsblZone.objects.filter(pk__in=sweep.zone_ids) if sweep.zone_ids else usable_zones()
+    specs = [ZoneSpec.from_zone(zone) for zone in zones]
+    DnsblSweep.objects.filter(pk=sweep.pk).update(total=count_lookups(targets, specs))
+    report = check(targets, specs, config, progress=_progress(sweep))
+    with transaction.atomic():
+        _store(sweep, report, {})
+        DnsblSweep.objects.filter(pk=sweep.pk).update(state=DnsblSweep.State.DONE, finished_at=timezone.now())
+
+
+def _run_monitoring(sweep: DnsblSweep, config: ResolverConfig) -> None:
+    monitored = {m.value: m for m in MonitoredAddress.objects.filter(enabled=True)}
+    zones = usable_zones()
+    specs = [ZoneSpec.from_zone(zone) for zone in zones]
+    targets = list(monitored)
+    DnsblSweep.objects.filter(pk=sweep.pk).update(total=count_lookups(targets, specs))
+    report = check(targets, specs, config, progress=_progress(sweep))
+    suggestions = {
+        value: suggest_addresses(value, config)
+        for value, m in monitored.items()
+        if m.kind == MonitoredAddress.Kind.DOMAIN
+    }
+    now = timezone.now()
+    with transaction.atomic():
+        previous = last_sweep()
+        results = _store(sweep, report, monitored, previous)
+        health_lines = _update_health(sweep, report, now)
+        listing_lines = _record_transitions(sweep, results, previous, now)
+        schedule = DnsblSchedule.get()
+        schedule.resolver = report.resolver[:200]
+        schedule.resolver_is_public = bool(report.public_resolvers)
+        schedule.resolver_rewrites_nxdomain = report.rewrites_nxdomain
+        schedule.save(update_fields=["resolver", "resolver_is_public", "resolver_rewrites_nxdomain"])
+        for value, found in suggestions.items():
+            MonitoredAddress.objects.filter(value=value).update(suggestions=found)
+        DnsblSweep.objects.filter(pk=sweep.pk).update(
+            state=DnsblSweep.State.DONE,
+            finished_at=timezone.now(),
+            alert_text="\n".join(listing_lines + health_lines),
+        )
+    _prune()
+
+
+def _store(sweep: DnsblSweep, report: Report, monitored: dict, previous: DnsblSweep | None = None) -> list[DnsblResult]:
+    SweepZoneHealth.objects.bulk_create(
+        SweepZoneHealth(sweep=sweep, zone_id=z.spec.pk, zone_name=z.spec.zone, health=z.health, detail=z.detail[:300])
+        for z in report.zones
+    )
+    settled_before: dict[tuple, str] = {}
+    if previous is not None:
+        settled_before = {
+            (r.monitored_id, r.zone_id): r.settled for r in previous.results.only("monitored_id", "zone_id", "settled")
+        }
+    rows = []
+    for f in report.findings:
+        owner = monitored.get(f.address)
+        settled = f.status if f.status in (Status.LISTED, Status.CLEAN) else ""
+        if not settled and owner is not None:
+            settled = settled_before.get((owner.pk, f.spec.pk), "")
+        rows.append(
+            DnsblResult(
+                sweep=sweep,
+                monitored=owner,
+                address=f.address,
+                zone_id=f.spec.pk,
+                zone_name=f.spec.zone,
+                status=f.status,
+                codes=f.codes,
+                meaning=f.meaning[:300],
+                txt=f.txt[:500],
+                settled=settled,
+            )
+        )
+    return DnsblResult.objects.bulk_create(rows)
+
+
+def _update_health(sweep: DnsblSweep, report: Report, now: datetime) -> list[str]:
+    """Store each list's health; a change becomes a ListingChange (address empty) and an alert line."""
+    lines = []
+    zones = DnsblZone.objects.in_bulk([z.spec.pk for z in report.zones if z.spec.pk])
+    for judged in report.zones:
+        zone = zones.get(judged.spec.pk)
+        if zone is None:
+            continue
+        before = zone.health
+        if before != judged.health and not (before == Health.UNCHECKED and judged.health == Health.HEALTHY):
+            ListingChange.objects.create(
+                sweep=sweep,
+                zone=zone,
+                zone_name=zone.zone,
+                previous=before,
+                current=judged.health,
+                meaning=judged.detail[:300],
+                changed_at=now,
+            )
+            lines.append(f"{zone.name} ({zone.zone}): {Health(judged.health).label.lower()} - {judged.detail}")
+        zone.health, zone.health_detail, zone.health_checked_at = judged.health, judged.detail[:300], now
+        zone.save(update_fields=["health", "health_detail", "health_checked_at"])
+    return lines
+
+
+def _record_transitions(
+    sweep: DnsblSweep, results: list[DnsblResult], previous: DnsblSweep | None, now: datetime
+) -> list[str]:
+    before: dict[tuple, DnsblResult] = {}
+    if previous is not None:
+        before = {(r.monitored_id, r.zone_id): r for r in previous.results.all()}
+    changes, lines = [], []
+    for result in results:
+        if result.monitored is None:
+            continue
+        old = before.get((result.monitored_id, result.zone_id))
+        old_status = old.status if old else ""
+        if old_status != result.status and (old or result.status == Status.LISTED):
+            changes.append(
+                ListingChange(
+                    sweep=sweep,
+                    monitored=result.monitored,
+                    address=result.address,
+                    zone_id=result.zone_id,
+                    zone_name=result.zone_name,
+                    previous=old_status,
+                    current=result.status,
+                    codes=result.codes,
+                    meaning=result.meaning,
+                    txt=result.txt,
+                    changed_at=now,
+                )
+            )
+        # Alerts follow the settled state, so listed -> unknown -> listed does not alert twice.
+        old_settled = old.settled if old else ""
+        if result.settled == Status.LISTED and old_settled != Status.LISTED:
+            reason = f" - {result.txt}" if result.txt else ""
+            lines.append(f"LISTED: {result.address} on {result.zone_name}: {result.meaning}{reason}")
+        elif result.settled == Status.CLEAN and old_settled == Status.LISTED:
+            lines.append(f"delisted: {result.address} is no longer on {result.zone_name}")
+    ListingChange.objects.bulk_create(changes)
+    return lines
+
+
+def _prune() -> None:
+    keep = list(DnsblSweep.objects.filter(kind__in=MONITORING_KINDS).values_list("pk", flat=True)[:KEEP_RESULTS_OF])
+    DnsblResult.objects.filter(sweep__kind__in=MONITORING_KINDS).exclude(sweep_id__in=keep).delete()
+
+
+# --- Alert e-mail ---------------------------------------------------------------------------------
+
+
+def alert_recipients() -> list[str]:
+    from accounts.models import User
+    from accounts.roles import Role
+
+    return list(User.objects.filter(role=Role.IT_STAFF, is_active=True).values_list("email", flat=True))
+
+
+def send_alert(sweep: DnsblSweep) -> bool:
+    """The one alert e-mail of a sweep. Claimed before sending, so a retried task never sends it twice."""
+    now = timezone.now()
+    if not DnsblSweep.objects.filter(pk=sweep.pk, alert_sent_at=None).update(alert_sent_at=now):
+        return False
+    recipients = alert_recipients()
+    if not recipients:
+        return False
+    ctx = {
+        "sweep": sweep,
+        "lines": sweep.alert_text.splitlines(),
+        "dashboard_url": f"{settings.PORTAL_BASE_URL}/monitoring/dnsbl/",
+        "organisation_name": settings.ORGANISATION_NAME,
+    }
+    subject = render_to_string("emails/monitoring-dnsbl-alert-subject.txt", ctx).strip()
+    message = EmailMultiAlternatives(
+        subject, render_to_string("emails/monitoring-dnsbl-alert-body.txt", ctx), to=recipients
+    )
+    message.attach_alternative(render_to_string("emails/monitoring-dnsbl-alert-body.html", ctx), "text/html")
+    try:
+        message.send()
+    except Exception:
+        # SMTP is down: release the claim; the next tick tries again.
+        DnsblSweep.objects.filter(pk=sweep.pk, alert_sent_at=now).update(alert_sent_at=None)
+        log.exception("DNSBL alert for sweep %s not sent; will retry", sweep.pk)
+        return False
+    return True
+
+
+# --- Address suggestions from a domain's MX and A/AAAA records ---------------------------------------
+
+
+def suggest_addresses(domain: str, config: ResolverConfig) -> list[dict]:
+    """The addresses a domain's mail goes to (MX hosts, or the domain itself): candidates to monitor."""
+
+    async def run() -> list[dict]:
+        resolver = Resolver(config)
+        mx = await resolver.query(f"{domain}.", dns.rdatatype.MX)
+        hosts = [r.split()[-1].rstrip(".") for r in mx.records] if mx.outcome == ANSWER else [domain]
+        found: list[dict] = []
+        for host in hosts:
+            for rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
+                answer = await resolver.query(f"{host}.", rdtype)
+                if answer.outcome == ANSWER:
+                    found.extend({"address": address, "host": host} for address in answer.records)
+        return found
+
+    try:
+        return asyncio.run(run())
+    except (OSError, ValueError, dns.exception.DNSException):
+        return []
+
+
+__all__ = [
+    "active_sweep",
+    "last_sweep",
+    "queue_sweep",
+    "run_sweep",
+    "send_alert",
+    "suggest_addresses",
+    "tick",
+    "usable_zones",
+]

@@ -1,0 +1,74 @@
+"""Check addresses or ranges against the DNS block lists before accepting them from the ISP.
+
+    python manage.py dnsbl_check 192.0.2.10 198.51.100.0/28 [--zones zen.spamhaus.org,bl.spamcop.net] [--json]
+
+Exit status: 0 nothing listed, 1 listed on a healthy list, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from monitoring.dnsbl import BadInput, ZoneSpec, check, expand_targets
+from monitoring.dnsbl_sweep import usable_zones
+from monitoring.models.dnsbl import DnsblZone, Status
+
+EXIT_CLEAN, EXIT_LISTED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class Command(BaseCommand):
+    help = "Check IP addresses or networks (up to /24, IPv6 up to /120) against the DNS block lists."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("targets", nargs="+", metavar="ADDRESS_OR_NETWORK")
+        parser.add_argument("--zones", default="", help="comma-separated zones (default: the catalogue's)")
+        parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    def handle(self, *args, **options) -> None:
+        try:
+            targets = expand_targets(options["targets"])
+            specs = self.zone_specs(options["zones"])
+        except BadInput as exc:
+            self.stderr.write(f"dnsbl_check: {exc}")
+            sys.exit(EXIT_BAD_INPUT)
+        report = check(targets, specs)
+        if options["json"]:
+            self.stdout.write(json.dumps(report.as_json(), indent=2))
+        else:
+            self.print_report(report)
+        sys.exit(EXIT_LISTED if report.listed_on_healthy_list else EXIT_CLEAN)
+
+    def zone_specs(self, raw: str) -> list[ZoneSpec]:
+        if not raw.strip():
+            zones = usable_zones()
+            if not zones:
+                raise BadInput("no usable zone in the catalogue; name zones with --zones")
+            return [ZoneSpec.from_zone(zone) for zone in zones]
+        names = [name for name in raw.split(",") if name.strip()]
+        known = {zone.zone: zone for zone in DnsblZone.objects.filter(zone__in=[n.strip().lower() for n in names])}
+        specs = []
+        for name in names:
+            zone = known.get(name.strip().lower())
+            specs.append(ZoneSpec.from_zone(zone) if zone else ZoneSpec.generic(name))
+        return specs
+
+    def print_report(self, report) -> None:
+        self.stdout.write(f"Resolver: {report.resolver}")
+        for public in report.public_resolvers:
+            self.stdout.write(self.style.WARNING(f"  {public} is a public resolver: many lists refuse its queries"))
+        if report.rewrites_nxdomain:
+            self.stdout.write(self.style.WARNING("  the resolver rewrites NXDOMAIN: results are unknown"))
+        self.stdout.write("\nLists:")
+        for zone in report.zones:
+            self.stdout.write(f"  {zone.spec.zone:<32} {zone.health:<24} {zone.detail}")
+        listed = [f for f in report.findings if f.status == Status.LISTED]
+        other = [f for f in report.findings if f.status not in (Status.LISTED, Status.CLEAN)]
+        clean = len(report.findings) - len(listed) - len(other)
+        self.stdout.write(f"\n{len(report.findings)} lookups: {len(listed)} listed, {clean} clean, {len(other)} other")
+        for f in listed:
+            self.stdout.write(self.style.ERROR(f"  LISTED {f.address} on {f.spec.zone}: {f.meaning} {f.txt}".rstrip()))
+        for f in other:
+            self.stdout.write(f"  {f.status:<7} {f.address} on {f.spec.zone}: {f.meaning}")

@@ -1,0 +1,229 @@
+"""A real DNS server for the block-list tests and the benchmark: UDP on 127.0.0.1, a free port.
+
+It answers like block lists and a recursive resolver in front of them would:
+
+- ``ip_zone`` / ``domain_zone``: listed entries (A codes and a TXT reason), with the
+  RFC 5782 test entries (127.0.0.2 / ``TEST``) unless told otherwise;
+- ``mode="everything"``: every name is listed (a dead list gone wild);
+- ``mode="refuse"`` with ``refusal``: every query gets that "query refused" code;
+- ``mode="silent"``: never answers; ``mode="servfail"``: answers SERVFAIL;
+- ``rewrite_nxdomain=True``: a resolver that turns NXDOMAIN into an advertising address;
+- ``delay``: seconds before each answer is sent (the benchmark uses 0.02);
+- ``records``: other names, e.g. a domain's MX and the mail host's A/AAAA.
+
+``server.start()`` runs it in a thread of this process; ``start_process()`` in a
+child process (the benchmark, so the server does not share the GIL with the client).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import multiprocessing
+import threading
+from dataclasses import dataclass, field
+
+from dnslib import AAAA, MX, QTYPE, RCODE, RR, TXT, A, DNSRecord
+
+REWRITE_ADDRESS = "198.51.100.7"
+
+
+def reverse_name(address: str) -> str:
+    ip = ipaddress.ip_address(address)
+    if ip.version == 4:
+        return ".".join(reversed(str(ip).split(".")))
+    return ".".join(reversed(ip.exploded.replace(":", "")))
+
+
+@dataclass
+class Zone:
+    name: str
+    entries: dict[str, tuple[list[str], str]] = field(default_factory=dict)  # label -> (codes, txt)
+    mode: str = "normal"  # normal | everything | refuse | silent | servfail
+    refusal: str = ""
+
+    def answer(self, label: str) -> tuple[list[str], str] | None:
+        if self.mode == "everything":
+            return ["127.0.0.2"], "Listed: everything is listed here"
+        if self.mode == "refuse":
+            return [self.refusal], "Query refused. Use a local resolver."
+        return self.entries.get(label.lower())
+
+
+def ip_zone(
+    name: str,
+    listed: dict[str, list[str] | tuple[list[str], str]] | None = None,
+    *,
+    test_entry: bool = True,
+    mode: str = "normal",
+    refusal: str = "",
+) -> Zone:
+    """``listed`` maps an IPv4/IPv6 address to its codes, or to (codes, TXT reason)."""
+    entries: dict[str, tuple[list[str], str]] = {}
+    if test_entry:
+        entries[reverse_name("127.0.0.2")] = (["127.0.0.2"], "RFC 5782 test entry")
+    for address, value in (listed or {}).items():
+        codes, txt = value if isinstance(value, tuple) else (value, f"{address} is listed on {name}")
+        entries[reverse_name(address)] = (list(codes), txt)
+    return Zone(name.lower(), entries, mode, refusal)
+
+
+def domain_zone(
+    name: str,
+    listed: dict[str, list[str]] | None = None,
+    *,
+    test_entry: bool = True,
+    mode: str = "normal",
+    refusal: str = "",
+) -> Zone:
+    entries = {"test": (["127.0.0.2"], "RFC 5782 test entry")} if test_entry else {}
+    for domain, codes in (listed or {}).items():
+        entries[domain.lower()] = (list(codes), f"{domain} is listed on {name}")
+    return Zone(name.lower(), entries, mode, refusal)
+
+
+class _Protocol(asyncio.DatagramProtocol):
+    def __init__(self, server: DNSServer) -> None:
+        self.server = server
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport) -> None:  # type: ignore[override]
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr) -> None:  # type: ignore[override]
+        self.server.queries += 1
+        reply = self.server.reply(data)
+        if reply is None or self.transport is None:
+            return
+        if self.server.delay:
+            asyncio.get_running_loop().call_later(self.server.delay, self.transport.sendto, reply, addr)
+        else:
+            self.transport.sendto(reply, addr)
+
+
+class DNSServer:
+    def __init__(
+        self,
+        zones: list[Zone],
+        *,
+        delay: float = 0.0,
+        rewrite_nxdomain: bool = False,
+        records: dict[tuple[str, str], list[str]] | None = None,
+        port: int = 0,
+    ) -> None:
+        self.zones = sorted(zones, key=lambda z: -len(z.name))
+        self.delay = delay
+        self.rewrite_nxdomain = rewrite_nxdomain
+        self.records = {(name.lower().rstrip("."), rtype): values for (name, rtype), values in (records or {}).items()}
+        self.port = port
+        self.queries = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._process: multiprocessing.Process | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    # --- answering ------------------------------------------------------------------
+
+    def reply(self, data: bytes) -> bytes | None:
+        try:
+            request = DNSRecord.parse(data)
+        except Exception:
+            return None
+        qname = str(request.q.qname).rstrip(".").lower()
+        qtype = QTYPE[request.q.qtype]
+        response = request.reply()
+        zone = next((z for z in self.zones if qname == z.name or qname.endswith("." + z.name)), None)
+        if zone is not None and zone.mode == "silent":
+            return None
+        if zone is not None and zone.mode == "servfail":
+            response.header.rcode = RCODE.SERVFAIL
+            return response.pack()
+        found = None
+        if zone is not None and qname != zone.name:
+            found = zone.answer(qname[: -len(zone.name) - 1])
+        if found is not None:
+            codes, txt = found
+            if qtype in ("A", "ANY"):
+                for code in codes:
+                    response.add_answer(RR(request.q.qname, QTYPE.A, rdata=A(code), ttl=60))
+            if qtype in ("TXT", "ANY"):
+                response.add_answer(RR(request.q.qname, QTYPE.TXT, rdata=TXT(txt), ttl=60))
+            return response.pack()
+        if (qname, qtype) in self.records:
+            for value in self.records[(qname, qtype)]:
+                response.add_answer(RR(request.q.qname, getattr(QTYPE, qtype), rdata=_rdata(qtype, value), ttl=60))
+            return response.pack()
+        if any(name == qname for name, _ in self.records):
+            return response.pack()  # NOERROR, no data of this type
+        if self.rewrite_nxdomain and qtype == "A":
+            response.add_answer(RR(request.q.qname, QTYPE.A, rdata=A(REWRITE_ADDRESS), ttl=60))
+            return response.pack()
+        response.header.rcode = RCODE.NXDOMAIN
+        return response.pack()
+
+    # --- running ----------------------------------------------------------------------
+
+    async def _serve(self, ready: threading.Event | None = None, conn=None) -> None:
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.create_datagram_endpoint(lambda: _Protocol(self), local_addr=("127.0.0.1", self.port))
+        self.port = transport.get_extra_info("sockname")[1]
+        if ready is not None:
+            ready.set()
+        if conn is not None:
+            conn.send(self.port)
+        self._stopped = asyncio.Event()
+        try:
+            await self._stopped.wait()
+        finally:
+            transport.close()
+
+    def start(self) -> DNSServer:
+        """Serve from a thread of this process until ``stop()``."""
+        ready = threading.Event()
+
+        def run() -> None:
+            self._loop = asyncio.new_event_loop()
+            self._loop.run_until_complete(self._serve(ready))
+            self._loop.close()
+
+        self._thread = threading.Thread(target=run, name="test-dns-server", daemon=True)
+        self._thread.start()
+        if not ready.wait(10):
+            raise RuntimeError("the test DNS server did not start")
+        return self
+
+    def start_process(self) -> DNSServer:
+        """Serve from a child process (its own CPU) until ``stop()``."""
+        context = multiprocessing.get_context("fork")
+        parent, child = context.Pipe()
+        self._process = context.Process(target=lambda: asyncio.run(self._serve(conn=child)), daemon=True)
+        self._process.start()
+        if not parent.poll(10):
+            self.stop()
+            raise RuntimeError("the test DNS server process did not start")
+        self.port = parent.recv()
+        return self
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            self._process.join(5)
+            self._process = None
+        if self._loop is not None and self._thread is not None:
+            self._loop.call_soon_threadsafe(self._stopped.set)
+            self._thread.join(5)
+            self._thread = None
+
+
+def _rdata(qtype: str, value: str):
+    if qtype == "A":
+        return A(value)
+    if qtype == "AAAA":
+        return AAAA(value)
+    if qtype == "MX":
+        preference, host = value.split()
+        return MX(host, int(preference))
+    return TXT(value)
