@@ -15,22 +15,22 @@ How an email goes out (DESIGN.md, Data flow):
 4. ``recover`` (part of every tick) re-queues what a dead worker left behind: runs never fanned out,
    pending rows whose task was lost, and rows stuck in "sending".
 
-The crash window between SMTP accepting a message and the row being marked sent cannot be closed (SMTP has
-no transaction with our database). We chose at-least-once for that window: a row still "sending" after
-``STUCK_SENDING_AFTER`` (far longer than any SMTP timeout) is sent again, so a worker killed mid-send never
-loses a reminder; the stable Message-ID lets mail clients recognise the rare repeat. The window is one
-database UPDATE long; the much longer window before and during the SMTP conversation never duplicates.
+The crash window between "SMTP accepted" and "row marked sent" cannot be closed (SMTP has no transaction
+with our database), only narrowed: ``policies.smtp`` marks the row sent at SMTP's own commit point, after the
+message body and just before the final ``<CRLF>.<CRLF>``. A worker killed before that point never delivered
+the mail (the server drops an unterminated DATA), so a row still "sending" after ``STUCK_SENDING_AFTER``
+(far longer than any SMTP timeout) is sent again without risk of a duplicate. Only a kill during the single
+socket write after the commit loses a mail; only a reply lost after the server accepted duplicates one (the
+stable Message-ID lets mail clients recognise it).
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
 import smtplib
 from collections.abc import Callable, Iterable
 
-from django.core.mail import get_connection
 from django.db import models, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
@@ -50,6 +50,7 @@ from policies.models import (
     Procedure,
     ReviewDigest,
 )
+from policies.smtp import Mailer
 
 log = logging.getLogger(__name__)
 
@@ -255,30 +256,28 @@ def mark_sent(model: type[OutgoingMail], pk: int) -> None:
     )
 
 
-class Mailer:
-    """One SMTP connection reused for a batch, reopened after an error."""
-
-    def __init__(self) -> None:
-        self.connection = None
-
-    def send(self, message) -> None:
-        if self.connection is None:
-            self.connection = get_connection(fail_silently=False)
-            self.connection.open()
-        try:
-            self.connection.send_messages([message])
-        except Exception:
-            self.close()
-            raise
-
-    def close(self) -> None:
-        if self.connection is not None:
-            with contextlib.suppress(Exception):  # a broken connection is being dropped anyway
-                self.connection.close()
-            self.connection = None
-
-
 SMTP_ERRORS = (smtplib.SMTPException, OSError)
+
+
+def deliver(model: type[OutgoingMail], pk: int, message, mailer: Mailer, conf: PolicySettings) -> int | None:
+    """Send a claimed row's message; the row is marked sent at SMTP's commit point (policies.smtp).
+
+    Returns a retry countdown in seconds, or None (sent, or failed for good).
+    """
+    committed = False
+
+    def commit() -> None:
+        nonlocal committed
+        mark_sent(model, pk)
+        committed = True
+
+    try:
+        mailer.send(message, commit)
+    except SMTP_ERRORS as exc:
+        if committed:  # refused (or cut off) after the commit point: not sent after all
+            model.objects.filter(pk=pk, status=Status.SENT).update(status=Status.SENDING, sent_at=None)
+        return record_failure(model, pk, exc, conf)
+    return None
 
 
 def send_deliveries(ids: list[int]) -> dict[int, int]:
@@ -302,14 +301,9 @@ def send_deliveries(ids: list[int]) -> dict[int, int]:
                     it_staff = it_staff_emails()
                 cc = [e for e in it_staff if e != delivery.recipient.email]
             message = emails.campaign_email(delivery, message_html=html_by_campaign[campaign.pk], cc=cc)
-            try:
-                mailer.send(message)
-            except SMTP_ERRORS as exc:
-                countdown = record_failure(Delivery, delivery.pk, exc, conf)
-                if countdown is not None:
-                    retries[delivery.pk] = countdown
-                continue
-            mark_sent(Delivery, delivery.pk)
+            countdown = deliver(Delivery, delivery.pk, message, mailer, conf)
+            if countdown is not None:
+                retries[delivery.pk] = countdown
     finally:
         mailer.close()
     return retries
@@ -319,7 +313,11 @@ def send_campaign_test(campaign_id: int, user_id: int) -> None:
     """ "Send a test to me": not a Delivery (no occurrence, nobody else's count changes)."""
     campaign = Campaign.objects.select_related("policy").get(pk=campaign_id)
     user = User.objects.get(pk=user_id)
-    Mailer().send(emails.campaign_test_email(campaign, user))
+    mailer = Mailer()
+    try:
+        mailer.send(emails.campaign_test_email(campaign, user))
+    finally:
+        mailer.close()
 
 
 def it_staff_emails() -> list[str]:
@@ -344,14 +342,13 @@ def recover(now: dt.datetime, enqueue: Enqueue = enqueue_deliveries) -> dict[str
             stuck += model.objects.filter(pk=pk, status=Status.SENDING, claimed_at=claimed_at).update(
                 status=Status.PENDING,
                 next_attempt_at=None,
-                queued_at=lost_before,
+                queued_at=None,  # picked up just below, with the lost ones
                 last_error="The worker stopped while sending; sent again (it may arrive twice).",
             )
     requeued = {}
     for model in (Delivery, ReviewDigest):
-        lost = model.objects.filter(status=Status.PENDING, queued_at__lt=lost_before).filter(
-            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lt=lost_before)
-        )
+        lost = model.objects.filter(Q(queued_at__lt=lost_before) | Q(queued_at__isnull=True), status=Status.PENDING)
+        lost = lost.filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lt=lost_before))
         ids = list(lost.order_by("pk").values_list("pk", flat=True)[:5000])
         model.objects.filter(pk__in=ids, status=Status.PENDING).update(queued_at=now)
         requeued[model] = ids
@@ -421,9 +418,8 @@ def send_review_digest(digest_id: int) -> int | None:
     today = timezone.localdate(timezone=conf.zone)
     policies, procedures = due_for_review(today, owner=digest.owner)
     message = emails.review_digest_email(digest, policies=list(policies), procedures=list(procedures), today=today)
+    mailer = Mailer()
     try:
-        Mailer().send(message)
-    except SMTP_ERRORS as exc:
-        return record_failure(ReviewDigest, digest_id, exc, conf)
-    mark_sent(ReviewDigest, digest_id)
-    return None
+        return deliver(ReviewDigest, digest_id, message, mailer, conf)
+    finally:
+        mailer.close()

@@ -1,0 +1,91 @@
+"""Send one message over SMTP with a commit point just before the end of DATA.
+
+An SMTP server accepts a message only when it receives the final ``<CRLF>.<CRLF>``; if the connection
+drops before that, the transaction is aborted and nothing is delivered (RFC 5321, 4.1.1.4). So we stream
+the whole message, then call ``commit()`` (which marks the Delivery row sent in the database), then send
+the terminator. A worker killed at any moment before ``commit()`` leaves a row in "sending" whose mail was
+certainly not delivered, and sending it again cannot duplicate it. What remains is a window of one socket
+write between the commit and the terminator (a kill there loses that one mail) and a refusal or a broken
+connection after the terminator (the row goes back to pending; if the server had in fact accepted, the
+retry duplicates it). Both windows are microseconds long instead of the whole SMTP conversation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import smtplib
+from collections.abc import Callable
+
+from django.core.mail import EmailMessage, get_connection
+from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
+from django.core.mail.message import sanitize_address
+
+CRLF = b"\r\n"
+
+
+def _quote_periods(data: bytes) -> bytes:
+    return re.sub(rb"(?m)^\.", b"..", data)
+
+
+def send_with_commit_point(smtp: smtplib.SMTP, message: EmailMessage, commit: Callable[[], None]) -> None:
+    encoding = message.encoding or "utf-8"
+    sender = sanitize_address(message.from_email, encoding)
+    recipients = [sanitize_address(address, encoding) for address in message.recipients()]
+    data = message.message().as_bytes(linesep="\r\n")
+    smtp.ehlo_or_helo_if_needed()
+    code, reply = smtp.mail(sender)
+    if code != 250:
+        smtp.rset()
+        raise smtplib.SMTPSenderRefused(code, reply, sender)
+    refused = {}
+    for recipient in recipients:
+        code, reply = smtp.rcpt(recipient)
+        if code not in (250, 251):
+            refused[recipient] = (code, reply)
+    if len(refused) == len(recipients):
+        smtp.rset()
+        raise smtplib.SMTPRecipientsRefused(refused)
+    code, reply = smtp.docmd("DATA")
+    if code != 354:
+        smtp.rset()
+        raise smtplib.SMTPDataError(code, reply)
+    body = _quote_periods(data)
+    if not body.endswith(CRLF):
+        body += CRLF
+    smtp.send(body)
+    commit()
+    smtp.send(b"." + CRLF)
+    code, reply = smtp.getreply()
+    if code != 250:
+        raise smtplib.SMTPDataError(code, reply)
+
+
+class Mailer:
+    """One connection reused for a batch of messages, reopened after an error.
+
+    Other email backends (console for ``make run``, locmem) send and then commit.
+    """
+
+    def __init__(self) -> None:
+        self.backend = None
+
+    def send(self, message: EmailMessage, commit: Callable[[], None] = lambda: None) -> None:
+        if self.backend is None:
+            self.backend = get_connection(fail_silently=False)
+            self.backend.open()
+        try:
+            if isinstance(self.backend, SMTPBackend):
+                send_with_commit_point(self.backend.connection, message, commit)
+            else:
+                self.backend.send_messages([message])
+                commit()
+        except Exception:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self.backend is not None:
+            with contextlib.suppress(Exception):  # a broken connection is being dropped anyway
+                self.backend.close()
+            self.backend = None
