@@ -179,13 +179,11 @@ def main() -> int:
             output = wrk_load(port, cookie, args.seconds, args.connections)
             print(output.rstrip())
             rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
-            p50 = re.search(r"50%\s+(\S+)", output).group(1)
-            p99 = re.search(r"99%\s+(\S+)", output).group(1)
+            p50 = re.search(r"^\s+50%\s+(\S+)", output, re.MULTILINE).group(1)
+            p99 = re.search(r"^\s+99%\s+(\S+)", output, re.MULTILINE).group(1)
             non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-            print(
-                f"RESULT gateway_auth: {rps:.0f} req/s, p50 {p50}, p99 {p99}"
-                + (f", NON-2xx {non2xx.group(1)}" if non2xx else "")
-            )
+            refused = f", NOT 200: {non2xx.group(1)}" if non2xx else ""
+            print(f"RESULT gateway_auth: {rps:.0f} req/s, p50 {p50}, p99 {p99}{refused}")
         else:
             print(f"load: asyncio client, {args.connections} connections, {args.seconds:.0f} s")
             count, latencies, errors = python_load(port, cookie, args.seconds, args.connections)
