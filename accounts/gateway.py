@@ -163,7 +163,8 @@ def record_pass(request: HttpRequest, decision: Decision) -> None:
                 target=decision.facts["email"] if decision.facts else "",
                 request=request,
                 webmail_session=row.pk,
-                original_uri=request.META.get("HTTP_X_ORIGINAL_URI", "")[:200],
+                # The path only: webmail query strings can carry tokens.
+                webmail_path=request.META.get("HTTP_X_ORIGINAL_URI", "").split("?", 1)[0][:200],
             )
         marker = {"id": row.pk}
     session[MARKER_KEY] = {"id": marker["id"], "key": session.session_key}
