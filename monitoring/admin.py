@@ -1,0 +1,47 @@
+"""Django admin for the monitoring models (IT staff only; the portal's own pages come first)."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+# --- DNS block lists -------------------------------------------------------------------------------
+from monitoring.models.dnsbl import DnsblSweep, DnsblZone, ListingChange, MonitoredAddress
+
+
+@admin.register(DnsblZone)
+class DnsblZoneAdmin(admin.ModelAdmin):
+    list_display = ["name", "zone", "kind", "ipv6", "enabled", "health", "health_checked_at"]
+    list_filter = ["kind", "enabled", "health"]
+    search_fields = ["name", "zone"]
+    readonly_fields = ["health", "health_detail", "health_checked_at"]
+
+
+@admin.register(MonitoredAddress)
+class MonitoredAddressAdmin(admin.ModelAdmin):
+    list_display = ["value", "kind", "label", "enabled"]
+    readonly_fields = ["kind", "suggestions"]
+
+
+@admin.register(DnsblSweep)
+class DnsblSweepAdmin(admin.ModelAdmin):
+    list_display = ["pk", "kind", "state", "created_at", "finished_at", "done", "total", "alert_sent_at"]
+    list_filter = ["kind", "state"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ListingChange)
+class ListingChangeAdmin(admin.ModelAdmin):
+    list_display = ["changed_at", "address", "zone_name", "previous", "current"]
+    list_filter = ["current"]
+    search_fields = ["address", "zone_name"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,0 +1,93 @@
+"""``manage.py dnsbl_check``: exit status 0 / 1 / 2 and the JSON the issue specifies."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.core.management import call_command
+
+from tests.dnsserver import ip_zone
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    from io import StringIO
+
+    out, err = StringIO(), StringIO()
+    try:
+        call_command("dnsbl_check", *args, stdout=out, stderr=err)
+    except SystemExit as exc:
+        return int(exc.code), out.getvalue(), err.getvalue()
+    return 0, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def lists(dns_server, dnsbl_catalogue):
+    dnsbl_catalogue(
+        {"zone": "bl.test", "codes": {"127.0.0.2": "Spam source"}},
+        {"zone": "zen.spamhaus.test", "refusal_codes": ["127.255.255.254"]},
+        {"zone": "all.test"},
+    )
+    return dns_server([
+        ip_zone("bl.test", {"192.0.2.7": (["127.0.0.2"], "Listed for spam")}),
+        ip_zone("zen.spamhaus.test", mode="refuse", refusal="127.255.255.254"),
+        ip_zone("all.test", mode="everything"),
+        ip_zone("outside.test", {"192.0.2.3": ["127.0.0.9"]}),
+    ])  # fmt: skip
+
+
+def test_it_exits_0_when_nothing_is_listed(lists):
+    code, out, _ = run("192.0.2.8")
+    assert code == 0
+    assert "0 listed" in out
+
+
+def test_it_exits_1_when_listed_on_a_healthy_list_and_prints_json(lists):
+    code, out, _ = run("192.0.2.0/29", "--json")
+    assert code == 1
+    data = json.loads(out)
+    assert set(data) == {"zones", "results"}
+    assert data["zones"] == [
+        {"zone": "bl.test", "health": "healthy"},
+        {"zone": "zen.spamhaus.test", "health": "refused"},
+        {"zone": "all.test", "health": "lists-everything"},
+    ]
+    assert all(set(r) == {"address", "zone", "status", "codes", "meaning", "txt"} for r in data["results"])
+    listed = [r for r in data["results"] if r["status"] == "listed"]
+    assert listed == [
+        {"address": "192.0.2.7", "zone": "bl.test", "status": "listed", "codes": ["127.0.0.2"],
+         "meaning": "Spam source", "txt": "Listed for spam"},
+    ]  # fmt: skip
+    by_zone = {r["zone"]: r["status"] for r in data["results"] if r["address"] == "192.0.2.1"}
+    assert by_zone == {"bl.test": "clean", "zen.spamhaus.test": "refused", "all.test": "ignored"}
+
+
+def test_a_listing_on_an_unhealthy_list_does_not_count(lists):
+    code, out, _ = run("192.0.2.8", "--zones", "all.test,zen.spamhaus.test", "--json")
+    assert code == 0
+    assert {r["status"] for r in json.loads(out)["results"]} == {"ignored", "refused"}
+
+
+def test_zones_outside_the_catalogue_are_read_generically(lists):
+    code, out, _ = run("192.0.2.3", "--zones", "outside.test", "--json")
+    assert code == 1
+    result = json.loads(out)["results"][0]
+    assert (result["status"], result["codes"], result["meaning"]) == ("listed", ["127.0.0.9"], "listed (127.0.0.9)")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["garbage"], "'garbage' is not an IP address or network"),
+        (["10.0.0.0/8"], "16,777,216 addresses; check at most a /24"),
+        (["2001:db8::/64"], "check at most a /120"),
+        (["192.0.2.1", "--zones", "zen spamhaus.org"], "'zen spamhaus.org' is not a DNS zone name"),
+    ],
+)
+def test_bad_input_exits_2_with_a_clear_message(lists, args, message):
+    code, out, err = run(*args)
+    assert code == 2
+    assert message in err
+    assert out == ""

@@ -1,0 +1,187 @@
+"""Scheduled sweeps: claiming, stored results, ListingChange rows and one alert e-mail per sweep."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+
+from monitoring import dnsbl_sweep
+from monitoring.models.dnsbl import (
+    DnsblResult,
+    DnsblSchedule,
+    DnsblSweep,
+    DnsblZone,
+    ListingChange,
+    MonitoredAddress,
+)
+from tests.dnsserver import domain_zone, ip_zone
+
+pytestmark = pytest.mark.django_db
+
+T0 = datetime(2026, 3, 2, 10, 42, tzinfo=UTC)
+MAIL_RECORDS = {
+    ("example.com", "MX"): ["10 mail.example.com."],
+    ("mail.example.com", "A"): ["192.0.2.25", "192.0.2.26"],
+}
+
+
+@pytest.fixture
+def setup(dns_server, dnsbl_catalogue, it_staff):
+    """Two lists and a domain list; the server is restarted per state via ``serve``."""
+    dnsbl_catalogue(
+        {"zone": "bl.test", "delisting_url": "https://bl.test/remove", "codes": {"127.0.0.2": "Spam source"}},
+        {"zone": "other.test"},
+        {"zone": "dbl.test", "kind": "domain", "codes": {"127.0.1.2": "Spam domain"}},
+    )
+    MonitoredAddress.objects.create(value="192.0.2.25", label="mail server")
+    MonitoredAddress.objects.create(value="example.com")
+
+    def serve(listed: bool = False, other_mode: str = "normal", bl_mode: str = "normal"):
+        entries = {"192.0.2.25": (["127.0.0.2"], "Spam trap hit 2026-03-02")} if listed else {}
+        zones = [
+            ip_zone("bl.test", entries, mode=bl_mode),
+            ip_zone("other.test", mode=other_mode),
+            domain_zone("dbl.test"),
+        ]
+        return dns_server(zones, records=MAIL_RECORDS)
+
+    return serve
+
+
+def sweep_at(when: datetime, kind: str = DnsblSweep.Kind.SCHEDULED) -> DnsblSweep:
+    with time_machine.travel(when, tick=False):
+        sweep = DnsblSweep.objects.create(kind=kind)
+        return dnsbl_sweep.run_sweep(sweep.pk)
+
+
+def test_a_sweep_stores_results_health_and_suggestions(setup, mailoutbox):
+    serve = setup
+    serve()
+    sweep = sweep_at(T0)
+    assert sweep.state == "done" and sweep.total == 3
+    results = {(r.address, r.zone_name): r.status for r in DnsblResult.objects.filter(sweep=sweep)}
+    assert results == {
+        ("192.0.2.25", "bl.test"): "clean",
+        ("192.0.2.25", "other.test"): "clean",
+        ("example.com", "dbl.test"): "clean",
+    }
+    assert set(DnsblZone.objects.values_list("health", flat=True)) == {"healthy"}
+    assert ListingChange.objects.count() == 0  # first sweep, nothing listed: no transition to report
+    assert mailoutbox == []
+    domain = MonitoredAddress.objects.get(value="example.com")
+    assert [s["address"] for s in domain.new_suggestions()] == ["192.0.2.26"]
+
+
+def test_a_new_listing_is_a_change_and_one_alert_then_no_repeat(setup, mailoutbox):
+    serve = setup
+    serve()
+    sweep_at(T0)
+    serve(listed=True)
+    sweep_at(T0 + timedelta(minutes=30))
+    change = ListingChange.objects.get(current="listed")
+    assert (change.address, change.zone_name, change.previous) == ("192.0.2.25", "bl.test", "clean")
+    assert change.txt == "Spam trap hit 2026-03-02" and change.meaning == "Spam source"
+    assert change.changed_at == T0 + timedelta(minutes=30)
+    assert len(mailoutbox) == 1
+    mail = mailoutbox[0]
+    assert mail.to == ["ivan@example.com"]
+    assert "LISTED" in mail.subject
+    assert "LISTED: 192.0.2.25 on bl.test: Spam source - Spam trap hit 2026-03-02" in mail.body
+    # The same state again: no new change, no second e-mail.
+    sweep_at(T0 + timedelta(minutes=60))
+    assert ListingChange.objects.filter(current="listed").count() == 1
+    assert len(mailoutbox) == 1
+
+
+def test_a_timeout_between_two_listed_answers_does_not_alert_twice(setup, mailoutbox):
+    serve = setup
+    serve(listed=True)
+    sweep_at(T0)
+    assert len(mailoutbox) == 1
+    serve(listed=True, bl_mode="silent")
+    sweep_at(T0 + timedelta(minutes=30))
+    unknown = DnsblResult.objects.filter(address="192.0.2.25", zone_name="bl.test").order_by("-pk").first()
+    assert unknown.status == "unknown" and unknown.settled == "listed"  # never "clean"
+    assert len(mailoutbox) == 2  # the list's health changed to unreachable: that is news
+    assert "unreachable" in mailoutbox[1].body and "delisted" not in mailoutbox[1].body
+    serve(listed=True)
+    sweep_at(T0 + timedelta(minutes=60))
+    assert len(mailoutbox) == 3  # health is back ...
+    assert "LISTED" not in mailoutbox[2].body  # ... but the listing is not news
+
+
+def test_delisting_is_reported_and_the_listing_duration_is_known(setup, mailoutbox):
+    from monitoring.dnsbl_report import listing_periods
+
+    serve = setup
+    serve(listed=True)
+    sweep_at(T0)
+    serve()
+    sweep_at(T0 + timedelta(hours=5))
+    assert "delisted: 192.0.2.25 is no longer on bl.test" in mailoutbox[-1].body
+    periods = listing_periods(list(ListingChange.objects.order_by("changed_at", "pk")))
+    assert len(periods) == 1 and periods[0].duration == timedelta(hours=5)
+
+
+def test_a_list_that_starts_listing_everything_is_ignored_and_reported(setup, mailoutbox):
+    serve = setup
+    serve()
+    sweep_at(T0)
+    serve(other_mode="everything")
+    sweep_at(T0 + timedelta(minutes=30))
+    assert DnsblZone.objects.get(zone="other.test").health == "lists-everything"
+    result = DnsblResult.objects.filter(zone_name="other.test").order_by("-pk").first()
+    assert result.status == "ignored"
+    assert ListingChange.objects.filter(address="", current="lists-everything").exists()
+    assert len(mailoutbox) == 1 and "other.test" in mailoutbox[0].body and "LISTED" not in mailoutbox[0].body
+
+
+def test_the_tick_claims_a_due_sweep_once(db, django_capture_on_commit_callbacks):
+    schedule = DnsblSchedule.get()
+    schedule.next_run_at = T0
+    schedule.save()
+    with (
+        time_machine.travel(T0 + timedelta(seconds=5), tick=False),
+        django_capture_on_commit_callbacks(execute=False) as callbacks,
+    ):
+        first = dnsbl_sweep.tick()
+        second = dnsbl_sweep.tick()
+    assert first is not None and first.kind == "scheduled" and second is None
+    assert len(callbacks) == 1
+    assert DnsblSchedule.get().next_run_at == T0 + timedelta(seconds=5) + timedelta(minutes=30)
+
+
+def test_a_stale_copy_of_the_schedule_cannot_claim_twice(db):
+    schedule = DnsblSchedule.get()
+    schedule.next_run_at = T0
+    schedule.save()
+    a, b = DnsblSchedule.get(), DnsblSchedule.get()
+    assert a.claim(T0) is True
+    assert b.claim(T0) is False
+
+
+def test_a_sweep_is_run_once_even_if_the_task_is_delivered_twice(setup):
+    serve = setup
+    serve()
+    sweep = DnsblSweep.objects.create(kind=DnsblSweep.Kind.MANUAL)
+    assert dnsbl_sweep.run_sweep(sweep.pk) is not None
+    assert dnsbl_sweep.run_sweep(sweep.pk) is None
+    assert DnsblResult.objects.filter(sweep=sweep).count() == 3
+
+
+def test_an_alert_that_could_not_be_sent_is_retried_by_the_tick(setup, smtp_server):
+    serve = setup
+    serve(listed=True)
+    smtp_server.refuse()
+    sweep = sweep_at(T0)
+    sweep.refresh_from_db()
+    assert sweep.alert_text and sweep.alert_sent_at is None
+    smtp_server.refuse(None)
+    with time_machine.travel(T0 + timedelta(minutes=1), tick=False):
+        DnsblSchedule.objects.update(next_run_at=T0 + timedelta(hours=1))
+        dnsbl_sweep.tick()
+    sweep.refresh_from_db()
+    assert sweep.alert_sent_at is not None
+    assert len(smtp_server.messages) == 1

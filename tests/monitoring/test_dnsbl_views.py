@@ -1,0 +1,165 @@
+"""The DNSBL pages: they read stored rows, start work through Celery, and refuse bad input."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+import time_machine
+
+from monitoring import dnsbl_sweep
+from monitoring.models.dnsbl import DnsblSchedule, DnsblSweep, DnsblZone, MonitoredAddress
+from monitoring.status import status_lines
+from tests.dnsserver import ip_zone
+
+pytestmark = pytest.mark.django_db
+
+T0 = datetime(2026, 3, 2, 10, 42, tzinfo=UTC)
+
+
+@pytest.fixture
+def listed_sweep(dns_server, dnsbl_catalogue):
+    dnsbl_catalogue(
+        {"zone": "bl.test", "name": "Test BL", "delisting_url": "https://bl.test/remove"},
+        {"zone": "other.test"},
+        {"zone": "dead.test"},
+    )
+    dns_server([
+        ip_zone("bl.test", {"192.0.2.25": (["127.0.0.2"], "Spam trap hit")}),
+        ip_zone("other.test"),
+        ip_zone("dead.test", mode="everything"),
+    ])  # fmt: skip
+    MonitoredAddress.objects.create(value="192.0.2.25", label="mail server")
+    with time_machine.travel(T0, tick=False):
+        sweep = DnsblSweep.objects.create(kind=DnsblSweep.Kind.SCHEDULED)
+        return dnsbl_sweep.run_sweep(sweep.pk)
+
+
+def test_the_dashboard_says_in_plain_words_where_we_are_listed(client, login, executive, listed_sweep):
+    login(client, executive)
+    response = client.get("/monitoring/dnsbl/")
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "Clean on 1 of 2 working lists; listed on bl.test since 10:42." in text
+    assert "Spam trap hit" in text and "https://bl.test/remove" in text
+    assert "status-lists-everything" in text
+    assert "Check now" not in text  # executives read only
+
+
+def test_the_dashboard_warns_about_public_and_rewriting_resolvers(client, login, it_staff, db):
+    DnsblSchedule.objects.update_or_create(
+        pk=1, defaults={"resolver": "8.8.8.8", "resolver_is_public": True, "resolver_rewrites_nxdomain": True}
+    )
+    login(client, it_staff)
+    text = client.get("/monitoring/dnsbl/").content.decode()
+    assert "well-known public resolver" in text
+    assert "rewrites NXDOMAIN" in text
+    assert "No sweep has run yet." in text
+
+
+def test_the_status_line_feeds_the_executive_summary(listed_sweep, django_assert_max_num_queries):
+    from monitoring.dnsbl_report import status_line
+
+    with django_assert_max_num_queries(4):
+        line = status_line()
+    assert line in status_lines()
+    assert line.status == "critical"
+    assert "listed on bl.test" in line.text
+
+
+def test_check_now_queues_one_sweep_through_celery(client, login, it_staff, django_capture_on_commit_callbacks):
+    login(client, it_staff)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        client.post("/monitoring/dnsbl/sweep")
+        client.post("/monitoring/dnsbl/sweep")
+    assert DnsblSweep.objects.filter(kind="manual").count() == 1
+    assert len(callbacks) == 1
+
+
+def test_the_new_address_check_runs_as_a_task_and_shows_progress(
+    client, login, it_staff, dns_server, dnsbl_catalogue, django_capture_on_commit_callbacks
+):
+    dnsbl_catalogue({"zone": "bl.test"})
+    dns_server([ip_zone("bl.test", {"198.51.100.9": ["127.0.0.2"]})])
+    login(client, it_staff)
+    with django_capture_on_commit_callbacks(execute=False):
+        response = client.post("/monitoring/dnsbl/check/", {"targets": "198.51.100.0/28"})
+    sweep = DnsblSweep.objects.get(kind="check")
+    assert response.url == f"/monitoring/dnsbl/check/{sweep.pk}/"
+    assert client.get(f"/monitoring/dnsbl/sweeps/{sweep.pk}/status.json").json()["state"] == "queued"
+    page = client.get(response.url).content.decode()
+    assert "data-status-url" in page and "js/dnsbl.js" in page
+    dnsbl_sweep.run_sweep(sweep.pk)  # what the worker does
+    status = client.get(f"/monitoring/dnsbl/sweeps/{sweep.pk}/status.json").json()
+    assert status == {"state": "done", "done": 16, "total": 16, "percent": 100, "error": ""}
+    page = client.get(response.url).content.decode()
+    assert "Listed 1 time on healthy lists" in page and "198.51.100.9" in page
+
+
+@pytest.mark.parametrize(
+    ("targets", "message"),
+    [
+        ("garbage", "is not an IP address or network"),
+        ("10.0.0.0/8", "check at most a /24"),
+        ("2001:db8::/100", "check at most a /120"),
+    ],
+)
+def test_bad_input_to_the_check_page_is_refused_and_kept(client, login, it_staff, targets, message):
+    login(client, it_staff)
+    response = client.post("/monitoring/dnsbl/check/", {"targets": targets})
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert targets in response.content.decode()  # what was typed is not lost
+    assert not DnsblSweep.objects.exists()
+
+
+def test_executives_cannot_see_new_address_checks(client, login, executive, db):
+    sweep = DnsblSweep.objects.create(kind="check", targets=["192.0.2.1"])
+    login(client, executive)
+    assert client.get(f"/monitoring/dnsbl/sweeps/{sweep.pk}/status.json").status_code == 404
+
+
+def test_it_staff_edit_a_zone_and_names_with_spaces_are_refused(client, login, it_staff, db):
+    login(client, it_staff)
+    zone = DnsblZone.objects.get(zone="zen.spamhaus.org")
+    data = {
+        "name": "Spamhaus", "zone": "zen spamhaus.org", "kind": "ip", "codes": "127.0.0.2 = SBL",
+        "refusal_codes": "127.255.255.254", "position": 1, "enabled": "on",
+    }  # fmt: skip
+    response = client.post(f"/monitoring/dnsbl/zones/{zone.pk}/", data)
+    assert "is not a DNS zone name" in response.content.decode()
+    data["zone"] = "zen.spamhaus.org"
+    response = client.post(f"/monitoring/dnsbl/zones/{zone.pk}/", data)
+    assert response.status_code == 302
+    zone.refresh_from_db()
+    assert zone.codes == {"127.0.0.2": "SBL"} and zone.refusal_codes == ["127.255.255.254"]
+
+
+def test_a_keyed_list_cannot_be_enabled_without_its_key(client, login, it_staff, db):
+    login(client, it_staff)
+    zone = DnsblZone.objects.get(zone="combined.mail.abusix.zone")
+    data = {"name": zone.name, "zone": zone.zone, "kind": "ip", "needs_key": "on", "enabled": "on", "position": 1}
+    response = client.post(f"/monitoring/dnsbl/zones/{zone.pk}/", data)
+    assert "needs an access key" in response.content.decode()
+
+
+def test_addresses_are_added_normalised_and_checked(client, login, it_staff, db):
+    login(client, it_staff)
+    client.post("/monitoring/dnsbl/addresses/", {"value": "2001:DB8:0::25", "label": "mail"})
+    assert MonitoredAddress.objects.get().value == "2001:db8::25"
+    assert MonitoredAddress.objects.get().kind == "ipv6"
+    response = client.post("/monitoring/dnsbl/addresses/", {"value": "not a domain!"})
+    assert "neither an IP address nor a domain" in response.content.decode()
+
+
+def test_the_catalogue_holds_only_operating_lists_with_their_own_facts(db):
+    zones = {z.zone: z for z in DnsblZone.objects.all()}
+    assert 15 <= len(zones) <= 25
+    assert not any("sorbs" in name or "manitu" in name or "njabl" in name for name in zones)
+    assert zones["zen.spamhaus.org"].refusal_codes == ["127.255.255.252", "127.255.255.254", "127.255.255.255"]
+    assert "127.0.1.255" in zones["dbl.spamhaus.org"].refusal_codes
+    assert zones["multi.uribl.com"].refusal_codes == ["127.0.0.1"]
+    assert zones["zen.spamhaus.org"].ipv6 and zones["dbl.spamhaus.org"].kind == "domain"
+    assert all(z.delisting_url.startswith("https://") for z in zones.values())
+    assert zones["b.barracudacentral.org"].needs_registration
+    assert not zones["combined.mail.abusix.zone"].usable  # needs a key first
