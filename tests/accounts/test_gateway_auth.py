@@ -14,21 +14,9 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts import gateway
 from accounts.models import AuditEvent, WebmailSession
 from accounts.roles import Role
+from tests.conftest import otp_sign_in
 
 URL = "/gateway/auth"
-
-
-def otp_sign_in(client, user, verified_at: float | None = None) -> TOTPDevice:
-    """A portal session past password and OTP, as the sign-in view leaves it (django-otp's keys)."""
-    client.force_login(user)
-    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
-    if device is None:
-        device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
-    session = client.session
-    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-    session[gateway.OTP_VERIFIED_AT_KEY] = int(time.time() if verified_at is None else verified_at)
-    session.save()
-    return device
 
 
 def assert_refused(response) -> None:

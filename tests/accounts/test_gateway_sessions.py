@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from accounts.models import AuditEvent, WebmailSession
 from tests.accounts.test_gateway_auth import URL as AUTH_URL
-from tests.accounts.test_gateway_auth import otp_sign_in
+from tests.conftest import otp_sign_in
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 import time_machine
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from tests.accounts.test_gateway_auth import otp_sign_in
+from tests.conftest import otp_sign_in
 
 URL = "/gateway/signin"
 WEBMAIL = "https://mail.example.com/?_task=mail&_mbox=INBOX"

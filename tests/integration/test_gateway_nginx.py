@@ -21,10 +21,12 @@ from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_K
 from django.contrib.sessions.backends.cached_db import SessionStore
 from django.core.management import call_command
 from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import gateway
 from accounts.models import WebmailSession
+from tests.conftest import PASSWORD
 from tests.nginx import NginxServer, require_nginx
 from tests.services import free_port
 
@@ -54,6 +56,10 @@ class Webmail:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def pages(self) -> list[dict[str, str]]:
+        """The requests for pages (browsers also ask for /favicon.ico on their own)."""
+        return [seen for seen in self.requests if seen["path"] != "/favicon.ico"]
 
     def __enter__(self) -> Webmail:
         self.thread.start()
@@ -154,3 +160,58 @@ def test_a_cookie_refused_after_sign_out_and_token_reset(gateway_nginx, webmail,
     assert response.status == 302
     assert "/gateway/signin?next=" in response.getheader("Location")
     assert len(webmail.requests) == 2
+
+
+# --- In Chromium, through the portal's real sign-in ------------------------------------------------
+
+
+def code_for(device: TOTPDevice, at: float) -> str:
+    """The code the user's authenticator app shows at ``at`` (RFC 6238, from the token's key)."""
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, 0)
+    totp.time = at
+    return f"{totp.token():0{device.digits}d}"
+
+
+def sign_in(page, email: str, code: str) -> None:
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_label("Code").fill(code)
+    page.get_by_role("button", name="Verify").click()
+
+
+@pytest.mark.e2e
+def test_webmail_in_chromium_needs_password_and_otp_and_ends_with_sign_out_and_reset(
+    page, gateway_nginx, webmail, live_server, employee, it_staff, settings
+):
+    from accounts.enrolment import reset_tokens
+
+    # The OTP form's redirect goes back to webmail on another origin; Chromium checks form-action on it.
+    policy = settings.CONTENT_SECURITY_POLICY["DIRECTIVES"]
+    settings.CONTENT_SECURITY_POLICY = {"DIRECTIVES": {**policy, "form-action": ["'self'", gateway_nginx]}}
+    device = TOTPDevice.objects.create(user=employee, name="phone", confirmed=True)
+    inbox = f"{gateway_nginx}/?_task=mail&_mbox=INBOX"
+
+    page.goto(inbox)
+    assert page.url.startswith(f"{live_server.url}/accounts/login/")
+    assert webmail.requests == []
+    sign_in(page, employee.email, code_for(device, time.time()))
+    page.wait_for_url(lambda url: url == inbox)
+    assert page.get_by_role("heading", name="Inbox").is_visible()
+    assert webmail.pages()[-1]["x-portal-user"] == "erin@example.com"
+
+    page.goto(f"{live_server.url}/")
+    page.get_by_role("button", name="Sign out").click()
+    page.goto(inbox)
+    assert page.url.startswith(f"{live_server.url}/accounts/login/")
+    seen = len(webmail.pages())
+
+    sign_in(page, employee.email, code_for(device, time.time() + device.step))  # the next code: no reuse
+    page.wait_for_url(lambda url: url == inbox)
+    assert len(webmail.pages()) == seen + 1
+
+    reset_tokens(employee, actor=it_staff, reason="Phone lost")
+    page.goto(inbox)
+    assert page.url.startswith(f"{live_server.url}/gateway/signin")
+    assert page.get_by_text("you have no token yet").is_visible()
+    assert len(webmail.pages()) == seen + 1
