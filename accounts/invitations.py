@@ -25,6 +25,7 @@ def invite(user: User, *, actor: User | None, request=None) -> tuple[Invitation,
         user=user,
         token_hash=Invitation.hash_token(token),
         created_by=actor,
+        created_at=now,
         expires_at=now + OrganisationSettings.load().invitation_lifetime,
     )
     emails.send_invitation(invitation, token)
@@ -41,10 +42,13 @@ def invite(user: User, *, actor: User | None, request=None) -> tuple[Invitation,
 @transaction.atomic
 def invite_many(users: list[User], *, actor: User | None, request=None) -> list[Invitation]:
     """Invitations for many new users at once (CSV import): bulk rows, one audit event, one send task."""
-    expires_at = timezone.now() + OrganisationSettings.load().invitation_lifetime
+    now = timezone.now()
+    expires_at = now + OrganisationSettings.load().invitation_lifetime
     tokens = [secrets.token_urlsafe(32) for _ in users]
     rows = [
-        Invitation(user=user, token_hash=Invitation.hash_token(token), created_by=actor, expires_at=expires_at)
+        Invitation(
+            user=user, token_hash=Invitation.hash_token(token), created_by=actor, created_at=now, expires_at=expires_at
+        )
         for user, token in zip(users, tokens, strict=True)
     ]
     Invitation.objects.bulk_create(rows, batch_size=500)

@@ -23,6 +23,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts import audit, backup_codes, enrolment, invitations, lockout, signin
 from accounts.forms import (
     LOCKED,
+    WRONG_CREDENTIALS,
     ConfirmTokenForm,
     EnrolStartForm,
     InvitationPasswordForm,
@@ -67,6 +68,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
     email = request.POST.get("username", "") if request.method == "POST" else ""
     form = SignInForm(request, request.POST or None, captcha=lockout.captcha_required(email, ip))
     locked = False
+    message = ""
     if request.method == "POST":
         if lockout.is_locked(email, ip):
             locked = True
@@ -85,8 +87,10 @@ def login_view(request: HttpRequest) -> HttpResponse:
             if lockout.captcha_required(email, ip) and "captcha" not in form.fields:
                 # The next attempt must carry the picture code too.
                 form = SignInForm(request, initial={"username": email}, captcha=True)
-                form.add_error(None, "Email address or password is not correct.")
-    ctx = {"form": form, "next": _next(request), "locked_message": LOCKED if locked else ""}
+                message = WRONG_CREDENTIALS
+    if locked:
+        message = LOCKED
+    ctx = {"form": form, "next": _next(request), "message": message}
     return render(request, "registration/login.html", ctx)
 
 
@@ -203,6 +207,8 @@ def enrol_confirm(request: HttpRequest) -> HttpResponse:
             request.session.pop(ENROL_DEVICE_KEY, None)
             if not request.user.is_verified():
                 signin.mark_otp_verified(request, device)
+                # First token: afterwards on to where the user was going (or home), not the tokens page.
+                request.session.setdefault(ENROL_NEXT_KEY, "")
             if backup_codes.device_for(request.user) is None:
                 _show_backup_codes_once(request, backup_codes.regenerate(request.user, request=request))
                 return redirect("otp_backup_codes")
@@ -231,7 +237,9 @@ def backup_codes_show(request: HttpRequest) -> HttpResponse:
     """The new backup codes, once. "I have stored them" forgets them."""
     if request.method == "POST":
         request.session.pop(BACKUP_CODES_KEY, None)
-        return _go_next(request, request.session.pop(ENROL_NEXT_KEY, "") or reverse("otp_tokens"))
+        if ENROL_NEXT_KEY in request.session:
+            return _go_next(request, request.session.pop(ENROL_NEXT_KEY) or reverse("home"))
+        return redirect("otp_tokens")
     ctx = {"codes": _codes_to_show(request), "remaining": backup_codes.remaining(request.user), "step": 4}
     return render(request, "accounts/backup_codes.html", ctx)
 
