@@ -71,3 +71,19 @@ def test_it_needs_an_otp_verified_staff_session(client, it_staff, webmail_client
 
 def test_an_unknown_session_is_404(staff_client):
     assert staff_client.post(reverse("gateway-session-end", kwargs={"pk": 999})).status_code == 404
+
+
+def test_deactivating_on_the_staff_page_ends_webmail_at_once(staff_client, webmail_client, employee):
+    response = staff_client.post(reverse("user_detail", kwargs={"pk": employee.pk}), {"role": "employee"})
+    assert response.status_code == 302
+    employee.refresh_from_db()
+    assert not employee.is_active
+    assert webmail_client.get(AUTH_URL).status_code == 401
+    assert WebmailSession.objects.get().end_reason == WebmailSession.EndReason.DEACTIVATED
+
+
+def test_resetting_tokens_on_the_staff_page_ends_webmail_at_once(staff_client, webmail_client, employee):
+    url = reverse("user_reset_tokens", kwargs={"pk": employee.pk})
+    assert staff_client.post(url, {"reason": "Phone lost on the train"}).status_code == 302
+    assert webmail_client.get(AUTH_URL).status_code == 401
+    assert WebmailSession.objects.get().end_reason == WebmailSession.EndReason.TOKEN_RESET

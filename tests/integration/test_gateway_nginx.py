@@ -76,23 +76,29 @@ def webmail():
         yield server
 
 
-@pytest.fixture
-def gateway_nginx(live_server, webmail, tmp_path, settings):
-    """nginx in front of ``webmail``, checking with the live portal; yields its base URL."""
+def start_nginx(live_server, webmail, tmp_path, settings, script_name: str = "") -> tuple[NginxServer, str]:
+    """nginx in front of ``webmail``, checking with the live portal, with the block the command prints."""
     require_nginx()
     port = free_port()
+    base = f"http://localhost:{port}"
     portal_port = urlsplit(live_server.url).port
     settings.GATEWAY_ALLOWED_HOSTS = [f"localhost:{port}"]
     # Plain-HTTP webmail on localhost: safe_next_url allows http:// targets only in DEBUG.
     settings.DEBUG = True
     out = StringIO()
     call_command(
-        "gateway_nginx_config", "--portal", live_server.url, "--upstream", webmail.url,
-        "--server-name", "localhost", "--portal-backend", f"http://127.0.0.1:{portal_port}",
-        "--listen", f"127.0.0.1:{port}", stdout=out,
+        "gateway_nginx_config", "--portal", f"{base}{script_name}" if script_name else live_server.url,
+        "--upstream", webmail.url, "--server-name", "localhost",
+        "--portal-backend", f"http://127.0.0.1:{portal_port}", "--listen", f"127.0.0.1:{port}", stdout=out,
     )  # fmt: skip
-    nginx = NginxServer(out.getvalue(), tmp_path / "nginx", port).start()
-    yield f"http://localhost:{port}"
+    return NginxServer(out.getvalue(), tmp_path / "nginx", port).start(), base
+
+
+@pytest.fixture
+def gateway_nginx(live_server, webmail, tmp_path, settings):
+    """Layout A (sibling hosts): nginx for webmail, the portal on its own origin; yields nginx's base URL."""
+    nginx, base = start_nginx(live_server, webmail, tmp_path, settings)
+    yield base
     nginx.stop()
 
 
@@ -160,6 +166,27 @@ def test_a_cookie_refused_after_sign_out_and_token_reset(gateway_nginx, webmail,
     assert response.status == 302
     assert "/gateway/signin?next=" in response.getheader("Location")
     assert len(webmail.requests) == 2
+
+
+def test_the_portal_under_a_path_of_the_webmail_host(live_server, webmail, tmp_path, settings, employee):
+    """Layout B: one host; nginx serves the portal under /portal/ (FORCE_SCRIPT_NAME) and webmail elsewhere."""
+    settings.FORCE_SCRIPT_NAME = "/portal"
+    nginx, base = start_nginx(live_server, webmail, tmp_path, settings, script_name="/portal")
+    try:
+        refused = fetch(f"{base}/?_task=mail")
+        assert refused.getheader("Location") == f"{base}/portal/gateway/signin?next={base}/?_task=mail"
+        signin = fetch(refused.getheader("Location"))
+        location = urlsplit(signin.getheader("Location"))
+        assert location.path == "/portal/accounts/login/"
+        assert parse_qs(location.query)["next"] == [f"{base}/?_task=mail"]
+        login_page = fetch(f"{base}{location.path}?{location.query}")
+        assert login_page.status == 200
+        assert webmail.requests == []
+
+        assert fetch(f"{base}/?_task=mail", otp_session(employee, settings)).status == 200
+        assert webmail.requests[-1]["x-portal-user"] == "erin@example.com"
+    finally:
+        nginx.stop()
 
 
 # --- In Chromium, through the portal's real sign-in ------------------------------------------------
