@@ -7,6 +7,7 @@ import time
 import pytest
 import time_machine
 from django.contrib.sessions.backends.cached_db import SessionStore
+from django.test import Client
 from django.urls import reverse
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -15,6 +16,7 @@ from accounts import gateway
 from accounts.models import AuditEvent, WebmailSession
 from accounts.roles import Role
 from tests.conftest import otp_sign_in
+from tests.services import free_port
 
 URL = "/gateway/auth"
 
@@ -237,3 +239,15 @@ def test_decide_explains_each_refusal(employee):
     assert gateway.decide(session).reason == gateway.Reason.TOKEN_RESET
     session["_auth_user_id"] = "999999"
     assert gateway.decide(session).reason == gateway.Reason.UNKNOWN_USER
+
+
+def test_it_fails_closed_when_the_session_cache_is_down(employee, settings):
+    client = Client(raise_request_exception=False)
+    otp_sign_in(client, employee)
+    dead = free_port()  # nothing listens there
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": f"redis://127.0.0.1:{dead}/0"}
+    }
+    response = client.get(URL)
+    assert response.status_code == 500  # nginx turns any status but 2xx/401/403 into an error: no webmail
+    assert "X-Portal-User" not in response.headers
