@@ -12,4 +12,9 @@ def home_context(request: HttpRequest) -> dict:
         from monitoring.dnsbl_report import status_line
 
         ctx["dnsbl"] = status_line()
+    # --- Server load and configuration drift
+    if request.user.can("view_monitoring"):
+        from monitoring import alerts, drift
+
+        ctx["load_lines"] = [alerts.status_line(), drift.status_line()]
     return ctx

@@ -34,3 +34,19 @@ def _dnsbl_status() -> StatusLine:
 
 
 PROVIDERS.append(_dnsbl_status)
+
+
+# --- Server load and configuration drift -------------------------------------------------------------
+def _load_status() -> StatusLine:
+    from monitoring.alerts import status_line
+
+    return status_line()
+
+
+def _drift_status() -> StatusLine:
+    from monitoring.drift import status_line
+
+    return status_line()
+
+
+PROVIDERS.extend([_load_status, _drift_status])

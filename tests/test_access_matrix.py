@@ -165,6 +165,17 @@ MATRIX: dict[str, Row] = {
     ),
     "monitoring:dnsbl-check": it_only(),
     "monitoring:dnsbl-check-result": it_only(kwargs=lambda: {"pk": _dnsbl_sweep("check").pk}),
+    # Server load and configuration drift: executives read; IT staff change settings, check and approve.
+    "monitoring:load-dashboard": summary_readers(),
+    "monitoring:load-alerts": summary_readers(),
+    "monitoring:load-alert": summary_readers(kwargs=lambda: {"pk": _load_alert().pk}),
+    "monitoring:load-settings": it_only(),
+    "monitoring:drift": summary_readers(),
+    "monitoring:drift-check": Row(LOGIN, 403, 403, 302, method="post"),
+    "monitoring:drift-finding": it_only(kwargs=lambda: {"pk": _drift_finding().pk}),
+    "monitoring:drift-approve": Row(
+        LOGIN, 403, 403, 302, method="post", kwargs=lambda: {"pk": _drift_finding().pk}, data={"note": "Matrix ok."}
+    ),
 }
 
 
@@ -245,6 +256,27 @@ def _dnsbl_zone():
     from monitoring.models.dnsbl import DnsblZone
 
     return DnsblZone.objects.get_or_create(zone="bl.example.test", defaults={"name": "Example list"})[0]
+
+
+def _load_alert():
+    from django.utils import timezone
+
+    from monitoring.models.load import LoadAlert
+
+    now = timezone.now()
+    return LoadAlert.objects.create(
+        metric="cpu", raised_at=now, above_since=now, warning_mark=80, critical_mark=90, clear_mark=70,
+        value_at_raise=85, peak=85,
+    )  # fmt: skip
+
+
+def _drift_finding():
+    from monitoring.models.load import DriftCheck, DriftFinding
+
+    check = DriftCheck.objects.create(status="done")
+    return DriftFinding.objects.create(
+        check_run=check, path="/etc/postfix/main.cf", kind="changed", new_sha256="0" * 64, new_kind="text"
+    )
 
 
 # The Django admin decides access for its own generated URLs (OTP admin site,

@@ -1,0 +1,254 @@
+"""Load alerts: raise after a metric stays above its warning mark for the duration, clear at the clear mark.
+
+The gap between the warning mark (80 %) and the clear mark (70 %) is what keeps
+an alert from flapping: a value wobbling around 80 % raises once and stays
+raised until it really comes down. One email when raised, one when cleared;
+both are marked on the alert row, and a failed send is retried by the next tick.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.db.models import Avg, Max
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.roles import Role
+from monitoring.models.load import (
+    LoadAlert,
+    LoadSample,
+    LoadSettings,
+    LoadThreshold,
+    Metric,
+)
+from monitoring.status import StatusLine
+
+log = logging.getLogger(__name__)
+MAX_MAIL_ATTEMPTS = 20
+
+
+# --- Raising and clearing -----------------------------------------------------------------
+
+
+def step(threshold: LoadThreshold, value: float | None, now: datetime) -> str | None:
+    """Move one metric's alert state on by one reading; return "raised", "cleared" or None."""
+    if value is None or not threshold.enabled:
+        return None
+    alert = LoadAlert.objects.filter(metric=threshold.metric, cleared_at__isnull=True).first()
+    event = None
+    if value >= threshold.critical:
+        threshold.critical_since = threshold.critical_since or now
+    else:
+        threshold.critical_since = None
+    critical_long_enough = threshold.critical_since is not None and now - threshold.critical_since >= threshold.duration
+
+    if alert is not None:
+        alert.peak = max(alert.peak, value)
+        if critical_long_enough:
+            alert.level = "critical"
+        if value <= threshold.clear:
+            alert.cleared_at, alert.value_at_clear = now, value
+            threshold.above_since = threshold.critical_since = None
+            event = "cleared"
+        if alert.is_bandwidth:
+            alert.isp_report = isp_report(alert, now)
+        alert.save()
+    elif value >= threshold.warning:
+        threshold.above_since = threshold.above_since or now
+        if now - threshold.above_since >= threshold.duration:
+            peak = LoadSample.objects.filter(taken_at__gte=threshold.above_since).aggregate(m=Max(threshold.metric))
+            alert = LoadAlert(
+                metric=threshold.metric,
+                level="critical" if critical_long_enough else "warning",
+                raised_at=now,
+                above_since=threshold.above_since,
+                warning_mark=threshold.warning,
+                critical_mark=threshold.critical,
+                clear_mark=threshold.clear,
+                value_at_raise=value,
+                peak=max(value, peak["m"] or value),
+            )
+            if alert.is_bandwidth:
+                alert.isp_report = isp_report(alert, now)
+            alert.save()
+            event = "raised"
+    else:
+        threshold.above_since = None
+    threshold.save(update_fields=["above_since", "critical_since"])
+    return event
+
+
+def evaluate(sample: LoadSample) -> dict[str, str]:
+    """Check every metric of a new sample against its thresholds."""
+    events = {}
+    with transaction.atomic():
+        for threshold in LoadThreshold.ensure_defaults():
+            event = step(threshold, sample.metric_value(threshold.metric), sample.taken_at)
+            if event:
+                events[threshold.metric] = event
+    return events
+
+
+# --- The "report to your ISP" text ---------------------------------------------------------------
+
+
+def _mbps(bits: float | None) -> str:
+    return "unknown" if bits is None else f"{bits / 1_000_000:.1f} Mbit/s"
+
+
+def busiest_ports(samples: list[dict], limit: int = 3) -> list[tuple[str, int, dict[str, int]]]:
+    """The mail ports with the most connections (highest count seen at once) and their states then."""
+    best: dict[str, tuple[int, dict[str, int]]] = {}
+    for by_port in samples:
+        for port, states in by_port.items():
+            count = sum(n for state, n in states.items() if state != "LISTEN")
+            if count and count > best.get(port, (0, {}))[0]:
+                best[port] = (count, {s: n for s, n in states.items() if s != "LISTEN"})
+    ranked = sorted(best.items(), key=lambda item: item[1][0], reverse=True)[:limit]
+    return [(port, count, states) for port, (count, states) in ranked]
+
+
+def isp_report(alert: LoadAlert, now: datetime) -> str:
+    """A plain text IT staff can forward to the ISP: window, rates against the line, busiest mail ports."""
+    line = LoadSettings.get()
+    end = alert.cleared_at or now
+    window = LoadSample.objects.filter(taken_at__gte=alert.above_since, taken_at__lte=end)
+    figures = window.aggregate(
+        in_avg=Avg("net_in"), in_max=Max("net_in"), out_avg=Avg("net_out"), out_max=Max("net_out")
+    )
+    ports = busiest_ports(list(window.values_list("connections_by_port", flat=True)))
+    tz = timezone.get_current_timezone()
+    lines = [
+        f"Subject: High traffic on our line ({settings.ORGANISATION_NAME} mail server)",
+        "",
+        "Hello,",
+        "",
+        f"our mail server's internet line was above {alert.warning_mark:.0f} % of its capacity",
+        f"from {timezone.localtime(alert.above_since, tz):%Y-%m-%d %H:%M} "
+        f"to {timezone.localtime(end, tz):%Y-%m-%d %H:%M} ({tz})"
+        + ("" if alert.cleared_at else ", and still is at the time of writing")
+        + ".",
+        "",
+        f"Download: average {_mbps(figures['in_avg'])}, peak {_mbps(figures['in_max'])} "
+        f"of the contracted {line.line_download_mbps or '?'} Mbit/s",
+        f"Upload:   average {_mbps(figures['out_avg'])}, peak {_mbps(figures['out_max'])} "
+        f"of the contracted {line.line_upload_mbps or '?'} Mbit/s",
+        "",
+    ]
+    if ports:
+        lines.append("Mail ports with the most connections at once:")
+        for port, count, states in ports:
+            detail = ", ".join(f"{state} {n}" for state, n in sorted(states.items(), key=lambda s: -s[1]))
+            name = "outgoing SMTP (to port 25)" if port == "25-out" else f"port {port}"
+            lines.append(f"  {name}: {count} connections ({detail})")
+        lines.append("")
+    lines += [
+        "This looks like spam or an attack reaching our server. Could you check the traffic",
+        "on our line for this period and help us filter it?",
+        "",
+        "Thank you,",
+        f"IT, {settings.ORGANISATION_NAME}",
+    ]
+    return "\n".join(lines)
+
+
+# --- Email ---------------------------------------------------------------------------------------
+
+
+def it_staff_addresses() -> list[str]:
+    return list(User.objects.filter(role=Role.IT_STAFF, is_active=True).values_list("email", flat=True))
+
+
+def _message(name: str, ctx: dict, to: list[str]) -> EmailMultiAlternatives:
+    ctx = {**ctx, "organisation_name": settings.ORGANISATION_NAME, "base_url": settings.PORTAL_BASE_URL}
+    subject = " ".join(render_to_string(f"emails/{name}-subject.txt", ctx).split())
+    text = render_to_string(f"emails/{name}-body.txt", ctx)
+    html = render_to_string(f"emails/{name}-body.html", ctx)
+    message = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, to)
+    message.attach_alternative(html, "text/html")
+    return message
+
+
+def _alert_context(alert: LoadAlert) -> dict:
+    return {"alert": alert, "url": settings.PORTAL_BASE_URL + reverse("monitoring:load-alert", args=[alert.pk])}
+
+
+def load_alert_raised_email(alert: LoadAlert, to: list[str]) -> EmailMultiAlternatives:
+    return _message("monitoring-load-raised", _alert_context(alert), to)
+
+
+def load_alert_cleared_email(alert: LoadAlert, to: list[str]) -> EmailMultiAlternatives:
+    return _message("monitoring-load-cleared", _alert_context(alert), to)
+
+
+def _send_marked(alert: LoadAlert, field: str, build) -> bool:
+    recipients = it_staff_addresses()
+    now = timezone.now()
+    if not recipients:
+        LoadAlert.objects.filter(pk=alert.pk).update(**{field: now}, mail_error="no active IT staff to notify")
+        return False
+    try:
+        build(alert, recipients).send()
+    except (smtplib.SMTPException, OSError) as exc:
+        LoadAlert.objects.filter(pk=alert.pk).update(
+            mail_attempts=alert.mail_attempts + 1, mail_error=f"{exc.__class__.__name__}: {exc}"[:300]
+        )
+        log.warning("load alert %s: email not sent (%s); retried at the next tick", alert.pk, exc)
+        return False
+    LoadAlert.objects.filter(pk=alert.pk).update(**{field: now}, mail_error="")
+    return True
+
+
+def send_pending_mail() -> int:
+    """Send the raise / clear emails not sent yet (each exactly once when it succeeds)."""
+    sent = 0
+    pending = LoadAlert.objects.filter(mail_attempts__lt=MAX_MAIL_ATTEMPTS)
+    for alert in pending.filter(raised_mail_sent_at__isnull=True):
+        sent += _send_marked(alert, "raised_mail_sent_at", load_alert_raised_email)
+    cleared = pending.filter(raised_mail_sent_at__isnull=False, cleared_at__isnull=False)
+    for alert in cleared.filter(cleared_mail_sent_at__isnull=True):
+        sent += _send_marked(alert, "cleared_mail_sent_at", load_alert_cleared_email)
+    return sent
+
+
+def metric_label(metric: str) -> str:
+    return Metric(metric).label
+
+
+# --- Status for the home page and the executive summary ---------------------------------------------
+
+
+def status_line() -> StatusLine:
+    """ "Server load" in plain words, from stored rows (three queries)."""
+    url = "monitoring:load-dashboard"
+    sample = LoadSample.objects.order_by("-taken_at").first()
+    open_alerts = list(LoadAlert.objects.filter(cleared_at__isnull=True))
+    interval = LoadSettings.objects.values_list("sample_interval_seconds", flat=True).first() or 60
+    if sample is None:
+        return StatusLine("Server load", "unknown", "No load sample yet: the worker and beat must be running.", url)
+    if timezone.now() - sample.taken_at > timedelta(seconds=max(3 * interval, 300)):
+        when = timezone.localtime(sample.taken_at).strftime("%Y-%m-%d %H:%M")
+        return StatusLine("Server load", "unknown", f"No load sample since {when}: is the worker running?", url)
+    if open_alerts:
+        worst = max(open_alerts, key=lambda a: (a.level == "critical", a.peak))
+        since = timezone.localtime(worst.above_since).strftime("%H:%M")
+        unit = " %" if worst.unit == "%" else " messages"
+        others = f" and {len(open_alerts) - 1} more" if len(open_alerts) > 1 else ""
+        text = f"{worst.get_metric_display()} above {worst.warning_mark:.0f}{unit} since {since}{others}."
+        return StatusLine("Server load", worst.level, text, url)
+    parts = [f"CPU {sample.cpu:.0f} %", f"memory {sample.memory:.0f} %", f"fullest disk {sample.disk:.0f} %"]
+    if sample.net_in_pct is not None:
+        parts.append(f"download {sample.net_in_pct:.0f} % of the line")
+    if sample.queue_status == "none":
+        parts.append("no mail server found")
+    elif sample.queue is not None:
+        parts.append(f"{sample.queue} message{'s' if sample.queue != 1 else ''} in the mail queue")
+    return StatusLine("Server load", "ok", "Normal: " + ", ".join(parts) + ".", url)

@@ -1,0 +1,201 @@
+"""Pages of the server load dashboard, its alerts and settings, and configuration drift.
+
+The views read stored rows only: psutil, the queue command and the watched
+files are read by the Celery tick (``monitoring.sampling.tick``).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from accounts.audit import record
+from accounts.roles import requires
+from monitoring import charts, drift, rollups
+from monitoring.load_forms import ApproveBaselineForm, LoadSettingsForm, ThresholdFormSet
+from monitoring.models.load import (
+    DriftBaseline,
+    DriftCheck,
+    DriftFinding,
+    LoadAlert,
+    LoadSample,
+    LoadSettings,
+    LoadState,
+    LoadThreshold,
+)
+
+log = logging.getLogger(__name__)
+
+
+def _get_alert(pk: int) -> LoadAlert:
+    return get_object_or_404(LoadAlert, pk=pk)
+
+
+def _get_finding(pk: int) -> DriftFinding:
+    return get_object_or_404(DriftFinding.objects.select_related("check_run", "resolved_by"), pk=pk)
+
+
+def _gauges(sample: LoadSample | None, thresholds: dict) -> list[charts.Gauge]:
+    value = (lambda name: getattr(sample, name)) if sample else (lambda name: None)
+    gauges = [
+        charts.gauge("cpu", "CPU", value("cpu"), thresholds.get("cpu")),
+        charts.gauge("load", "Load per core", value("load"), thresholds.get("load")),
+        charts.gauge("memory", "Memory", value("memory"), thresholds.get("memory")),
+        charts.gauge("swap", "Swap", value("swap"), thresholds.get("swap")),
+        charts.gauge("disk", "Disk space", value("disk"), thresholds.get("disk")),
+        charts.gauge("net_in_pct", "Download", value("net_in_pct"), thresholds.get("net_in_pct")),
+        charts.gauge("net_out_pct", "Upload", value("net_out_pct"), thresholds.get("net_out_pct")),
+    ]
+    if sample:
+        gauges[1].detail = f"load {sample.load_average[0]:.2f} on {sample.cores} cores" if sample.load_average else ""
+        gauges[5].detail = charts.format_value(sample.net_in, "bit/s")
+        gauges[6].detail = charts.format_value(sample.net_out, "bit/s")
+    return gauges
+
+
+@requires("view_monitoring")
+def dashboard(request: HttpRequest) -> HttpResponse:
+    range_key = request.GET.get("range", "24h")
+    if range_key not in rollups.RANGES:
+        range_key = "24h"
+    settings_row = LoadSettings.get()
+    thresholds = {t.metric: t for t in LoadThreshold.objects.all()}
+    sample = LoadSample.objects.order_by("-taken_at").first()
+    stale_after = timedelta(seconds=max(3 * settings_row.sample_interval_seconds, 300))
+    chart_list, queue_chart = charts.dashboard_charts(range_key, thresholds)
+    ctx = {
+        "range_key": range_key,
+        "ranges": charts.RANGE_CHOICES,
+        "sample": sample,
+        "stale": sample is None or timezone.now() - sample.taken_at > stale_after,
+        "settings": settings_row,
+        "state": LoadState.get(),
+        "gauges": _gauges(sample, thresholds),
+        "charts": chart_list,
+        "queue_chart": queue_chart,
+        "open_alerts": LoadAlert.objects.filter(cleared_at__isnull=True),
+    }
+    return render(request, "monitoring/load/dashboard.html", ctx)
+
+
+@requires("view_monitoring")
+def alert_list(request: HttpRequest) -> HttpResponse:
+    page = Paginator(LoadAlert.objects.all(), 50).get_page(request.GET.get("page"))
+    return render(request, "monitoring/load/alerts.html", {"page": page})
+
+
+@requires("view_monitoring")
+def alert_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    alert = _get_alert(pk)
+    return render(request, "monitoring/load/alert.html", {"alert": alert})
+
+
+@requires("manage_monitoring")
+def load_settings(request: HttpRequest) -> HttpResponse:
+    settings_row = LoadSettings.get()
+    LoadThreshold.ensure_defaults()
+    form = LoadSettingsForm(request.POST or None, instance=settings_row)
+    formset = ThresholdFormSet(request.POST or None, queryset=LoadThreshold.objects.all(), prefix="t")
+    if request.method == "POST" and form.is_valid() and formset.is_valid():
+        with transaction.atomic():
+            form.save()
+            formset.save()
+            record("load.settings_changed", request=request, target="load and drift settings", fields=form.changed_data)
+        messages.success(request, "Settings saved. They apply from the next sample.")
+        return redirect("monitoring:load-settings")
+    ctx = {"form": form, "formset": formset, "totals": rollups.totals()}
+    return render(request, "monitoring/load/settings.html", ctx)
+
+
+# --- Configuration drift ----------------------------------------------------------------------
+
+
+@requires("view_monitoring")
+def drift_overview(request: HttpRequest) -> HttpResponse:
+    settings_row = LoadSettings.get()
+    patterns = settings_row.watched_patterns()
+    baselines = list(DriftBaseline.objects.select_related("approved_by"))
+    baselined = {b.path for b in baselines}
+    ctx = {
+        "patterns": patterns,
+        "not_present": [p for p in patterns if not any(c in p for c in "*?[") and p not in baselined],
+        "baselines": baselines,
+        "open_findings": DriftFinding.objects.filter(resolved_at__isnull=True),
+        "closed_findings": DriftFinding.objects.filter(resolved_at__isnull=False).select_related("resolved_by")[:20],
+        "checks": DriftCheck.objects.select_related("requested_by")[:10],
+        "pending": DriftCheck.objects.filter(status__in=["pending", "running"]).exists(),
+        "settings": settings_row,
+    }
+    return render(request, "monitoring/drift/overview.html", ctx)
+
+
+@require_POST
+@requires("manage_monitoring")
+def drift_check(request: HttpRequest) -> HttpResponse:
+    check = drift.request_check(request.user, request)
+    transaction.on_commit(lambda: _send_check_task(check.pk))
+    messages.success(request, "Check requested: the files are compared within a minute. This page refreshes itself.")
+    return redirect("monitoring:drift")
+
+
+def _send_check_task(check_id: int) -> None:
+    from monitoring.tasks import run_drift_check
+
+    try:
+        run_drift_check.apply_async(args=[check_id], retry=False)
+    except Exception as exc:  # broker down: the tick runs pending checks anyway
+        log.warning("drift check %s not queued (%s); the next tick runs it", check_id, exc)
+
+
+@requires("manage_monitoring")
+def drift_finding(request: HttpRequest, pk: int) -> HttpResponse:
+    finding = _get_finding(pk)
+    baseline = DriftBaseline.objects.filter(path=finding.path).first()
+    ctx = {
+        "finding": finding,
+        "baseline": baseline,
+        "diff_lines": _diff_lines(finding.diff),
+        "form": ApproveBaselineForm(),
+        "can_approve": finding.is_open and finding.kind != DriftFinding.Kind.UNREADABLE,
+    }
+    return render(request, "monitoring/drift/finding.html", ctx)
+
+
+def _diff_lines(diff: str) -> list[tuple[str, str]]:
+    classes = {"+": "diff-add", "-": "diff-del", "@": "diff-hunk"}
+    lines = []
+    for line in diff.splitlines():
+        css = "diff-file" if line.startswith(("+++", "---")) else classes.get(line[:1], "")
+        lines.append((css, line))
+    return lines
+
+
+@require_POST
+@requires("manage_monitoring")
+def drift_approve(request: HttpRequest, pk: int) -> HttpResponse:
+    finding = _get_finding(pk)
+    form = ApproveBaselineForm(request.POST)
+    if form.is_valid():
+        try:
+            drift.approve(finding, request.user, form.cleaned_data["note"], request)
+        except drift.CannotApprove as exc:
+            messages.error(request, str(exc))
+            return redirect("monitoring:drift-finding", pk=finding.pk)
+        messages.success(request, f"{finding.path}: approved as the new baseline.")
+        return redirect("monitoring:drift")
+    ctx = {
+        "finding": finding,
+        "baseline": DriftBaseline.objects.filter(path=finding.path).first(),
+        "diff_lines": _diff_lines(finding.diff),
+        "form": form,
+        "can_approve": finding.is_open,
+    }
+    return render(request, "monitoring/drift/finding.html", ctx, status=400)

@@ -1,0 +1,405 @@
+"""Sample the mail server's load with psutil and store it as a ``LoadSample``.
+
+CPU percentages and I/O rates are differences between two readings. psutil
+keeps its previous reading inside the process, but samples are taken by
+whichever Celery worker process picks up the tick, so the previous counters are
+stored in ``LoadState`` instead. The first reading (nothing to compare with, or
+a stale / pre-reboot one) is stored as the new baseline and discarded.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import psutil
+from django.db import transaction
+from django.utils import timezone
+
+from monitoring.models.load import MAIL_PORTS, LoadSample, LoadSettings, LoadState
+
+log = logging.getLogger(__name__)
+
+# Interfaces that never carry the internet line themselves (loopback, containers, shaping mirrors).
+VIRTUAL_INTERFACE_PREFIXES = ("lo", "docker", "veth", "br-", "virbr", "ifb", "cni", "flannel", "cali", "vnet")
+
+# Daemons recognised by their process name alone.
+MAIL_DAEMONS = {
+    "dovecot": "Dovecot",
+    "exim": "Exim",
+    "exim4": "Exim",
+    "sendmail": "Sendmail",
+    "rspamd": "Rspamd",
+    "spamd": "SpamAssassin",
+    "amavisd": "Amavis",
+    "amavisd-new": "Amavis",
+    "clamd": "ClamAV",
+    "freshclam": "ClamAV",
+    "opendkim": "OpenDKIM",
+    "opendmarc": "OpenDMARC",
+    "postgrey": "Postgrey",
+}
+# Short names used by several programs (Postfix "master", Dovecot "auth"): decided by the executable's folder.
+AMBIGUOUS_NAMES = {
+    "master", "qmgr", "smtpd", "pickup", "cleanup", "smtp", "anvil", "tlsmgr", "trivial-rewrite", "bounce",
+    "local", "lmtp", "showq", "proxymap", "verify", "scache", "postscreen", "dnsblog", "tlsproxy", "virtual",
+    "imap", "imap-login", "pop3", "pop3-login", "auth", "config", "log", "stats", "managesieve",
+    "managesieve-login", "submission", "submission-login", "indexer", "indexer-worker", "dict", "quota-status",
+}  # fmt: skip
+EXE_FOLDERS = {"/postfix/": "Postfix", "/dovecot/": "Dovecot"}
+
+QUEUE_TIMEOUT = 20
+# A previous reading older than this says nothing about "now": discard and start again.
+MAX_GAP = timedelta(minutes=15)
+
+
+# --- Reading psutil ---------------------------------------------------------------
+
+
+def _busy_total(times: object) -> tuple[float, float]:
+    # The same arithmetic as psutil.cpu_percent: guest time is already counted in user time on Linux.
+    total = sum(times)  # type: ignore[arg-type]
+    if sys.platform.startswith("linux"):
+        total -= getattr(times, "guest", 0.0) + getattr(times, "guest_nice", 0.0)
+    idle = times.idle + getattr(times, "iowait", 0.0)  # type: ignore[attr-defined]
+    return total - idle, total
+
+
+def line_interfaces(names: list[str], configured: list[str]) -> list[str]:
+    """The interfaces whose traffic is the internet line's: the configured ones, else all real ones."""
+    if configured:
+        return [name for name in names if name in configured]
+    return [name for name in names if not name.startswith(VIRTUAL_INTERFACE_PREFIXES)]
+
+
+def mail_daemon(name: str, exe: str | None) -> str | None:
+    """The mail program a process belongs to, or None."""
+    if name in MAIL_DAEMONS:
+        return MAIL_DAEMONS[name]
+    if name in AMBIGUOUS_NAMES and exe:
+        for folder, label in EXE_FOLDERS.items():
+            if folder in exe:
+                return label
+    return None
+
+
+def read_counters(settings: LoadSettings) -> dict:
+    """Everything cumulative, as plain JSON: what the next reading subtracts from."""
+    cores = [list(_busy_total(t)) for t in psutil.cpu_times(percpu=True)]
+    nics = psutil.net_io_counters(pernic=True)
+    disk = psutil.disk_io_counters(perdisk=False)
+    processes: dict[str, dict] = {}
+    for proc in psutil.process_iter(["name"]):
+        name = proc.info["name"] or ""
+        if name not in MAIL_DAEMONS and name not in AMBIGUOUS_NAMES:
+            continue
+        try:
+            label = mail_daemon(name, proc.exe() if name in AMBIGUOUS_NAMES else None)
+            if label is None:
+                continue
+            with proc.oneshot():
+                cpu = proc.cpu_times()
+                processes[str(proc.pid)] = {
+                    "label": label,
+                    "created": proc.create_time(),
+                    "cpu": cpu.user + cpu.system,
+                    "rss": proc.memory_info().rss,
+                }
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return {
+        "time": time.time(),
+        "boot": psutil.boot_time(),
+        "cores": cores,
+        "net": {
+            name: [c.bytes_recv, c.bytes_sent]
+            for name, c in nics.items()
+            if name in line_interfaces(list(nics), settings.interface_list())
+        },
+        "disk": [disk.read_bytes, disk.write_bytes] if disk else None,
+        "processes": processes,
+    }
+
+
+def _rate(new: float, old: float, seconds: float) -> float:
+    # A counter that went backwards was reset (interface restarted): no rate this time rather than a bogus one.
+    return max(new - old, 0) / seconds if new >= old else 0.0
+
+
+def previous_usable(previous: dict, current: dict) -> bool:
+    if not previous or previous.get("boot") != current["boot"]:
+        return False
+    gap = current["time"] - previous.get("time", 0)
+    return 0 < gap <= MAX_GAP.total_seconds() and len(previous.get("cores", [])) == len(current["cores"])
+
+
+def cpu_figures(previous: dict, current: dict) -> tuple[float, list[float]]:
+    per_core = []
+    busy_sum = total_sum = 0.0
+    for (busy, total), (old_busy, old_total) in zip(current["cores"], previous["cores"], strict=True):
+        d_busy, d_total = max(busy - old_busy, 0.0), max(total - old_total, 0.0)
+        busy_sum += d_busy
+        total_sum += d_total
+        per_core.append(round(min(100.0, 100 * d_busy / d_total), 1) if d_total else 0.0)
+    overall = round(min(100.0, 100 * busy_sum / total_sum), 1) if total_sum else 0.0
+    return overall, per_core
+
+
+def network_figures(previous: dict, current: dict, seconds: float) -> list[dict]:
+    rows = []
+    for name, (recv, sent) in sorted(current["net"].items()):
+        old = previous.get("net", {}).get(name)
+        if old is None:
+            continue
+        rows.append({"name": name, "in": _rate(recv, old[0], seconds) * 8, "out": _rate(sent, old[1], seconds) * 8})
+    return rows
+
+
+def process_figures(previous: dict, current: dict, seconds: float, cores: int) -> list[dict]:
+    """Mail daemons grouped by program: how many processes, share of the machine's CPU, memory."""
+    total_memory = psutil.virtual_memory().total
+    old = previous.get("processes", {})
+    groups: dict[str, dict] = {}
+    for pid, proc in current["processes"].items():
+        before = old.get(pid)
+        # A process started since the last reading used all of its CPU time in this interval.
+        base = before["cpu"] if before and before["created"] == proc["created"] else 0.0
+        group = groups.setdefault(proc["label"], {"name": proc["label"], "count": 0, "cpu": 0.0, "rss": 0})
+        group["count"] += 1
+        group["cpu"] += max(proc["cpu"] - base, 0.0) / seconds / cores * 100
+        group["rss"] += proc["rss"]
+    for group in groups.values():
+        group["cpu"] = round(group["cpu"], 1)
+        group["memory"] = round(100 * group["rss"] / total_memory, 1) if total_memory else 0.0
+    return sorted(groups.values(), key=lambda g: g["name"])
+
+
+def disk_figures(mounts: list[str]) -> list[dict]:
+    rows = []
+    for mount in mounts:
+        try:
+            usage = psutil.disk_usage(mount)
+        except OSError:
+            continue  # a watched folder that does not exist on this server
+        rows.append(
+            {"mount": mount, "percent": usage.percent, "used": usage.used, "total": usage.total, "free": usage.free}
+        )
+    return rows
+
+
+def connection_figures() -> tuple[int, dict[str, dict[str, int]]]:
+    """TCP connections on the mail ports by state (``25-out``: connections this server opened to port 25)."""
+    by_port: dict[str, dict[str, int]] = {}
+    total = 0
+    try:
+        connections = psutil.net_connections(kind="tcp")
+    except (psutil.AccessDenied, OSError):
+        return 0, {}
+    for conn in connections:
+        local = conn.laddr.port if conn.laddr else None
+        remote = conn.raddr.port if conn.raddr else None
+        if local in MAIL_PORTS:
+            key = str(local)
+        elif remote == 25:
+            key = "25-out"
+        else:
+            continue
+        states = by_port.setdefault(key, {})
+        states[conn.status] = states.get(conn.status, 0) + 1
+        if conn.status != psutil.CONN_LISTEN:
+            total += 1
+    return total, by_port
+
+
+# --- The mail queue ---------------------------------------------------------------------
+
+
+@dataclass
+class QueueReading:
+    status: str  # ok | none | error
+    total: int | None = None
+    active: int | None = None
+    deferred: int | None = None
+    hold: int | None = None
+    error: str = ""
+    server: str = ""
+
+
+def queue_command(settings: LoadSettings) -> list[str] | None:
+    """The configured command, else ``postqueue -j`` (Postfix) or ``exim -bpc`` where installed."""
+    if settings.queue_command.strip():
+        return shlex.split(settings.queue_command)
+    extra = "/usr/sbin:/usr/local/sbin:/sbin"
+    path = f"{os.environ.get('PATH', '')}:{extra}"
+    if found := shutil.which("postqueue", path=path):
+        return [found, "-j"]
+    for name in ("exim", "exim4"):
+        if found := shutil.which(name, path=path):
+            return [found, "-bpc"]
+    return None
+
+
+def parse_queue_output(text: str) -> QueueReading:
+    """Read ``postqueue -j`` (one JSON object per message) or ``exim -bpc`` (one number)."""
+    stripped = text.strip()
+    if not stripped or stripped.lower() in {"mail queue is empty", "-- mail queue is empty"}:
+        return QueueReading("ok", total=0, active=0, deferred=0, hold=0)
+    if stripped.isdigit():
+        return QueueReading("ok", total=int(stripped), server="exim")
+    counts = {"active": 0, "deferred": 0, "hold": 0}
+    total = 0
+    for line in stripped.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            message = json.loads(line)
+            queue = str(message["queue_name"])
+        except (ValueError, KeyError, TypeError):
+            return QueueReading("error", error=f"unexpected queue output: {line[:120]}")
+        total += 1
+        # Messages in incoming/maildrop are about to become active; "corrupt" stays in the total only.
+        key = {"incoming": "active", "maildrop": "active"}.get(queue, queue)
+        if key in counts:
+            counts[key] += 1
+    return QueueReading("ok", total=total, server="postfix", **counts)
+
+
+def read_queue(settings: LoadSettings) -> QueueReading:
+    command = queue_command(settings)
+    if command is None:
+        return QueueReading("none")
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=QUEUE_TIMEOUT, check=False)
+    except FileNotFoundError:
+        return QueueReading("error", error=f"command not found: {command[0]}")
+    except subprocess.TimeoutExpired:
+        return QueueReading("error", error=f"{command[0]} did not answer in {QUEUE_TIMEOUT} s")
+    except OSError as exc:
+        return QueueReading("error", error=f"{command[0]}: {exc.strerror or exc}")
+    if result.returncode != 0:
+        detail = (result.stderr or result.stdout).strip().splitlines()
+        return QueueReading("error", error=f"{command[0]} exited {result.returncode}: {detail[0] if detail else ''}")
+    reading = parse_queue_output(result.stdout)
+    if reading.status == "ok" and not reading.server:
+        reading.server = "exim" if "exim" in command[0] else "postfix"
+    return reading
+
+
+# --- One sample --------------------------------------------------------------------------
+
+
+def _percent_of(rate_bits: float, capacity_mbps: float | None) -> float | None:
+    if not capacity_mbps:
+        return None
+    return round(100 * rate_bits / (capacity_mbps * 1_000_000), 1)
+
+
+def take_sample(now: datetime | None = None) -> LoadSample | None:
+    """Read the counters, store them, and store a sample unless this is the first (meaningless) reading."""
+    now = now or timezone.now()
+    settings = LoadSettings.get()
+    state = LoadState.get()
+    current = read_counters(settings)
+    previous = state.previous
+    state.previous, state.previous_at = current, now
+    if not previous_usable(previous, current):
+        state.save(update_fields=["previous", "previous_at"])
+        log.info("load sampler: first reading stored as the baseline; the next one is kept")
+        return None
+
+    seconds = current["time"] - previous["time"]
+    cores = len(current["cores"]) or 1
+    cpu, per_core = cpu_figures(previous, current)
+    load_average = [round(value, 2) for value in os.getloadavg()]
+    disks = disk_figures(settings.mount_list())
+    interfaces = network_figures(previous, current, seconds)
+    net_in = sum(row["in"] for row in interfaces)
+    net_out = sum(row["out"] for row in interfaces)
+    disk_io = current["disk"], previous.get("disk")
+    connections, by_port = connection_figures()
+    processes = process_figures(previous, current, seconds, cores)
+    queue = read_queue(settings)
+    mail_server = queue.server or ("postfix" if any(p["name"] == "Postfix" for p in processes) else "")
+    if not mail_server and any(p["name"] == "Exim" for p in processes):
+        mail_server = "exim"
+
+    with transaction.atomic():
+        sample = LoadSample.objects.create(
+            taken_at=now,
+            cpu=cpu,
+            cpu_per_core=per_core,
+            load=round(100 * load_average[0] / cores, 1),
+            load_average=load_average,
+            cores=cores,
+            memory=psutil.virtual_memory().percent,
+            swap=psutil.swap_memory().percent,
+            disk=max((row["percent"] for row in disks), default=0.0),
+            disks=disks,
+            disk_read=_rate(disk_io[0][0], disk_io[1][0], seconds) if disk_io[0] and disk_io[1] else 0.0,
+            disk_write=_rate(disk_io[0][1], disk_io[1][1], seconds) if disk_io[0] and disk_io[1] else 0.0,
+            net_in=net_in,
+            net_out=net_out,
+            net_in_pct=_percent_of(net_in, settings.line_download_mbps),
+            net_out_pct=_percent_of(net_out, settings.line_upload_mbps),
+            interfaces=interfaces,
+            connections=connections,
+            connections_by_port=by_port,
+            processes=processes,
+            mail_server=mail_server,
+            queue_status=queue.status,
+            queue_error=queue.error[:300],
+            queue=queue.total,
+            queue_active=queue.active,
+            queue_deferred=queue.deferred,
+            queue_hold=queue.hold,
+        )
+        state.save(update_fields=["previous", "previous_at"])
+    return sample
+
+
+def claim_sample(now: datetime | None = None) -> bool:
+    """Claim the due sample with a conditional update: two ticks at once never both sample."""
+    now = now or timezone.now()
+    settings = LoadSettings.get()
+    if settings.next_sample_at > now:
+        return False
+    interval = timedelta(seconds=settings.sample_interval_seconds)
+    following = settings.next_sample_at + interval
+    if following <= now:  # the worker was down: continue from now instead of catching up
+        following = now + interval
+    claimed = LoadSettings.objects.filter(pk=settings.pk, next_sample_at=settings.next_sample_at).update(
+        next_sample_at=following
+    )
+    return claimed == 1
+
+
+def tick(now: datetime | None = None) -> dict:
+    """The beat entry "load-tick": sample when due, check alerts, roll up, run due drift checks, send mail."""
+    from monitoring import alerts, drift, rollups
+
+    now = now or timezone.now()
+    done: dict = {}
+    if claim_sample(now):
+        try:
+            sample = take_sample(now)
+        except Exception as exc:  # one bad reading must not stop rollups, drift checks or mail
+            log.exception("load sample failed")
+            LoadState.objects.filter(pk=LoadState.get().pk).update(last_error=f"{exc.__class__.__name__}: {exc}")
+            sample = None
+        else:
+            LoadState.objects.filter(pk=1).update(last_error="")
+        if sample is not None:
+            done["alerts"] = alerts.evaluate(sample)
+    done["maintenance"] = rollups.maintain(now)
+    done["drift"] = len(drift.run_due(now))
+    done["mail"] = alerts.send_pending_mail()
+    return done

@@ -1,0 +1,137 @@
+"""Load alerts: raised after the duration, cleared at the clear mark, no flapping, one email each way."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from monitoring import alerts
+from monitoring.models.load import LoadAlert, LoadSettings, LoadThreshold
+
+T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+
+
+def feed(make_load_sample, values, metric="cpu", start=T0, **extra):
+    """One sample a minute with ``metric`` at each value; return the events."""
+    events = []
+    for minute, value in enumerate(values):
+        sample = make_load_sample(start + timedelta(minutes=minute), **{metric: value}, **extra)
+        events.append(alerts.evaluate(sample).get(metric))
+    return events
+
+
+def test_it_raises_after_five_minutes_above_the_warning_mark(make_load_sample):
+    events = feed(make_load_sample, [85, 85, 85, 85, 85, 86])
+    assert events == [None, None, None, None, None, "raised"]
+    alert = LoadAlert.objects.get()
+    assert (alert.metric, alert.level, alert.above_since, alert.raised_at) == (
+        "cpu",
+        "warning",
+        T0,
+        T0 + timedelta(minutes=5),
+    )
+    assert alert.peak == 86
+
+
+def test_a_dip_below_the_mark_restarts_the_duration(make_load_sample):
+    events = feed(make_load_sample, [85, 85, 85, 79, 85, 85, 85, 85])
+    assert "raised" not in events
+    assert not LoadAlert.objects.exists()
+
+
+def test_it_does_not_flap_around_the_mark(make_load_sample):
+    values = [85] * 6 + [79, 81, 75, 82, 71, 84, 72, 80]
+    events = feed(make_load_sample, values)
+    assert events.count("raised") == 1
+    assert "cleared" not in events
+    assert LoadAlert.objects.count() == 1
+
+
+def test_it_clears_at_the_clear_mark_and_can_raise_again(make_load_sample):
+    events = feed(make_load_sample, [85] * 6 + [70] + [90] * 6)
+    assert events[6] == "cleared"
+    assert events.count("raised") == 2
+    first, second = LoadAlert.objects.order_by("raised_at")
+    assert first.cleared_at == T0 + timedelta(minutes=6) and first.value_at_clear == 70
+    assert second.is_open
+
+
+def test_five_minutes_above_the_critical_mark_makes_it_critical(make_load_sample):
+    feed(make_load_sample, [95] * 6)
+    assert LoadAlert.objects.get().level == "critical"
+
+
+def test_a_short_critical_spike_stays_a_warning(make_load_sample):
+    feed(make_load_sample, [85, 85, 99, 85, 85, 85])
+    alert = LoadAlert.objects.get()
+    assert alert.level == "warning"
+    assert alert.peak == 99
+
+
+def test_thresholds_are_per_metric_and_can_be_disabled(make_load_sample):
+    LoadThreshold.ensure_defaults()
+    LoadThreshold.objects.filter(metric="memory").update(warning=50, clear=40, critical=60, duration_minutes=2)
+    LoadThreshold.objects.filter(metric="cpu").update(enabled=False)
+    events = feed(make_load_sample, [55, 55, 55], metric="memory", cpu=99)
+    assert events == [None, None, "raised"]
+    assert list(LoadAlert.objects.values_list("metric", flat=True)) == ["memory"]
+
+
+def test_one_email_when_raised_and_one_when_cleared(make_load_sample, smtp_server, it_staff, make_user):
+    make_user("erin@example.com")  # employees are not told
+    feed(make_load_sample, [88] * 6)
+    assert alerts.send_pending_mail() == 1
+    assert alerts.send_pending_mail() == 0
+    [raised] = smtp_server.messages
+    assert raised.rcpt_tos == [it_staff.email]
+    assert "CPU" in raised.subject and "WARNING" in raised.subject
+
+    feed(make_load_sample, [60], start=T0 + timedelta(minutes=6))
+    assert alerts.send_pending_mail() == 1
+    assert alerts.send_pending_mail() == 0
+    assert "CLEARED" in smtp_server.messages[1].subject
+    alert = LoadAlert.objects.get()
+    assert alert.raised_mail_sent_at and alert.cleared_mail_sent_at
+
+
+def test_a_refused_email_is_kept_and_retried(make_load_sample, smtp_server, it_staff):
+    feed(make_load_sample, [88] * 6)
+    smtp_server.refuse()
+    assert alerts.send_pending_mail() == 0
+    alert = LoadAlert.objects.get()
+    assert alert.raised_mail_sent_at is None
+    assert "451" in alert.mail_error and alert.mail_attempts == 1
+
+    smtp_server.refuse(None)
+    assert alerts.send_pending_mail() == 1
+    assert len(smtp_server.messages) == 1
+
+
+def test_a_bandwidth_alert_carries_a_report_for_the_isp(make_load_sample, smtp_server, it_staff):
+    LoadSettings.objects.update_or_create(pk=1, defaults={"line_download_mbps": 50, "line_upload_mbps": 10})
+    ports = {"25": {"ESTABLISHED": 180, "SYN_RECV": 40, "LISTEN": 1}, "587": {"ESTABLISHED": 3}}
+    feed(make_load_sample, [92] * 6, metric="net_in_pct", net_in=46e6, net_out=2e6, connections_by_port=ports)
+
+    alert = LoadAlert.objects.get()
+    assert alert.metric == "net_in_pct"
+    report = alert.isp_report
+    assert "2026-03-02 10:00" in report and "still is" in report
+    assert "peak 46.0 Mbit/s of the contracted 50.0 Mbit/s" in report
+    assert "port 25: 220 connections (ESTABLISHED 180, SYN_RECV 40)" in report
+    assert report.index("port 25") < report.index("port 587")
+
+    alerts.send_pending_mail()
+    assert "report to forward" not in smtp_server.messages[0].subject
+    assert "peak 46.0 Mbit/s" in smtp_server.messages[0].text()
+
+    feed(make_load_sample, [50], metric="net_in_pct", start=T0 + timedelta(minutes=6), net_in=25e6)
+    alert.refresh_from_db()
+    assert "to 2026-03-02 10:06" in alert.isp_report and "still is" not in alert.isp_report
+
+
+@pytest.mark.parametrize("value", [None])
+def test_a_missing_value_changes_nothing(make_load_sample, value):
+    # No line capacity configured: the share of the line is unknown, never 0 %.
+    events = feed(make_load_sample, [value] * 7, metric="net_in_pct")
+    assert events == [None] * 7

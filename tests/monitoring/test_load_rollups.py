@@ -1,0 +1,131 @@
+"""Tiered storage: 5-minute, hourly and daily rollups, pruning, the tier a chart reads, the disk forecast."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+
+from monitoring import rollups
+from monitoring.models.load import LoadRollup, LoadSample, LoadSettings
+
+T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+
+
+def test_it_rolls_raw_samples_into_five_minute_buckets(make_load_sample):
+    for minute, cpu in enumerate([10, 20, 30, 40, 50, 90]):
+        make_load_sample(T0 + timedelta(minutes=minute), cpu=cpu)
+
+    with time_machine.travel(T0 + timedelta(minutes=7), tick=False):
+        written = rollups.build_tier("5m")
+
+    assert written == 1  # 10:05-10:10 is not complete yet
+    bucket = LoadRollup.objects.get(tier="5m")
+    assert bucket.bucket_start == T0
+    assert bucket.samples == 5
+    assert bucket.cpu_avg == pytest.approx(30)
+    assert bucket.cpu_max == 50
+
+
+def test_it_builds_each_bucket_once_and_continues_where_it_stopped(make_load_sample):
+    for minute in range(20):
+        make_load_sample(T0 + timedelta(minutes=minute), cpu=minute)
+    with time_machine.travel(T0 + timedelta(minutes=12), tick=False):
+        assert rollups.build_tier("5m") == 2
+        assert rollups.build_tier("5m") == 0
+    with time_machine.travel(T0 + timedelta(minutes=21), tick=False):
+        assert rollups.build_tier("5m") == 2
+    assert LoadRollup.objects.filter(tier="5m").count() == 4
+
+
+def test_hourly_buckets_weigh_five_minute_buckets_by_their_samples(make_load_sample):
+    # 10:00-10:05 has one sample at 100 %, 10:05-10:10 has four at 0 %: the hour's average is 20 %, not 50 %.
+    make_load_sample(T0, cpu=100)
+    for minute in (5, 6, 7, 8):
+        make_load_sample(T0 + timedelta(minutes=minute), cpu=0)
+
+    with time_machine.travel(T0 + timedelta(hours=1, minutes=1), tick=False):
+        assert rollups.build_rollups() == {"5m": 2, "1h": 1, "1d": 0}
+
+    hour = LoadRollup.objects.get(tier="1h")
+    assert (hour.bucket_start, hour.samples) == (T0, 5)
+    assert hour.cpu_avg == pytest.approx(20)
+    assert hour.cpu_max == 100
+
+
+def test_a_long_gap_is_skipped_without_walking_every_bucket(make_load_sample):
+    make_load_sample(T0, cpu=10)
+    make_load_sample(T0 + timedelta(days=20), cpu=30)
+    with time_machine.travel(T0 + timedelta(days=20, minutes=10), tick=False):
+        result = rollups.build_rollups()
+    assert result["5m"] == 2
+    assert LoadRollup.objects.filter(tier="1d").count() == 1  # only the first day is complete and has data
+
+
+def test_pruning_keeps_48_hours_raw_30_days_of_5_minutes_and_2_years_hourly(make_load_sample):
+    now = T0
+    make_load_sample(now - timedelta(hours=47))
+    make_load_sample(now - timedelta(hours=49))
+    for tier, ages in {"5m": (29, 31), "1h": (700, 740), "1d": (700, 740)}.items():
+        for days in ages:
+            LoadRollup.objects.create(tier=tier, bucket_start=now - timedelta(days=days), samples=1)
+
+    deleted = rollups.prune(now)
+
+    assert deleted == {"raw": 1, "5m": 1, "1h": 1, "1d": 1}
+    assert LoadSample.objects.count() == 1
+    assert LoadRollup.objects.count() == 3
+
+
+def test_maintenance_prunes_once_an_hour(make_load_sample):
+    LoadSettings.get()
+    make_load_sample(T0 - timedelta(days=3))
+    assert "pruned" in rollups.maintain(T0)
+    make_load_sample(T0 - timedelta(days=3))
+    assert "pruned" not in rollups.maintain(T0 + timedelta(minutes=30))
+    assert LoadSample.objects.count() == 1
+    assert "pruned" in rollups.maintain(T0 + timedelta(minutes=61))
+    assert LoadSample.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("range_key", "tier", "rows"), [("1h", "raw", 60), ("24h", "5m", 288), ("30d", "1h", 720), ("1y", "1d", 365)]
+)
+def test_each_chart_range_reads_the_tier_that_fits(db, make_load_sample, range_key, tier, rows):
+    now = T0
+    if tier == "raw":
+        for minute in range(1, 61):
+            make_load_sample(now - timedelta(minutes=minute), cpu=minute)
+    else:
+        step = rollups.STEP[tier]
+        LoadRollup.objects.bulk_create(
+            LoadRollup(tier=tier, bucket_start=now - step * (i + 1), samples=1, cpu_avg=i, cpu_max=i + 1)
+            for i in range(rows + 10)  # older rows outside the range are not read
+        )
+    chart_range, points = rollups.series(range_key, ["cpu"], now)
+    assert chart_range.tier == tier
+    assert len(points) == rows
+    assert points == sorted(points)
+
+
+def test_disk_forecast_says_when_the_disk_is_full_at_this_rate(make_load_sample):
+    now = T0
+    for hour in range(25):
+        used = 50 * 10**9 + hour * (10**9 // 24)  # 1 GB a day
+        free = 100 * 10**9 - used
+        disks = [{"mount": "/var/mail", "percent": used / 10**9, "used": used, "total": 100 * 10**9, "free": free}]
+        make_load_sample(now - timedelta(hours=24 - hour), disks=disks)
+
+    [forecast] = rollups.disk_forecast(now)
+
+    assert forecast["mount"] == "/var/mail"
+    assert forecast["per_day"] == pytest.approx(10**9, rel=0.01)
+    assert forecast["days"] == pytest.approx(49, rel=0.02)
+
+
+def test_a_shrinking_or_steady_disk_has_no_full_date(make_load_sample):
+    for hour in range(5):
+        make_load_sample(T0 - timedelta(hours=hour))
+    [forecast] = rollups.disk_forecast(T0)
+    assert forecast["days"] is None

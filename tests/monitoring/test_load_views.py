@@ -1,0 +1,175 @@
+"""The load dashboard, alert pages, settings and drift pages: read stored rows, render SVG, validate input."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import AuditEvent
+from monitoring import rollups
+from monitoring.models.load import DriftBaseline, DriftCheck, DriftFinding, LoadAlert, LoadSettings, LoadThreshold
+
+
+@pytest.fixture
+def history(make_load_sample):
+    now = timezone.now()
+    for minute in range(1, 120):
+        make_load_sample(
+            now - timedelta(minutes=minute),
+            cpu=85.0 if minute < 10 else 20.0,
+            net_in_pct=12.0,
+            net_out_pct=3.0,
+            queue=7,
+            queue_deferred=2,
+            processes=[{"name": "Postfix", "count": 9, "cpu": 1.5, "rss": 80_000_000, "memory": 2.0}],
+            connections_by_port={"25": {"ESTABLISHED": 4, "LISTEN": 1}},
+            mail_server="postfix",
+        )
+    rollups.build_rollups(now)
+    return now
+
+
+def test_it_shows_gauges_with_their_level(client, login, executive, history):
+    LoadThreshold.ensure_defaults()
+    login(client, executive)
+    response = client.get(reverse("monitoring:load-dashboard"))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert re.search(r'data-gauge="cpu" data-level="warning"', body)
+    assert re.search(r'data-gauge="memory" data-level="ok"', body)
+    assert "Postfix" in body and "76.3\xa0MB" in body
+    assert "data-queue-total>7<" in body
+
+
+@pytest.mark.parametrize("range_key", ["1h", "24h", "7d", "30d", "1y"])
+def test_every_range_renders_svg_without_inline_style_or_script(client, login, it_staff, history, range_key):
+    LoadThreshold.ensure_defaults()
+    login(client, it_staff)
+    response = client.get(reverse("monitoring:load-dashboard"), {"range": range_key})
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "style=" not in body and "<script>" not in body and " onclick" not in body
+    if range_key in {"1h", "24h"}:
+        assert 'data-chart="cpu"' in body
+        assert 'class="threshold"' in body  # the critical mark is drawn
+        assert re.search(r'<path class="series" d="M[\d.]+,[\d.]+ L', body)
+
+
+def test_an_unknown_range_falls_back_to_24_hours(client, login, it_staff, db):
+    login(client, it_staff)
+    response = client.get(reverse("monitoring:load-dashboard"), {"range": "'; drop"})
+    assert response.context["range_key"] == "24h"
+
+
+def test_an_empty_installation_explains_what_to_wait_for(client, login, it_staff):
+    login(client, it_staff)
+    body = client.get(reverse("monitoring:load-dashboard")).content.decode()
+    assert "No sample yet" in body
+
+
+def test_no_mail_server_is_a_state_not_an_error(client, login, it_staff, make_load_sample):
+    make_load_sample(timezone.now(), queue_status="none", queue=None, processes=[])
+    login(client, it_staff)
+    body = client.get(reverse("monitoring:load-dashboard")).content.decode()
+    assert "No mail server found" in body
+
+
+def test_the_alert_page_shows_the_isp_report(client, login, executive, db):
+    now = timezone.now()
+    alert = LoadAlert.objects.create(
+        metric="net_in_pct", raised_at=now, above_since=now, warning_mark=80, critical_mark=90, clear_mark=70,
+        value_at_raise=85, peak=91, isp_report="Hello,\nour line was above 80 %...",
+    )  # fmt: skip
+    login(client, executive)
+    body = client.get(reverse("monitoring:load-alert", args=[alert.pk])).content.decode()
+    assert "Report to your ISP" in body and "our line was above 80 %" in body
+    history = client.get(reverse("monitoring:load-alerts")).content.decode()
+    assert "Download (share of the line)" in history
+
+
+def test_it_staff_change_settings_and_thresholds(client, login, it_staff, db):
+    LoadThreshold.ensure_defaults()
+    login(client, it_staff)
+    response = client.get(reverse("monitoring:load-settings"))
+    formset = response.context["formset"]
+    data = {
+        "sample_interval_seconds": 30, "line_download_mbps": 100, "line_upload_mbps": 20,
+        "line_interfaces": "eth0", "watched_mounts": "/\n/var/mail", "queue_command": "postqueue -j",
+        "watched_files": "/etc/postfix/*.cf", "drift_check_interval_hours": 12,
+        "t-TOTAL_FORMS": len(formset.forms), "t-INITIAL_FORMS": len(formset.forms),
+    }  # fmt: skip
+    for i, form in enumerate(formset.forms):
+        data.update({f"t-{i}-id": form.instance.pk, f"t-{i}-enabled": "on", f"t-{i}-duration_minutes": 5})
+        marks = (75, 85, 60) if form.instance.metric == "cpu" else (80, 90, 70)
+        if form.instance.metric == "queue":
+            marks = (200, 1000, 100)
+        data.update({f"t-{i}-warning": marks[0], f"t-{i}-critical": marks[1], f"t-{i}-clear": marks[2]})
+
+    response = client.post(reverse("monitoring:load-settings"), data)
+
+    assert response.status_code == 302
+    settings = LoadSettings.get()
+    assert (settings.sample_interval_seconds, settings.line_download_mbps) == (30, 100)
+    assert LoadThreshold.objects.get(metric="cpu").warning == 75
+    assert AuditEvent.objects.filter(action="load.settings_changed").exists()
+
+    data["t-0-clear"] = 95  # clear above warning: rejected, nothing saved
+    data["sample_interval_seconds"] = 5
+    response = client.post(reverse("monitoring:load-settings"), data)
+    assert response.status_code == 200
+    assert "clear below warning" in response.content.decode()
+    assert "between 30 and 3600" in response.content.decode()
+    assert LoadSettings.get().sample_interval_seconds == 30
+
+
+def _finding():
+    check = DriftCheck.objects.create(status="done", new_findings=1)
+    return DriftFinding.objects.create(
+        check_run=check, path="/etc/postfix/main.cf", kind="changed", new_kind="text", new_sha256="a" * 64,
+        new_content="myhostname = mx\n", diff="--- a\n+++ b\n@@ -1 +1 @@\n-myhostname = mail\n+myhostname = mx\n",
+    )  # fmt: skip
+
+
+def test_the_drift_page_lists_findings_and_the_patched_button(client, login, it_staff, db):
+    finding = _finding()
+    login(client, it_staff)
+    body = client.get(reverse("monitoring:drift")).content.decode()
+    assert "I have just patched" in body
+    assert reverse("monitoring:drift-finding", args=[finding.pk]) in body
+
+
+def test_executives_see_findings_but_not_the_diffs(client, login, executive, db):
+    _finding()
+    login(client, executive)
+    body = client.get(reverse("monitoring:drift")).content.decode()
+    assert "/etc/postfix/main.cf" in body
+    assert "I have just patched" not in body
+    assert "drift/findings/" not in body
+
+
+def test_the_finding_page_shows_the_diff_and_approval_needs_a_note(client, login, it_staff, db):
+    finding = _finding()
+    login(client, it_staff)
+    body = client.get(reverse("monitoring:drift-finding", args=[finding.pk])).content.decode()
+    assert '<span class="diff-add">+myhostname = mx</span>' in body
+
+    response = client.post(reverse("monitoring:drift-approve", args=[finding.pk]), {"note": " "})
+    assert response.status_code == 400
+    assert not DriftBaseline.objects.exists()
+
+    response = client.post(reverse("monitoring:drift-approve", args=[finding.pk]), {"note": "Renamed the host."})
+    assert response.status_code == 302
+    assert DriftBaseline.objects.get().content == "myhostname = mx\n"
+
+
+def test_the_patched_button_queues_a_check(client, login, it_staff, db):
+    login(client, it_staff)
+    response = client.post(reverse("monitoring:drift-check"))
+    assert response.status_code == 302
+    assert DriftCheck.objects.get().trigger == "patched"
+    body = client.get(reverse("monitoring:drift")).content.decode()
+    assert 'http-equiv="refresh"' in body
