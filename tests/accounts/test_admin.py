@@ -1,0 +1,47 @@
+"""The Django admin: django-otp's admin site, IT staff with an OTP-verified session only, no token secrets."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts import backup_codes
+
+
+def test_it_staff_with_a_verified_session_get_in(client, login, it_staff):
+    login(client, it_staff)
+    assert client.get(reverse("admin:index")).status_code == 200
+
+
+def test_a_password_only_session_does_not_get_in(client, it_staff):
+    TOTPDevice.objects.create(user=it_staff, name="Phone", confirmed=True)
+    client.force_login(it_staff)
+    response = client.get(reverse("admin:index"))
+    assert response.status_code == 302 and response["Location"].startswith(reverse("otp_verify"))
+
+
+def test_staff_flag_without_the_it_role_does_not_get_in(client, login, employee):
+    employee.is_staff = True
+    employee.save()
+    login(client, employee)
+    response = client.get(reverse("admin:index"))
+    assert response.status_code == 302
+    assert client.get(response["Location"]).status_code == 403
+
+
+def test_anonymous_visitors_are_sent_to_the_portal_sign_in(client, db):
+    response = client.get(reverse("admin:index"), follow=True)
+    assert response.redirect_chain[-1][0].startswith(reverse("login"))
+
+
+def test_token_secrets_are_not_shown(client, login, it_staff, employee):
+    login(client, it_staff)
+    device = TOTPDevice.objects.create(user=employee, name="Phone", confirmed=True)
+    codes = backup_codes.regenerate(employee)
+    change = client.get(reverse("admin:otp_totp_totpdevice_change", args=[device.pk])).content.decode()
+    assert device.key not in change and 'name="key"' not in change
+    listing = client.get(reverse("admin:otp_totp_totpdevice_changelist")).content.decode()
+    assert device.key not in listing and "qrcode" not in listing.lower()
+    assert client.get(reverse("admin:otp_totp_totpdevice_add")).status_code == 403
+    backup_page = client.get(reverse("admin:accounts_backupcodedevice_changelist")).content.decode()
+    assert "pbkdf2" not in backup_page and not any(code in backup_page for code in codes)
