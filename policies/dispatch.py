@@ -50,7 +50,7 @@ from policies.models import (
     Procedure,
     ReviewDigest,
 )
-from policies.smtp import Mailer
+from policies.smtp import CommitRefused, Mailer
 
 log = logging.getLogger(__name__)
 
@@ -250,9 +250,12 @@ def record_failure(model: type[OutgoingMail], pk: int, exc: Exception, conf: Pol
     return countdown
 
 
-def mark_sent(model: type[OutgoingMail], pk: int) -> None:
-    model.objects.filter(pk=pk, status=Status.SENDING).update(
-        status=Status.SENT, sent_at=timezone.now(), last_error="", next_attempt_at=None
+def mark_sent(model: type[OutgoingMail], pk: int) -> bool:
+    """True when the row was still ours ("sending") and is now sent."""
+    return bool(
+        model.objects.filter(pk=pk, status=Status.SENDING).update(
+            status=Status.SENT, sent_at=timezone.now(), last_error="", next_attempt_at=None
+        )
     )
 
 
@@ -266,13 +269,15 @@ def deliver(model: type[OutgoingMail], pk: int, message, mailer: Mailer, conf: P
     """
     committed = False
 
-    def commit() -> None:
+    def commit() -> bool:
         nonlocal committed
-        mark_sent(model, pk)
-        committed = True
+        committed = mark_sent(model, pk)
+        return committed
 
     try:
         mailer.send(message, commit)
+    except CommitRefused:
+        return None  # another runner reset or took the row; it sends it
     except SMTP_ERRORS as exc:
         if committed:  # refused (or cut off) after the commit point: not sent after all
             model.objects.filter(pk=pk, status=Status.SENT).update(status=Status.SENDING, sent_at=None)

@@ -28,7 +28,11 @@ def _quote_periods(data: bytes) -> bytes:
     return re.sub(rb"(?m)^\.", b"..", data)
 
 
-def send_with_commit_point(smtp: smtplib.SMTP, message: EmailMessage, commit: Callable[[], None]) -> None:
+class CommitRefused(Exception):
+    """The row was no longer ours at the commit point (another runner took it): the mail was not sent."""
+
+
+def send_with_commit_point(smtp: smtplib.SMTP, message: EmailMessage, commit: Callable[[], bool]) -> None:
     encoding = message.encoding or "utf-8"
     sender = sanitize_address(message.from_email, encoding)
     recipients = [sanitize_address(address, encoding) for address in message.recipients()]
@@ -54,7 +58,9 @@ def send_with_commit_point(smtp: smtplib.SMTP, message: EmailMessage, commit: Ca
     if not body.endswith(CRLF):
         body += CRLF
     smtp.send(body)
-    commit()
+    if not commit():
+        # Abort the transaction: closing without the terminator discards the message.
+        raise CommitRefused
     smtp.send(b"." + CRLF)
     code, reply = smtp.getreply()
     if code != 250:
@@ -64,22 +70,21 @@ def send_with_commit_point(smtp: smtplib.SMTP, message: EmailMessage, commit: Ca
 class Mailer:
     """One connection reused for a batch of messages, reopened after an error.
 
-    Other email backends (console for ``make run``, locmem) send and then commit.
+    Other email backends (console for ``make run``, locmem) commit and then send.
     """
 
     def __init__(self) -> None:
         self.backend = None
 
-    def send(self, message: EmailMessage, commit: Callable[[], None] = lambda: None) -> None:
+    def send(self, message: EmailMessage, commit: Callable[[], bool] = lambda: True) -> None:
         if self.backend is None:
             self.backend = get_connection(fail_silently=False)
             self.backend.open()
         try:
             if isinstance(self.backend, SMTPBackend):
                 send_with_commit_point(self.backend.connection, message, commit)
-            else:
+            elif commit():
                 self.backend.send_messages([message])
-                commit()
         except Exception:
             self.close()
             raise
