@@ -1,0 +1,125 @@
+"""In Chromium: an invited employee sets a password, enrols, keeps backup codes, signs in with fresh codes,
+a reused code is refused, a backup code works once, and after an IT reset must enrol again."""
+
+from __future__ import annotations
+
+import base64
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import time_machine
+from django_otp.oath import TOTP
+
+from accounts import emails, enrolment, invitations
+from accounts.models import AuditEvent
+
+pytestmark = pytest.mark.e2e
+
+PASSWORD = "my first portal password 7"
+START = datetime(2026, 3, 2, 9, 0, 5, tzinfo=UTC)
+
+
+def code_for(key_text: str, at: datetime) -> str:
+    """What the employee's phone shows: TOTP (SHA-1, 6 digits, 30 s) from the key typed off the page."""
+    key = key_text.replace(" ", "")
+    secret = base64.b32decode(key + "=" * (-len(key) % 8))
+    totp = TOTP(secret)
+    totp.time = at.timestamp()
+    return f"{totp.token():06d}"
+
+
+def sign_in(page, email: str, password: str = PASSWORD) -> None:
+    page.goto("/accounts/login/")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def enter_code(page, code: str) -> None:
+    page.wait_for_url("**/accounts/login/code/**")
+    page.get_by_label("Code").fill(code)
+    page.get_by_role("button", name="Verify").click()
+
+
+def sign_out(page) -> None:
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url("**/accounts/login/")
+
+
+def test_invited_employee_enrols_and_signs_in_with_codes(page, smtp_server, make_user, it_staff):
+    csp_errors: list[str] = []
+    page.on("console", lambda msg: csp_errors.append(msg.text) if "Content Security Policy" in msg.text else None)
+    nina = make_user("nina@example.com", first_name="Nina", password=None)
+
+    with time_machine.travel(START, tick=True) as clock:
+        # IT staff invite; the link arrives by (real) email.
+        invitations.invite(nina, actor=it_staff)
+        emails.deliver_due()
+        link = re.search(r"http://\S+/accounts/invitation/\S+/", smtp_server.messages[0].text()).group(0)
+
+        page.goto(urlsplit(link).path)
+        page.locator("#id_new_password1").fill(PASSWORD)
+        page.get_by_label("New password confirmation").fill(PASSWORD)
+        page.get_by_role("button", name="Set password").click()
+
+        # Why -> scan -> confirm -> backup codes.
+        page.wait_for_url("**/accounts/tokens/enrol/")
+        assert page.get_by_role("heading", name="Protect your account with a one-time code").is_visible()
+        page.get_by_role("button", name="Start").click()
+        page.wait_for_url("**/enrol/scan/")
+        assert page.locator("svg.qr-code").is_visible()
+        key_text = page.locator("#otp-key").inner_text()
+        assert re.fullmatch(r"([A-Z2-7]{4} )+[A-Z2-7]{1,4}", key_text)
+        page.get_by_role("link", name="Next: enter a code").click()
+        page.get_by_label("Code from your app").fill(code_for(key_text, datetime.now(UTC)))
+        page.get_by_role("button", name="Confirm").click()
+        page.wait_for_url("**/tokens/backup-codes/")
+        codes = page.locator("#backup-codes li").all_inner_texts()
+        assert len(codes) == 10
+        with page.expect_download() as download:
+            page.get_by_role("link", name="Download as text file").click()
+        assert codes[0] in Path(download.value.path()).read_text(encoding="utf-8")
+        page.get_by_role("button", name="I have stored my backup codes").click()
+        page.wait_for_url("**/")
+        assert page.get_by_role("heading", name="Welcome, Nina").is_visible()
+        sign_out(page)
+
+        # A fresh code (next time step) signs in.
+        clock.shift(timedelta(seconds=30))
+        fresh = code_for(key_text, datetime.now(UTC))
+        sign_in(page, nina.email)
+        enter_code(page, fresh)
+        page.wait_for_url("**/")
+        assert page.get_by_role("heading", name="Welcome, Nina").is_visible()
+        sign_out(page)
+
+        # The same code a second time is refused.
+        sign_in(page, nina.email)
+        enter_code(page, fresh)
+        assert page.get_by_text("This code has already been used").is_visible()
+        assert AuditEvent.objects.filter(action="otp.reuse", actor=nina).exists()
+        page.get_by_role("button", name="Cancel and start again").click()
+
+        # A backup code works once.
+        sign_in(page, nina.email)
+        enter_code(page, codes[0])
+        page.wait_for_url("**/")
+        sign_out(page)
+        sign_in(page, nina.email)
+        enter_code(page, codes[0])
+        assert page.get_by_text("That code is not valid").is_visible()
+        page.get_by_role("button", name="Cancel and start again").click()
+
+        # IT staff reset the tokens: the next sign-in must enrol again.
+        enrolment.reset_tokens(nina, actor=it_staff, reason="phone lost")
+        clock.shift(timedelta(seconds=30))
+        sign_in(page, nina.email)
+        page.wait_for_url("**/accounts/tokens/enrol/**")
+        assert page.get_by_role("heading", name="Protect your account with a one-time code").is_visible()
+        page.goto("/")
+        assert "/accounts/tokens/enrol/" in page.url
+
+    assert csp_errors == []
