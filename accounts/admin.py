@@ -10,6 +10,7 @@ from django_otp.admin import OTPAdminSite
 from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts import audit
 from accounts.models import (
     AccountEmail,
     AuditEvent,
@@ -59,6 +60,14 @@ class UserAdmin(BaseUserAdmin):
         ("Dates", {"fields": ["last_login", "date_joined"]}),
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "role", "department", "password1", "password2"]})]
+
+    def save_model(self, request, obj, form, change) -> None:
+        old_role = User.objects.filter(pk=obj.pk).values_list("role", flat=True).first() if change else None
+        super().save_model(request, obj, form, change)
+        if change and old_role != obj.role:
+            audit.record(
+                "user.role_changed", request=request, target=obj.email, old=old_role, new=obj.role, via="admin"
+            )
 
 
 @admin.register(AuditEvent)

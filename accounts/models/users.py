@@ -84,6 +84,15 @@ class User(AbstractBaseUser, PermissionsMixin):
     def can(self, capability: str) -> bool:
         return user_can(self, capability)
 
+    # The Django admin asks Django's permission tables; here the role decides (accounts.roles
+    # "use_admin"): IT staff may use every admin page, nobody else any. ModelAdmins that must stay
+    # read-only (the audit log, token secrets) refuse changes themselves.
+    def has_perm(self, perm: str, obj: object = None) -> bool:
+        return user_can(self, "use_admin") or super().has_perm(perm, obj)
+
+    def has_module_perms(self, app_label: str) -> bool:
+        return user_can(self, "use_admin") or super().has_module_perms(app_label)
+
     @property
     def is_it_staff(self) -> bool:
         return self.role == Role.IT_STAFF

@@ -11,6 +11,21 @@ from accounts import backup_codes
 def test_it_staff_with_a_verified_session_get_in(client, login, it_staff):
     login(client, it_staff)
     assert client.get(reverse("admin:index")).status_code == 200
+    # The role decides, not Django's permission tables: IT staff see every model.
+    assert client.get(reverse("admin:accounts_user_changelist")).status_code == 200
+
+
+def test_a_role_change_in_the_admin_is_audited(client, login, it_staff, employee):
+    from accounts.models import AuditEvent
+
+    login(client, it_staff)
+    url = reverse("admin:accounts_user_change", args=[employee.pk])
+    data = {"email": employee.email, "role": "executive", "is_active": "on", "date_joined_0": "2026-01-01",
+            "date_joined_1": "09:00:00"}  # fmt: skip
+    response = client.post(url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    event = AuditEvent.objects.get(action="user.role_changed")
+    assert event.details == {"old": "employee", "new": "executive", "via": "admin"}
 
 
 def test_a_password_only_session_does_not_get_in(client, it_staff):
