@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
-from accounts.models import Department, User
+from accounts.models import Department, OrganisationSettings, User
 from accounts.roles import Role
 
 DEMO_DOMAIN = "example.com"
@@ -32,6 +34,8 @@ PEOPLE = [
     DemoPerson(f"dana@{DEMO_DOMAIN}", "Dana", "Kowalski", Role.EMPLOYEE, "Operations"),
     DemoPerson(f"emil@{DEMO_DOMAIN}", "Emil", "Haddad", Role.EMPLOYEE, "Operations"),
 ]
+
+OVERDUE = {f"dana@{DEMO_DOMAIN}", f"emil@{DEMO_DOMAIN}"}
 
 
 def demo_password() -> str:
@@ -61,5 +65,18 @@ def load_people(password: str) -> list[User]:
         if created or not user.has_usable_password():
             user.set_password(password)
             user.save(update_fields=["password"])
+        if created and person.email in OVERDUE:
+            # Two people who joined weeks ago and never enrolled: the coverage page shows them overdue.
+            User.objects.filter(pk=user.pk).update(otp_grace_start=timezone.now() - timedelta(days=21))
         users.append(user)
+    OrganisationSettings.load()
     return users
+
+
+def load() -> list[str]:
+    """What the demo's sign-in asks for (the people themselves come from ``load_people``)."""
+    return [
+        "Sign-in asks for a one-time code: at the first sign-in each demo user enrols an authenticator app",
+        "(scan the QR code, or type the key shown under it into e.g. FreeOTP, Aegis or `oathtool --totp -b KEY`).",
+        f"{', '.join(sorted(OVERDUE))} are overdue for enrolment (see Users > OTP coverage).",
+    ]

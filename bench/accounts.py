@@ -1,0 +1,125 @@
+"""Accounts figures: CSV import of 10,000 people, OTP coverage and the users list at that size, backup codes.
+
+Runs on a fresh SQLite database (or DATABASE_URL if you set it to a scratch PostgreSQL database).
+
+    .venv/bin/python bench/accounts.py
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+WORK = Path(tempfile.mkdtemp(prefix="bench-accounts-"))
+os.environ["PORTAL_VAR_DIR"] = str(WORK)
+os.environ.setdefault("DATABASE_URL", f"sqlite:///{WORK / 'bench.sqlite3'}")
+os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+from django_otp.plugins.otp_totp.models import TOTPDevice  # noqa: E402
+
+from accounts import backup_codes  # noqa: E402
+from accounts.coverage import otp_coverage  # noqa: E402
+from accounts.models import AccountEmail, BackupCodeDevice, User  # noqa: E402
+from accounts.users_import import import_bytes  # noqa: E402
+from tests.conftest import otp_sign_in  # noqa: E402
+
+ROWS = 10_000
+REPEAT = 10
+
+
+def csv_file(prefix: str) -> bytes:
+    lines = ["email,first_name,last_name,department,role"]
+    lines += [f"{prefix}{n}@example.com,First{n},Last{n},Dept{n % 25},employee" for n in range(ROWS)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def timed(fn, repeat: int = REPEAT) -> tuple[float, object]:
+    times, result = [], None
+    for _ in range(repeat):
+        started = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1000, result
+
+
+def main() -> None:
+    call_command("migrate", verbosity=0)
+    print(f"database: {connection.vendor}")
+
+    started = time.perf_counter()
+    result = import_bytes(csv_file("plain"), actor=None, invite=False)
+    assert result.ok
+    print(f"import {ROWS} rows, no invitations: {time.perf_counter() - started:.2f} s")
+
+    started = time.perf_counter()
+    result = import_bytes(csv_file("invited"), actor=None, invite=True)
+    assert result.ok
+    print(
+        f"import {ROWS} rows with invitations: {time.perf_counter() - started:.2f} s "
+        f"({AccountEmail.objects.count()} emails queued)"
+    )
+
+    bad = csv_file("plain").replace(b"plain9999@example.com", b"not-an-email")
+    started = time.perf_counter()
+    result = import_bytes(bad, actor=None, invite=False)
+    print(
+        f"check {ROWS} rows and refuse the file (1 bad row, 9,999 duplicates): "
+        f"{time.perf_counter() - started:.2f} s, {len(result.errors)} errors"
+    )
+
+    # Half of the people enrolled.
+    TOTPDevice.objects.bulk_create(
+        TOTPDevice(user_id=pk, name="Phone", confirmed=True)
+        for pk in User.objects.filter(email__startswith="plain").values_list("pk", flat=True)
+    )
+    with CaptureQueriesContext(connection) as queries:
+        ms, coverage = timed(otp_coverage)
+    print(
+        f"otp_coverage() over {coverage['total']} users: {ms:.1f} ms median, "
+        f"{len(queries) // REPEAT} queries ({coverage['percent']} % enrolled)"
+    )
+
+    it = User.objects.create_user("it-bench@example.com", role="it_staff", is_staff=True)
+    client = Client()
+    otp_sign_in(client, it)
+    for label, url in [
+        ("users list, page 1", "/accounts/users/"),
+        ("users list, pending filter", "/accounts/users/?otp=pending"),
+        ("coverage page", "/accounts/coverage/"),
+    ]:
+        ms, response = timed(lambda url=url: client.get(url))
+        assert response.status_code == 200
+        print(f"GET {label}: {ms:.1f} ms median")
+    started = time.perf_counter()
+    response = client.get("/accounts/coverage.csv")
+    size = sum(len(chunk) for chunk in response.streaming_content)
+    print(f"coverage CSV of {User.objects.count()} users: {time.perf_counter() - started:.2f} s, {size // 1024} KiB")
+
+    ms, _ = timed(lambda: backup_codes.regenerate(it), repeat=3)
+    print(f"make 10 backup codes (PBKDF2-SHA256, 20,000 iterations each): {ms:.0f} ms")
+    device = BackupCodeDevice.objects.get(user=it)
+
+    def worst_case() -> bool:
+        device.throttle_reset()
+        return device.verify_token("zzzzz-zzzzz")
+
+    ms, _ = timed(worst_case, repeat=5)
+    print(f"check a wrong backup code against 10 unused codes: {ms:.0f} ms")
+
+
+if __name__ == "__main__":
+    main()
