@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import re
 import smtplib
+import socket
 from collections.abc import Callable
 
 from django.core.mail import EmailMessage, get_connection
@@ -80,6 +81,11 @@ class Mailer:
         if self.backend is None:
             self.backend = get_connection(fail_silently=False)
             self.backend.open()
+            sock = getattr(getattr(self.backend, "connection", None), "sock", None)
+            if sock is not None:
+                # The terminator is a separate small write right after the body: without this, Nagle's
+                # algorithm holds it until the server's delayed ACK (~40 ms per message).
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             if isinstance(self.backend, SMTPBackend):
                 send_with_commit_point(self.backend.connection, message, commit)

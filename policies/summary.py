@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import Count, F
+from django.db import models
+from django.db.models import Count, F, Q
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
@@ -145,37 +146,40 @@ def build(now: dt.datetime | None = None) -> Summary:
         .prefetch_related("audience_departments")
         .order_by("title")
     )
-    acks: dict[tuple[int, int], dt.datetime] = {
-        (policy_id, user_id): when
-        for policy_id, user_id, when in Acknowledgement.objects.filter(
-            policy__state=Policy.State.PUBLISHED, version_number__gte=F("policy__acknowledge_from_version")
-        ).values_list("policy_id", "user_id", "acknowledged_at")
-    }
+    current = Acknowledgement.objects.filter(
+        policy__state=Policy.State.PUBLISHED, version_number__gte=F("policy__acknowledge_from_version")
+    )
+    acknowledged_by: dict[int, set[int]] = defaultdict(set)
+    for policy_id, user_id in current.values_list("policy_id", "user_id"):
+        acknowledged_by[policy_id].add(user_id)
+    # People grouped by what audiences select on, so each policy looks at a dozen groups, not every person.
+    groups: dict[tuple[str, int | None], set[int]] = defaultdict(set)
+    department_names: dict[int | None, str] = {}
+    for pk, _email, _first, _last, role, department_id, department_name in users:
+        groups[(role, department_id)].add(pk)
+        department_names[department_id] = department_name or "No department"
 
     overall = Rate("All policies")
     departments: dict[str, Rate] = {}
     missing: dict[int, list[str]] = defaultdict(list)
     policy_rates = []
-    counted_ack_times: list[dt.datetime] = []
     for policy in policies:
         roles = set(policy.audience_roles)
         department_ids = {d.pk for d in policy.audience_departments.all()}
+        acknowledged = acknowledged_by.get(policy.pk, set())
         rate = Rate(policy.title, policy=policy)
-        for pk, _email, _first, _last, role, department_id, department_name in users:
+        for (role, department_id), members in groups.items():
             if (roles and role not in roles) or (department_ids and department_id not in department_ids):
                 continue
-            bucket = departments.setdefault(
-                department_name or "No department", Rate(department_name or "No department")
-            )
-            rate.required += 1
-            bucket.required += 1
-            when = acks.get((policy.pk, pk))
-            if when is None:
+            label = department_names[department_id]
+            bucket = departments.setdefault(label, Rate(label))
+            done = len(members & acknowledged)
+            rate.required += len(members)
+            rate.acknowledged += done
+            bucket.required += len(members)
+            bucket.acknowledged += done
+            for pk in members - acknowledged:
                 missing[pk].append(policy.title)
-                continue
-            rate.acknowledged += 1
-            bucket.acknowledged += 1
-            counted_ack_times.append(when)
         overall.required += rate.required
         overall.acknowledged += rate.acknowledged
         policy_rates.append(rate)
@@ -202,7 +206,7 @@ def build(now: dt.datetime | None = None) -> Summary:
         ),
         campaigns=campaign_activity(now),
         attestations=attestation_summary(now),
-        trend=trend(counted_ack_times, overall.required, today, zone),
+        trend=trend(current, overall, today, zone),
         status_lines=_status_lines(),
     )
 
@@ -259,15 +263,23 @@ def attestation_results(campaign: Campaign) -> list[AttestationResult]:
     return attestation_summary(timezone.now(), campaign=campaign)
 
 
-def trend(ack_times: list[dt.datetime], required: int, today: dt.date, zone) -> list[tuple[dt.date, float]]:
-    """Share of today's required acknowledgements already given at the end of each of the last weeks."""
-    ends = [today - dt.timedelta(weeks=week) for week in range(TREND_WEEKS - 1, -1, -1)]
-    per_day = Counter(timezone.localdate(when, timezone=zone) for when in ack_times)
-    points = []
-    for end in ends:
-        done = sum(n for day, n in per_day.items() if day <= end)
-        points.append((end, percent(done, required)))
-    return points
+def trend(current: models.QuerySet, overall: Rate, today: dt.date, zone) -> list[tuple[dt.date, float]]:
+    """Share of today's required acknowledgements already given at the end of each of the last weeks.
+
+    One query with a conditional count per week. It counts acknowledgements of the current versions, so
+    one from someone who has since left a policy's audience still counts in earlier weeks; today's point
+    is the exact overall rate.
+    """
+    ends = [today - dt.timedelta(weeks=week) for week in range(TREND_WEEKS - 1, 0, -1)]
+    cutoffs = {
+        f"w{i}": Count(
+            "pk", filter=Q(acknowledged_at__lt=dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), zone))
+        )
+        for i, end in enumerate(ends)
+    }
+    counts = current.aggregate(**cutoffs) if cutoffs else {}
+    points = [(end, min(percent(counts[f"w{i}"], overall.required), 100.0)) for i, end in enumerate(ends)]
+    return [*points, (today, overall.percent)]
 
 
 def trend_chart(points: list[tuple[dt.date, float]], width: int = 640, height: int = 180) -> dict:
