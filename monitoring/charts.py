@@ -8,17 +8,19 @@ rows of a tier are merged (average of averages, maximum of maxima) when needed.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 
 from monitoring.rollups import RANGES, RAW, STEP, series
 
 WIDTH, HEIGHT = 720, 180
 LEFT, RIGHT, TOP, BOTTOM = 48, 12, 10, 24
-MAX_POINTS = 360
+MAX_POINTS = 240  # a chart is shown 400-550 px wide: about two pixels a point
 
 
 @dataclass
@@ -47,19 +49,64 @@ class Chart:
     bottom_edge: int = HEIGHT - BOTTOM
 
 
-def _downsample(times: list[datetime], columns: list[list[float | None]], kinds: list[str]) -> tuple:
-    if len(times) <= MAX_POINTS:
-        return times, columns
-    size = math.ceil(len(times) / MAX_POINTS)
-    new_times = [times[i] for i in range(0, len(times), size)]
-    new_columns = []
-    for values, kind in zip(columns, kinds, strict=True):
-        merged = []
-        for i in range(0, len(values), size):
-            chunk = [v for v in values[i : i + size] if v is not None]
-            merged.append((max(chunk) if kind == "max" else sum(chunk) / len(chunk)) if chunk else None)
-        new_columns.append(merged)
-    return new_times, new_columns
+@dataclass
+class Frame:
+    """The time axis shared by every chart of one range: x of each row, and where the data has a gap."""
+
+    start: datetime
+    end: datetime
+    xs: list[int]
+    breaks: list[bool]  # True where the line must restart (the sampler was stopped)
+    span: float
+    merge_size: int = 1  # rows merged into one point (see _downsample)
+    x_ticks: list[tuple[int, str]] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, stamps: list[float], start: datetime, end: datetime, step: timedelta) -> Frame:
+        span = (end - start).total_seconds() or 1.0
+        plot_w = WIDTH - LEFT - RIGHT
+        origin = start.timestamp()
+        xs = [LEFT + int(plot_w * min(max((t - origin) / span, 0.0), 1.0)) for t in stamps]
+        gap = step.total_seconds() * 2.5
+        breaks = [True, *(b - a > gap for a, b in itertools.pairwise(stamps))][: len(stamps)]
+        size = math.ceil(len(xs) / MAX_POINTS) if len(xs) > MAX_POINTS else 1
+        if size > 1:  # every chart of the range merges the same rows
+            starts = range(0, len(xs), size)
+            xs, breaks = [xs[i] for i in starts], [any(breaks[i : i + size]) for i in starts]
+        frame = cls(start, end, xs, breaks, span, size)
+        tz = timezone.get_current_timezone()
+        fmt = "%H:%M" if span <= 2 * 86400 else "%d %b"
+        moments = [start + (end - start) * f for f in (0, 0.25, 0.5, 0.75, 1)]
+        frame.x_ticks = [(frame.x_of(m), timezone.localtime(m, tz).strftime(fmt)) for m in moments]
+        return frame
+
+    def x_of(self, moment: datetime) -> int:
+        return LEFT + int((WIDTH - LEFT - RIGHT) * min(max((moment - self.start).total_seconds() / self.span, 0), 1))
+
+
+def _merge(values: list[float | None], size: int, kind: str) -> list[float | None]:
+    """Merge each ``size`` neighbours into one: the maximum of maxima, the average of averages."""
+    whole = len(values) // size * size
+    if None in values:
+        chunks = [[v for v in values[i : i + size] if v is not None] for i in range(0, len(values), size)]
+        pick = max if kind == "max" else (lambda chunk: sum(chunk) / len(chunk))
+        return [pick(chunk) if chunk else None for chunk in chunks]
+    columns = [values[i:whole:size] for i in range(size)]  # C-level zip/map: a year of rows stays cheap
+    if kind == "max":
+        merged = list(map(max, *columns))
+    else:
+        merged = [total / size for total in map(sum, zip(*columns, strict=True))]
+    if whole < len(values):
+        tail = values[whole:]
+        merged.append(max(tail) if kind == "max" else sum(tail) / len(tail))
+    return merged
+
+
+def _top(values: list[float | None]) -> float:
+    try:
+        return max(values, default=0.0) or 0.0
+    except TypeError:  # None among the values (a gap)
+        return max((v for v in values if v is not None), default=0.0)
 
 
 def nice_ceiling(value: float) -> float:
@@ -73,17 +120,21 @@ def nice_ceiling(value: float) -> float:
     return float(10 ** (exponent + 1))
 
 
-def _path(times: list[datetime], values: list[float | None], x_of, y_of, gap: timedelta) -> str:
-    parts: list[str] = []
-    previous: datetime | None = None
-    for moment, value in zip(times, values, strict=True):
-        if value is None:
-            previous = None
-            continue
-        command = "L" if previous is not None and moment - previous <= gap else "M"
-        parts.append(f"{command}{x_of(moment):.1f},{y_of(value):.1f}")
-        previous = moment
-    return " ".join(parts)
+def _path(frame: Frame, values: list[float | None], y_top: float) -> str:
+    """An SVG path in whole pixels, restarting at gaps; built with comprehensions, as a year of rows is common."""
+    if not values:
+        return ""
+    bottom, scale = HEIGHT - BOTTOM, (HEIGHT - TOP - BOTTOM) / y_top
+    ys = [None if v is None else bottom - int((y_top if v > y_top else (v if v > 0 else 0.0)) * scale) for v in values]
+    cuts = sorted({i for i, restart in enumerate(frame.breaks) if restart} | {i for i, y in enumerate(ys) if y is None})
+    segments = []
+    for begin, finish in zip(cuts, [*cuts[1:], len(ys)], strict=True):
+        if ys[begin] is None:
+            begin += 1
+        if begin < finish:
+            points = zip(frame.xs[begin:finish], ys[begin:finish], strict=True)
+            segments.append("M" + " L".join(map("%d,%d".__mod__, points)))
+    return mark_safe(" ".join(segments))  # noqa: S308 - numbers, M and L only
 
 
 def format_value(value: float | None, unit: str) -> str:
@@ -102,43 +153,31 @@ def line_chart(
     key: str,
     title: str,
     unit: str,
-    times: list[datetime],
+    frame: Frame,
     lines: list[tuple[str, str, list[float | None], str]],  # (label, css, values, "avg" | "max")
-    start: datetime,
-    end: datetime,
-    step: timedelta,
     marks: list[tuple[float, str, str]] | None = None,
     y_max: float | None = None,
 ) -> Chart:
     chart = Chart(key, title, unit)
-    times, columns = _downsample(times, [values for _, _, values, _ in lines], [kind for *_, kind in lines])
-    present = [v for values in columns for v in values if v is not None]
-    top_value = max([*present, *(m[0] for m in marks or [])], default=0.0)
+    columns = [
+        values if frame.merge_size == 1 else _merge(values, frame.merge_size, kind) for _, _, values, kind in lines
+    ]
+    top_value = max((_top(values) for values in columns), default=0.0)
+    top_value = max(top_value, *(m[0] for m in marks or [(0.0,)]))
     y_top = y_max if y_max is not None and top_value <= y_max else nice_ceiling(top_value * 1.05)
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    span = (end - start).total_seconds() or 1.0
-
-    def x_of(moment: datetime) -> float:
-        return LEFT + plot_w * min(max((moment - start).total_seconds() / span, 0.0), 1.0)
+    plot_h = HEIGHT - TOP - BOTTOM
 
     def y_of(value: float) -> float:
         return TOP + plot_h * (1 - min(max(value / y_top, 0.0), 1.0))
 
-    # A gap in the data (sampler stopped) breaks the line instead of drawing across it.
-    gap = max(step * 2.5, (times[-1] - times[0]) / MAX_POINTS * 2.5 if len(times) > 1 else step)
     for (label, css, _, _), values in zip(lines, columns, strict=True):
-        path = _path(times, values, x_of, y_of, gap)
+        path = _path(frame, values, y_top)
         if path:
             chart.lines.append(Line(label, css, path))
     chart.empty = not chart.lines
     chart.y_ticks = [(y_of(y_top * f), format_value(y_top * f, unit)) for f in (0, 0.5, 1)]
     chart.marks = [(y_of(v), label, css) for v, label, css in marks or [] if v <= y_top]
-    tz = timezone.get_current_timezone()
-    fmt = "%H:%M" if span <= 2 * 86400 else "%d %b"
-    chart.x_ticks = [
-        (x_of(start + (end - start) * f), timezone.localtime(start + (end - start) * f, tz).strftime(fmt))
-        for f in (0, 0.25, 0.5, 0.75, 1)
-    ]
+    chart.x_ticks = frame.x_ticks
     main = next((i for i, line in enumerate(lines) if line[1] == "series"), 0)
     chart.latest = format_value(next((v for v in reversed(columns[main]) if v is not None), None), unit)
     return chart
@@ -152,28 +191,30 @@ CHARTS = [
     ("disk", "Disk space (fullest watched folder)", "%", ["disk"], "disk", 100.0),
     ("net_in_pct", "Download, share of the line", "%", ["net_in_pct"], "net_in_pct", 100.0),
     ("net_out_pct", "Upload, share of the line", "%", ["net_out_pct"], "net_out_pct", 100.0),
-    ("net_in", "Download", "bit/s", ["net_in"], None, None),
-    ("net_out", "Upload", "bit/s", ["net_out"], None, None),
     ("connections", "Connections on the mail ports", "", ["connections"], None, None),
 ]
 
 
-def dashboard_charts(range_key: str, thresholds: dict, now: datetime | None = None) -> tuple[list[Chart], Chart]:
+def dashboard_charts(
+    range_key: str, thresholds: dict, interval: int = 60, now: datetime | None = None
+) -> tuple[list[Chart], Chart]:
     """All the dashboard's charts for one range, from one query of the tier that fits it."""
     now = now or timezone.now()
-    fields = sorted({f for *_, chart_fields, _, _ in CHARTS for f in chart_fields} | {"queue", "queue_deferred"})
-    chart_range, rows = series(range_key, fields, now)
-    step = timedelta(minutes=1) if chart_range.tier == RAW else STEP[chart_range.tier]
-    start = now - chart_range.span
-    times = [row[0] for row in rows]
-    index = {f: 1 + 2 * i for i, f in enumerate(fields)}
+    chart_range = RANGES[range_key]
+    has_max = chart_range.tier != RAW
+    kinds = ("max", "avg") if has_max else ("avg",)
+    wanted = [(chart_fields[0], kind) for *_, chart_fields, _, _ in CHARTS for kind in kinds]
+    wanted += [("net_in", "avg"), ("net_out", "avg"), ("queue", "max"), ("queue_deferred", "max")]
+    chart_range, rows = series(range_key, wanted, now)
+    step = timedelta(seconds=interval) if chart_range.tier == RAW else STEP[chart_range.tier]
+    transposed = list(zip(*rows, strict=True)) or [()] * (1 + len(wanted))
+    frame = Frame.build(list(transposed[0]), now - chart_range.span, now, step)
+    index = {column: 1 + i for i, column in enumerate(wanted)}
 
     def column(name: str, kind: str) -> list[float | None]:
-        offset = index[name] + (1 if kind == "max" else 0)
-        return [row[offset] for row in rows]
+        return list(transposed[index[(name, kind)]])
 
     charts = []
-    has_max = chart_range.tier != RAW
     for key, title, unit, chart_fields, metric, top in CHARTS:
         name = chart_fields[0]
         lines = [("average" if has_max else "value", "series", column(name, "avg"), "avg")]
@@ -186,15 +227,21 @@ def dashboard_charts(range_key: str, thresholds: dict, now: datetime | None = No
                 (threshold.warning, f"warning {threshold.warning:g}", "threshold-warning"),
                 (threshold.critical, f"critical {threshold.critical:g}", "threshold"),
             ]
-        charts.append(line_chart(key, title, unit, times, lines, start, now, step, marks, top))
+        charts.append(line_chart(key, title, unit, frame, lines, marks, top))
+    # Traffic in Mbit/s: the averages of both directions in one chart (the shares of the line are above).
+    traffic_lines = [
+        ("download", "series", column("net_in", "avg"), "avg"),
+        ("upload", "series-2", column("net_out", "avg"), "avg"),
+    ]
+    charts.append(line_chart("traffic", "Traffic on the line", "bit/s", frame, traffic_lines))
     queue_marks = []
     if (threshold := thresholds.get("queue")) is not None and threshold.enabled:
         queue_marks = [(threshold.warning, f"warning {threshold.warning:g}", "threshold-warning")]
     queue_lines = [
-        ("messages in the queue", "series", column("queue", "max" if has_max else "avg"), "max"),
-        ("deferred", "series-2", column("queue_deferred", "max" if has_max else "avg"), "max"),
+        ("messages in the queue", "series", column("queue", "max"), "max"),
+        ("deferred", "series-2", column("queue_deferred", "max"), "max"),
     ]
-    queue = line_chart("queue", "Mail queue", "", times, queue_lines, start, now, step, queue_marks)
+    queue = line_chart("queue", "Mail queue", "", frame, queue_lines, queue_marks)
     return charts, queue
 
 

@@ -70,7 +70,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     thresholds = {t.metric: t for t in LoadThreshold.objects.all()}
     sample = LoadSample.objects.order_by("-taken_at").first()
     stale_after = timedelta(seconds=max(3 * settings_row.sample_interval_seconds, 300))
-    chart_list, queue_chart = charts.dashboard_charts(range_key, thresholds)
+    chart_list, queue_chart = charts.dashboard_charts(range_key, thresholds, settings_row.sample_interval_seconds)
     ctx = {
         "range_key": range_key,
         "ranges": charts.RANGE_CHOICES,

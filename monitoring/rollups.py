@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import Avg, Count, Max
 from django.utils import timezone
 
@@ -152,21 +152,39 @@ def prune(now: datetime | None = None) -> dict[str, int]:
 # --- Reading for charts -----------------------------------------------------------------------
 
 
-def series(range_key: str, fields: list[str], now: datetime | None = None) -> tuple[Range, list[tuple]]:
-    """Rows ``(time, field1_avg, field1_max, ...)`` for a chart range, from the tier that fits it.
+def _rows_with_epoch(queryset, time_field: str, columns: list[str]) -> list[tuple]:
+    """Rows ``(epoch seconds, *columns)``, read from the cursor.
 
-    Raw samples have one value: it is returned as both average and maximum.
+    Django converts every datetime through its converters, which for a chart of
+    a year costs more than the query itself; the chart only needs seconds.
+    """
+    sql, params = queryset.values_list(time_field, *columns).query.sql_with_params()
+    with connections[queryset.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    if rows and isinstance(rows[0][0], str):  # SQLite keeps naive UTC text
+        parse = datetime.fromisoformat
+        return [(parse(row[0]).replace(tzinfo=UTC).timestamp(), *row[1:]) for row in rows]
+    return [(row[0].timestamp(), *row[1:]) for row in rows]
+
+
+def series(range_key: str, wanted: list[tuple[str, str]], now: datetime | None = None) -> tuple[Range, list[tuple]]:
+    """Rows ``(epoch seconds, *values)`` for a chart range, from the tier that fits it.
+
+    ``wanted`` lists ``(field, "avg" | "max")``; raw samples have one value, used for both.
     """
     now = now or timezone.now()
     chart_range = RANGES[range_key]
     since = now - chart_range.span
     if chart_range.tier == RAW:
+        fields = sorted({name for name, _ in wanted})
         rows = LoadSample.objects.filter(taken_at__gte=since).order_by("taken_at")
-        raw = rows.values_list("taken_at", *fields)
-        return chart_range, [(row[0], *(v for value in row[1:] for v in (value, value))) for row in raw]
-    columns = [f"{f}_{kind}" for f in fields for kind in ("avg", "max")]
+        positions = [1 + fields.index(name) for name, _ in wanted]
+        raw = _rows_with_epoch(rows, "taken_at", fields)
+        return chart_range, [(row[0], *(row[i] for i in positions)) for row in raw]
+    columns = [f"{name}_{kind}" for name, kind in wanted]
     rows = LoadRollup.objects.filter(tier=chart_range.tier, bucket_start__gte=since).order_by("bucket_start")
-    return chart_range, list(rows.values_list("bucket_start", *columns))
+    return chart_range, _rows_with_epoch(rows, "bucket_start", columns)
 
 
 # --- Disk-full forecast -----------------------------------------------------------------------

@@ -103,7 +103,7 @@ def test_each_chart_range_reads_the_tier_that_fits(db, make_load_sample, range_k
             LoadRollup(tier=tier, bucket_start=now - step * (i + 1), samples=1, cpu_avg=i, cpu_max=i + 1)
             for i in range(rows + 10)  # older rows outside the range are not read
         )
-    chart_range, points = rollups.series(range_key, ["cpu"], now)
+    chart_range, points = rollups.series(range_key, [("cpu", "avg"), ("cpu", "max")], now)
     assert chart_range.tier == tier
     assert len(points) == rows
     assert points == sorted(points)
