@@ -14,7 +14,8 @@ The reference facts (RFC 5782 and the lists' own documentation):
 
 How a sweep stays fast: every list is probed and looked up at the same time,
 under one bound on queries in flight. Each list sends its probes together with
-its first few lookups; the rest of its lookups wait for the probe. So a list
+its first few lookups (A and TXT at once, so a listing costs one round trip);
+the rest of its lookups wait for the probe. So a list
 that never answers costs one timeout and a handful of queries, then is
 skipped, and no other list waits for it.
 """
@@ -34,7 +35,7 @@ from monitoring.models.dnsbl import Health, Status, describe_codes
 
 LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
 MAX_IPV4_PREFIX, MAX_IPV6_PREFIX = 24, 120  # largest ranges a check accepts: 256 addresses
-SPECULATIVE_LOOKUPS = 8  # lookups sent together with a list's health probes
+SPECULATIVE_LOOKUPS = 8  # lookups (A and TXT) sent together with a list's health probes
 GIVE_UP_AFTER_TIMEOUTS = 3  # a list that stops answering mid-sweep is not waited on again
 
 
@@ -302,13 +303,13 @@ async def check_async(
     async def look_up(zone: _Zone, target: str, speculative: bool) -> Finding:
         nonlocal done
         try:
+            answer = txt = None
             if speculative:
-                answer = await resolver.a(zone.spec.name_for(target))
-                await zone.judged.wait()
-            else:
-                await zone.judged.wait()
-                answer = None
-            return await _finding(resolver, zone, target, answer)
+                # A and TXT together: a listed address needs no second round trip for its reason.
+                name = zone.spec.name_for(target)
+                answer, txt = await asyncio.gather(resolver.a(name), resolver.txt(name))
+            await zone.judged.wait()
+            return await _finding(resolver, zone, target, answer, txt)
         finally:
             done += 1
             if progress:
@@ -341,7 +342,9 @@ async def _nxdomain_probe(resolver: Resolver, specs: list[ZoneSpec]) -> bool:
     return answer.outcome == ANSWER and any(not _in_loopback(code) for code in answer.records)
 
 
-async def _finding(resolver: Resolver, zone: _Zone, target: str, answer: Answer | None) -> Finding:
+async def _finding(
+    resolver: Resolver, zone: _Zone, target: str, answer: Answer | None, txt: Answer | None = None
+) -> Finding:
     spec, health = zone.spec, zone.health
     assert health is not None
     if health.health == Health.REFUSED:
@@ -359,7 +362,8 @@ async def _finding(resolver: Resolver, zone: _Zone, target: str, answer: Answer 
     reading = read_answer(answer, spec)
     if reading.status != Status.LISTED:
         return Finding(target, spec, reading.status, reading.codes, reading.detail)
-    txt = await resolver.txt(spec.name_for(target))
+    if txt is None:
+        txt = await resolver.txt(spec.name_for(target))
     return Finding(
         target,
         spec,

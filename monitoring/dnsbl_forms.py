@@ -46,7 +46,8 @@ class ZoneForm(forms.ModelForm):
             "name", "zone", "kind", "ipv6", "codes", "bitmask", "refusal_codes", "refusal_advice",
             "delisting_url", "needs_registration", "needs_key", "key", "notes", "enabled", "position",
         ]  # fmt: skip
-        widgets = {"key": forms.PasswordInput(render_value=True), "notes": forms.Textarea(attrs={"rows": 2})}
+        widgets = {"key": forms.PasswordInput(render_value=False), "notes": forms.Textarea(attrs={"rows": 2})}
+        help_texts = {"key": "Never shown again once saved; leave empty to keep the current key."}
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -59,6 +60,10 @@ class ZoneForm(forms.ModelForm):
             return validate_zone_name(self.cleaned_data["zone"])
         except BadInput as exc:
             raise forms.ValidationError(str(exc)) from None
+
+    def clean_key(self) -> str:
+        # The key is not sent back to the browser, so an empty field means "unchanged".
+        return self.cleaned_data["key"].strip() or self.instance.key
 
     def clean_codes(self) -> dict[str, str]:
         codes: dict[str, str] = {}

@@ -27,6 +27,7 @@ LEGEND = [
     (Status.REFUSED, "the list refused our query (e.g. public resolver): not a listing"),
     (Status.UNKNOWN, "no usable answer (timeout, SERVFAIL, rewritten answer): not clean"),
     (Status.IGNORED, "the list failed its RFC 5782 health check; its answers are ignored"),
+    ("none", "· not asked: the list does not take this kind of address (IPv6, domain)"),
 ]
 
 
@@ -64,13 +65,20 @@ def summarise(sweep: DnsblSweep | None, zones: list[DnsblZone], results: list[Dn
     clean_on = len(working) - len(listed)
     text = f"Clean on {clean_on} of {len(working)} working lists"
     if listed:
-        when = f" since {date_format(timezone.localtime(since), 'H:i')}" if since else ""
+        when = f" since {_when(since)}" if since else ""
         return Summary("critical", f"{text}; listed on {', '.join(listed)}{when}.", len(working), listed)
     unhealthy = [z for z in zones if z.enabled and z.health not in (Health.HEALTHY, Health.UNCHECKED)]
     if unhealthy or doubtful:
         extra = f"; {len(unhealthy)} list(s) not working" if unhealthy else "; some answers unknown"
         return Summary("warning", f"{text}{extra}.", len(working))
     return Summary("ok", f"{text}.", len(working))
+
+
+def _when(moment: datetime) -> str:
+    """10:42 today, else 26 Nov 10:42."""
+    local = timezone.localtime(moment)
+    same_day = local.date() == timezone.localdate()
+    return date_format(local, "H:i" if same_day else "j M H:i")
 
 
 def listing_periods(changes: list[ListingChange]) -> list[Listing]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 import dns.exception
@@ -154,7 +155,8 @@ def _run_monitoring(sweep: DnsblSweep, config: ResolverConfig) -> None:
         schedule.resolver_rewrites_nxdomain = report.rewrites_nxdomain
         schedule.save(update_fields=["resolver", "resolver_is_public", "resolver_rewrites_nxdomain"])
         for value, found in suggestions.items():
-            MonitoredAddress.objects.filter(value=value).update(suggestions=found)
+            if found is not None:
+                MonitoredAddress.objects.filter(value=value).update(suggestions=found)
         DnsblSweep.objects.filter(pk=sweep.pk).update(
             state=DnsblSweep.State.DONE,
             finished_at=timezone.now(),
@@ -307,8 +309,11 @@ def send_alert(sweep: DnsblSweep) -> bool:
 # --- Address suggestions from a domain's MX and A/AAAA records ---------------------------------------
 
 
-def suggest_addresses(domain: str, config: ResolverConfig) -> list[dict]:
-    """The addresses a domain's mail goes to (MX hosts, or the domain itself): candidates to monitor."""
+def suggest_addresses(domain: str, config: ResolverConfig) -> list[dict] | None:
+    """The addresses a domain's mail goes to (MX hosts, or the domain itself): candidates to monitor.
+
+    None when the lookup failed (the previous suggestions are kept).
+    """
 
     async def run() -> list[dict]:
         resolver = Resolver(config)
@@ -322,10 +327,13 @@ def suggest_addresses(domain: str, config: ResolverConfig) -> list[dict]:
                     found.extend({"address": address, "host": host} for address in answer.records)
         return found
 
-    try:
-        return asyncio.run(run())
-    except (OSError, ValueError, dns.exception.DNSException):
-        return []
+    # Its own thread and event loop: the caller may already run one (like check()).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        try:
+            return pool.submit(asyncio.run, run()).result()
+        except (OSError, ValueError, dns.exception.DNSException):
+            log.warning("DNSBL: could not look up the mail records of %s", domain, exc_info=True)
+            return None
 
 
 __all__ = [

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
@@ -45,7 +45,8 @@ def listed_sweep(dns_server, dnsbl_catalogue):
 
 def test_the_dashboard_says_in_plain_words_where_we_are_listed(client, login, executive, listed_sweep):
     login(client, executive)
-    response = client.get("/monitoring/dnsbl/")
+    with time_machine.travel(T0 + timedelta(hours=1)):
+        response = client.get("/monitoring/dnsbl/")
     assert response.status_code == 200
     text = response.content.decode()
     assert "Clean on 1 of 2 working lists; listed on bl.test since 10:42." in text
@@ -72,7 +73,7 @@ def test_the_status_line_feeds_the_executive_summary(listed_sweep, django_assert
         line = status_line()
     assert line in status_lines()
     assert line.status == "critical"
-    assert "listed on bl.test" in line.text
+    assert "listed on bl.test since 2 Mar 10:42" in line.text  # not today: the date is given
 
 
 def test_check_now_queues_one_sweep_through_celery(client, login, it_staff, django_capture_on_commit_callbacks):
@@ -171,3 +172,16 @@ def test_the_catalogue_holds_only_operating_lists_with_their_own_facts(catalogue
     assert all(z.delisting_url.startswith("https://") for z in zones.values())
     assert zones["b.barracudacentral.org"].needs_registration
     assert not zones["combined.mail.abusix.zone"].usable  # needs a key first
+
+
+def test_a_list_key_is_never_sent_back_and_kept_when_left_empty(client, login, it_staff, catalogue):
+    login(client, it_staff)
+    zone = DnsblZone.objects.get(zone="combined.mail.abusix.zone")
+    zone.key = "s3cr3t-key-123"
+    zone.save()
+    assert "s3cr3t-key-123" not in client.get(f"/monitoring/dnsbl/zones/{zone.pk}/").content.decode()
+    data = {"name": zone.name, "zone": zone.zone, "kind": "ip", "needs_key": "on", "enabled": "on", "position": 1}
+    assert client.post(f"/monitoring/dnsbl/zones/{zone.pk}/", data).status_code == 302
+    zone.refresh_from_db()
+    assert zone.key == "s3cr3t-key-123" and zone.enabled
+    assert zone.query_zone == "s3cr3t-key-123.combined.mail.abusix.zone"
