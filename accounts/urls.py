@@ -14,6 +14,7 @@ urlpatterns = [
     path("password-reset/sent/", views.PasswordResetDoneView.as_view(), name="password_reset_done"),
     path("password-reset/<uidb64>/<token>/", views.PasswordResetConfirmView.as_view(), name="password_reset_confirm"),
     path("password-reset/done/", views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
+    path("password/", views.PasswordChangeView.as_view(), name="password_change"),
     path("invitation/<str:token>/", views.invitation_accept, name="invitation_accept"),
     # Own tokens and backup codes.
     path("tokens/", views.tokens, name="otp_tokens"),

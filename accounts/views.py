@@ -34,7 +34,7 @@ from accounts.forms import (
 )
 from accounts.models import SignInFailure
 from accounts.redirects import safe_next_url
-from accounts.roles import requires
+from accounts.roles import CapabilityRequiredMixin, requires
 
 ENROL_DEVICE_KEY = "enrol_device_id"
 ENROL_NEXT_KEY = "enrol_next"
@@ -353,3 +353,18 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 
 class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
     template_name = "registration/password_reset_complete.html"
+
+
+class PasswordChangeView(CapabilityRequiredMixin, auth_views.PasswordChangeView):
+    """Change the password with the current one; other sessions of the user end (Django's session hash)."""
+
+    capability = "use_portal"
+    template_name = "registration/password_change_form.html"
+    success_url = reverse_lazy("otp_tokens")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        self.request.session[signin.PASSWORD_VERIFIED_KEY] = int(time.time())
+        audit.record("password.changed", request=self.request, target=self.request.user.email)
+        messages.success(self.request, "Your password is changed. Other sessions of yours have been signed out.")
+        return response

@@ -78,6 +78,7 @@ MATRIX: dict[str, Row] = {
     "password_reset_done": everyone(200),
     "password_reset_confirm": everyone(200, kwargs=lambda: {"uidb64": "MQ", "token": "set-password"}),
     "password_reset_complete": everyone(200),
+    "password_change": signed_in(),
     "invitation_accept": everyone(200, kwargs=lambda: _accounts_invitation()[1]),
     "captcha-image": everyone(200, kwargs=lambda: _captcha_key()),
     "captcha-image-2x": everyone(200, kwargs=lambda: _captcha_key()),

@@ -56,3 +56,46 @@ def test_the_link_works_once(client, employee):
     client.post(first.redirect_chain[-1][0], {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
     again = client.get(link, follow=True)
     assert not again.context["validlink"]
+
+
+def test_a_reset_signs_out_the_other_sessions(client, login, employee):
+    from django.test import Client
+
+    other = Client()
+    login(other, employee)
+    assert other.get(reverse("home")).status_code == 200
+    request_reset(client, employee.email)
+    link = reset_link(employee.email)
+    page = client.get(link, follow=True)
+    client.post(page.redirect_chain[-1][0], {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
+    assert reverse("login") in other.get(reverse("home"))["Location"]
+
+
+def test_changing_the_password_needs_the_current_one_and_ends_other_sessions(client, login, employee):
+    from django.test import Client
+
+    from tests.conftest import PASSWORD
+
+    other = Client()
+    login(other, employee)
+    login(client, employee)
+    data = {"old_password": "wrong", "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
+    assert client.post(reverse("password_change"), data).status_code == 200
+    response = client.post(reverse("password_change"), {**data, "old_password": PASSWORD})
+    assert response["Location"] == reverse("otp_tokens")
+    assert client.get(reverse("home")).status_code == 200  # this session stays signed in and verified
+    assert reverse("login") in other.get(reverse("home"))["Location"]
+    assert AuditEvent.objects.filter(action="password.changed", actor=employee).exists()
+
+
+def test_short_and_common_passwords_are_refused(client, make_user, it_staff):
+    from accounts import invitations
+
+    user = make_user("new@example.com", password=None)
+    _, token = invitations.invite(user, actor=it_staff)
+    url = reverse("invitation_accept", kwargs={"token": token})
+    for weak in ("short pw 1", "password1234", "123456789012"):
+        response = client.post(url, {"new_password1": weak, "new_password2": weak})
+        assert response.status_code == 200 and response.context["form"].errors
+    user.refresh_from_db()
+    assert not user.has_usable_password()
