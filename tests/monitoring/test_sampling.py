@@ -170,3 +170,19 @@ def test_postqueue_path_is_found_when_installed(db):
         assert command == [found, "-j"]
     else:
         assert command is None or "exim" in command[0]
+
+
+def test_proc_and_psutil_agree_on_the_mail_ports(db):
+    if sampling._tcp_from_proc() is None:
+        pytest.skip("no /proc/net/tcp on this system")
+    server, port = _listen_on_a_free_mail_port()
+    client = socket.create_connection(("127.0.0.1", port))
+    accepted, _ = server.accept()
+    try:
+        from_proc = {s for s in sampling._tcp_from_proc() if port in s[:2]}
+        from_psutil = {s for s in sampling._tcp_from_psutil() if port in s[:2]}
+    finally:
+        for sock in (accepted, client, server):
+            sock.close()
+    assert from_proc == from_psutil
+    assert (port, 0, "LISTEN") in from_proc
