@@ -35,7 +35,7 @@ from monitoring.models.dnsbl import Health, Status, describe_codes
 
 LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
 MAX_IPV4_PREFIX, MAX_IPV6_PREFIX = 24, 120  # largest ranges a check accepts: 256 addresses
-SPECULATIVE_LOOKUPS = 8  # lookups (A and TXT) sent together with a list's health probes
+SPECULATIVE_LOOKUPS = 3  # lookups (A and TXT) sent together with a list's health probes
 GIVE_UP_AFTER_TIMEOUTS = 3  # a list that stops answering mid-sweep is not waited on again
 
 
@@ -320,7 +320,10 @@ async def check_async(
         jobs.append(probe(zone))
         applicable = [target for target in targets if zone.spec.applies_to(target)]
         jobs.extend(look_up(zone, target, n < SPECULATIVE_LOOKUPS) for n, target in enumerate(applicable))
-    outcomes = await asyncio.gather(nxdomain_probe, *jobs)
+    try:
+        outcomes = await asyncio.gather(nxdomain_probe, *jobs)
+    finally:
+        await resolver.close()
     findings = [item for item in outcomes[1:] if isinstance(item, Finding)]
     rewrites = outcomes[0] or any(f.status == Status.UNKNOWN and "rewrites NXDOMAIN" in f.meaning for f in findings)
     return Report(

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import secrets
+import socket
 from dataclasses import dataclass, field
 
 import dns.asyncquery
 import dns.exception
+import dns.flags
 import dns.message
 import dns.rcode
 import dns.rdatatype
@@ -120,6 +123,35 @@ class Resolver:
         self.config = config
         self.in_flight = asyncio.Semaphore(config.max_in_flight)
         self.queries = 0
+        self._channels: dict[tuple[str, int], list[_Channel]] = {}
+        self._opening = asyncio.Lock()
+
+    async def close(self) -> None:
+        for channels in self._channels.values():
+            for channel in channels:
+                channel.close()
+        self._channels.clear()
+
+    async def _exchange(
+        self, request: dns.message.Message, host: str, port: int, timeout: float
+    ) -> dns.message.Message:
+        """One UDP exchange over a shared socket; TCP when the answer is truncated."""
+        key = (host, port)
+        if key not in self._channels:
+            async with self._opening:
+                if key not in self._channels:
+                    loop = asyncio.get_running_loop()
+                    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+                    opened = []
+                    for _ in range(CHANNELS_PER_NAMESERVER):
+                        _, channel = await loop.create_datagram_endpoint(_Channel, remote_addr=key, family=family)
+                        opened.append(channel)
+                    self._channels[key] = opened
+        channel = secrets.choice(self._channels[key])
+        response = await channel.exchange(request, timeout)
+        if response.flags & dns.flags.TC:
+            return await dns.asyncquery.tcp(request, host, timeout=timeout, port=port)
+        return response
 
     async def a(self, name: str) -> Answer:
         return await self.query(name, dns.rdatatype.A)
@@ -144,9 +176,7 @@ class Resolver:
                     return last
                 self.queries += 1
                 try:
-                    response, _ = await dns.asyncquery.udp_with_fallback(
-                        request, host, timeout=min(self.config.timeout, remaining), port=port
-                    )
+                    response = await self._exchange(request, host, port, min(self.config.timeout, remaining))
                 except dns.exception.Timeout:
                     timed_out += 1
                     last = Answer(TIMEOUT, detail=f"no answer from {host} within {self.config.lifetime:g} s")
@@ -163,6 +193,63 @@ class Resolver:
                 last = Answer(SERVFAIL, detail=f"{host} answered {dns.rcode.to_text(rcode)}")
             if not timed_out:
                 return last  # every server gave a definite failure: retrying will not help
+
+
+# Queries share a few connected UDP sockets per nameserver instead of opening one per query
+# (that costs more than the query). Answers are matched by random ID and checked against the
+# question; several sockets keep the source port varied.
+CHANNELS_PER_NAMESERVER = 4
+
+
+class _Channel(asyncio.DatagramProtocol):
+    def __init__(self) -> None:
+        self.transport: asyncio.DatagramTransport | None = None
+        self.pending: dict[int, asyncio.Future] = {}
+
+    def connection_made(self, transport) -> None:  # type: ignore[override]
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr) -> None:  # type: ignore[override]
+        if len(data) < 2:
+            return
+        waiter = self.pending.pop(int.from_bytes(data[:2], "big"), None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(data)
+
+    def error_received(self, exc: Exception) -> None:
+        # ICMP "port unreachable" and the like: fail every waiting query on this socket.
+        for waiter in self.pending.values():
+            if not waiter.done():
+                waiter.set_exception(exc)
+        self.pending.clear()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.error_received(exc or ConnectionError("socket closed"))
+
+    async def exchange(self, request: dns.message.Message, timeout: float) -> dns.message.Message:
+        assert self.transport is not None
+        while True:
+            query_id = secrets.randbelow(65536)
+            if query_id not in self.pending:
+                break
+        request.id = query_id
+        waiter = asyncio.get_running_loop().create_future()
+        self.pending[query_id] = waiter
+        self.transport.sendto(request.to_wire())
+        try:
+            data = await asyncio.wait_for(waiter, timeout)
+        except TimeoutError:
+            raise dns.exception.Timeout(timeout=timeout) from None
+        finally:
+            self.pending.pop(query_id, None)
+        response = dns.message.from_wire(data)
+        if not request.is_response(response):
+            raise dns.exception.FormError("the answer does not match the question")
+        return response
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
 
 
 def _text(rdata: object) -> str:

@@ -317,15 +317,18 @@ def suggest_addresses(domain: str, config: ResolverConfig) -> list[dict] | None:
 
     async def run() -> list[dict]:
         resolver = Resolver(config)
-        mx = await resolver.query(f"{domain}.", dns.rdatatype.MX)
-        hosts = [r.split()[-1].rstrip(".") for r in mx.records] if mx.outcome == ANSWER else [domain]
-        found: list[dict] = []
-        for host in hosts:
-            for rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
-                answer = await resolver.query(f"{host}.", rdtype)
-                if answer.outcome == ANSWER:
-                    found.extend({"address": address, "host": host} for address in answer.records)
-        return found
+        try:
+            mx = await resolver.query(f"{domain}.", dns.rdatatype.MX)
+            hosts = [r.split()[-1].rstrip(".") for r in mx.records] if mx.outcome == ANSWER else [domain]
+            found: list[dict] = []
+            for host in hosts:
+                for rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
+                    answer = await resolver.query(f"{host}.", rdtype)
+                    if answer.outcome == ANSWER:
+                        found.extend({"address": address, "host": host} for address in answer.records)
+            return found
+        finally:
+            await resolver.close()
 
     # Its own thread and event loop: the caller may already run one (like check()).
     with ThreadPoolExecutor(max_workers=1) as pool:
