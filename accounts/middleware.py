@@ -9,18 +9,12 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import urlencode
 
-# Pages a signed-in but not yet verified user may open (sign-in, enrolment, sign-out, anonymous pages).
+# Pages anyone may open, signed in or not, verified or not (sign-in, anonymous pages).
 OPEN_URL_NAMES = frozenset(
     {
         "login",
         "logout",
         "otp_verify",
-        "reauth",
-        "otp_enrol",
-        "otp_enrol_scan",
-        "otp_enrol_confirm",
-        "otp_backup_codes",
-        "otp_backup_codes_download",
         "invitation_accept",
         "password_reset",
         "password_reset_done",
@@ -35,6 +29,11 @@ OPEN_URL_NAMES = frozenset(
 )
 # The webmail gateway answers for itself (401/403), never with a redirect.
 OPEN_PATH_PREFIXES = ("/gateway/",)
+# Enrolment: open to a signed-in user who has no confirmed token yet (and only to them: with a
+# token, the OTP step comes first, so a password-only session can never add a token of its own).
+ENROLMENT_URL_NAMES = frozenset(
+    {"reauth", "otp_enrol", "otp_enrol_scan", "otp_enrol_confirm", "otp_backup_codes", "otp_backup_codes_download"}
+)
 
 
 class OTPRequiredMiddleware:
@@ -53,7 +52,8 @@ class OTPRequiredMiddleware:
     def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs) -> HttpResponse | None:
         # Decide on the URL first: the gateway's warm path must not load the user from the database.
         match = request.resolver_match
-        if (match and match.url_name in OPEN_URL_NAMES) or request.path_info.startswith(OPEN_PATH_PREFIXES):
+        url_name = match.url_name if match else None
+        if url_name in OPEN_URL_NAMES or request.path_info.startswith(OPEN_PATH_PREFIXES):
             return None
         user = request.user
         if not user.is_authenticated or user.is_verified():
@@ -62,6 +62,8 @@ class OTPRequiredMiddleware:
 
         if has_confirmed_token(user):
             target = "otp_verify"
+        elif url_name in ENROLMENT_URL_NAMES:
+            return None
         elif otp_required():
             target = "otp_enrol"
         else:

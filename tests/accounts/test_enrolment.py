@@ -173,3 +173,15 @@ def test_the_session_records_when_the_otp_step_passed(client, employee):
     before = int(time.time())
     client.post(reverse("otp_enrol_confirm"), {"code": totp_code(device)})
     assert before <= client.session["otp_verified_at"] <= int(time.time())
+
+
+def test_a_password_only_session_cannot_add_a_token_once_the_user_has_one(client, employee):
+    """Someone who signed in with the password before the owner enrolled must not add their own token."""
+    sign_in_without_token(client, employee)
+    TOTPDevice.objects.create(user=employee, name="Owner's phone", confirmed=True)  # enrolled elsewhere
+    for name in ("otp_enrol", "otp_enrol_scan", "otp_enrol_confirm", "reauth", "otp_backup_codes"):
+        response = client.get(reverse(name))
+        assert response.status_code == 302 and response["Location"].startswith(reverse("otp_verify")), name
+    response = client.post(reverse("otp_enrol"), {"name": "Attacker"})
+    assert response["Location"] == reverse("otp_verify")
+    assert not TOTPDevice.objects.filter(name="Attacker").exists()
