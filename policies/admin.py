@@ -19,7 +19,7 @@ from policies.models import (
 
 @admin.register(PolicySettings)
 class PolicySettingsAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "time_zone", "send_max_tries", "retry_backoff_seconds", "next_digest_at"]
+    list_display = ["__str__", "send_max_tries", "retry_backoff_seconds", "next_digest_at"]
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

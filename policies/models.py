@@ -7,7 +7,7 @@ Timing lives in these rows (``Campaign.next_run_at``, ``PolicySettings.next_dige
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -22,11 +22,11 @@ from policies.markdown import render_markdown
 
 
 class PolicySettings(models.Model):
-    """The organisation's settings for this area (one row, edited in the admin)."""
+    """The organisation's settings for this area (one row, edited in the admin).
 
-    time_zone = models.CharField(
-        max_length=64, blank=True, help_text="Schedules run in this time zone; blank means the TIME_ZONE setting."
-    )
+    Schedules run in the organisation's time zone, which is the ``TIME_ZONE`` setting (see README).
+    """
+
     send_max_tries = models.PositiveSmallIntegerField(default=5, help_text="SMTP attempts before a mail fails.")
     retry_backoff_seconds = models.PositiveIntegerField(
         default=60, help_text="Wait before the first retry; doubles with every further try."
@@ -42,19 +42,14 @@ class PolicySettings(models.Model):
     def __str__(self) -> str:
         return "Policy settings"
 
-    def clean(self) -> None:
-        try:
-            ZoneInfo(self.time_zone or settings.TIME_ZONE)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValidationError({"time_zone": f"Unknown time zone {self.time_zone!r}"}) from exc
-
     @classmethod
     def load(cls) -> PolicySettings:
         return cls.objects.get_or_create(pk=1)[0]
 
     @property
     def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.time_zone or settings.TIME_ZONE)
+        # The organisation's time zone is the TIME_ZONE setting: schedules and every page use the same one.
+        return ZoneInfo(settings.TIME_ZONE)
 
 
 def organisation_zone() -> ZoneInfo:

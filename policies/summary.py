@@ -284,7 +284,7 @@ def trend(current: models.QuerySet, overall: Rate, today: dt.date, zone) -> list
 
 def trend_chart(points: list[tuple[dt.date, float]], width: int = 640, height: int = 180) -> dict:
     """Coordinates for the inline SVG line chart (templates/policies/_trend_chart.html); no JavaScript."""
-    left, right, top, bottom = 40, 10, 10, 24
+    left, right, top, bottom = 44, 28, 10, 24
     plot_w, plot_h = width - left - right, height - top - bottom
     step = plot_w / max(len(points) - 1, 1)
 

@@ -70,12 +70,8 @@ def test_the_starter_library_adopts_an_editable_draft(client, login, it_staff):
     assert client.post("/policies/manage/library/nothing-here/adopt/").status_code == 404
 
 
-def test_a_campaign_is_created_in_the_organisation_time_zone(client, login, it_staff, make_policy):
-    from policies.models import PolicySettings
-
-    conf = PolicySettings.load()
-    conf.time_zone = "Europe/Berlin"
-    conf.save()
+def test_a_campaign_is_created_in_the_organisation_time_zone(client, login, it_staff, make_policy, settings):
+    settings.TIME_ZONE = "Europe/Berlin"
     policy = make_policy()
     login(client, it_staff)
     response = client.post(
