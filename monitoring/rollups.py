@@ -168,23 +168,28 @@ def _rows_with_epoch(queryset, time_field: str, columns: list[str]) -> list[tupl
     return [(row[0].timestamp(), *row[1:]) for row in rows]
 
 
+def _tier_rows(tier: str, wanted: list[tuple[str, str]], since: datetime) -> list[tuple]:
+    if tier == RAW:
+        fields = sorted({name for name, _ in wanted})
+        rows = LoadSample.objects.filter(taken_at__gte=since).order_by("taken_at")
+        positions = [1 + fields.index(name) for name, _ in wanted]
+        return [(row[0], *(row[i] for i in positions)) for row in _rows_with_epoch(rows, "taken_at", fields)]
+    columns = [f"{name}_{kind}" for name, kind in wanted]
+    query = LoadRollup.objects.filter(tier=tier, bucket_start__gte=since).order_by("bucket_start")
+    rows = _rows_with_epoch(query, "bucket_start", columns)
+    # The newest bucket is not complete yet: its part so far comes from the finer tier (a handful of rows).
+    tail_from = datetime.fromtimestamp(rows[-1][0], UTC) + STEP[tier] if rows else since
+    return rows + _tier_rows(SOURCE[tier], wanted, tail_from)
+
+
 def series(range_key: str, wanted: list[tuple[str, str]], now: datetime | None = None) -> tuple[Range, list[tuple]]:
-    """Rows ``(epoch seconds, *values)`` for a chart range, from the tier that fits it.
+    """Rows ``(epoch seconds, *values)`` for a chart range, from the tier that fits it, up to the latest sample.
 
     ``wanted`` lists ``(field, "avg" | "max")``; raw samples have one value, used for both.
     """
     now = now or timezone.now()
     chart_range = RANGES[range_key]
-    since = now - chart_range.span
-    if chart_range.tier == RAW:
-        fields = sorted({name for name, _ in wanted})
-        rows = LoadSample.objects.filter(taken_at__gte=since).order_by("taken_at")
-        positions = [1 + fields.index(name) for name, _ in wanted]
-        raw = _rows_with_epoch(rows, "taken_at", fields)
-        return chart_range, [(row[0], *(row[i] for i in positions)) for row in raw]
-    columns = [f"{name}_{kind}" for name, kind in wanted]
-    rows = LoadRollup.objects.filter(tier=chart_range.tier, bucket_start__gte=since).order_by("bucket_start")
-    return chart_range, _rows_with_epoch(rows, "bucket_start", columns)
+    return chart_range, _tier_rows(chart_range.tier, wanted, now - chart_range.span)
 
 
 # --- Disk-full forecast -----------------------------------------------------------------------

@@ -129,3 +129,15 @@ def test_a_shrinking_or_steady_disk_has_no_full_date(make_load_sample):
         make_load_sample(T0 - timedelta(hours=hour))
     [forecast] = rollups.disk_forecast(T0)
     assert forecast["days"] is None
+
+
+def test_a_chart_ends_with_the_latest_sample_even_before_its_bucket_is_complete(make_load_sample):
+    with time_machine.travel(T0 + timedelta(minutes=12), tick=False):
+        for minute in range(12):
+            make_load_sample(T0 + timedelta(minutes=minute), cpu=minute)
+        rollups.build_rollups()
+        _, points = rollups.series("24h", [("cpu", "avg"), ("cpu", "max")])
+        _, year = rollups.series("1y", [("cpu", "avg"), ("cpu", "max")])
+    # Two complete 5-minute buckets, then the two raw samples of the bucket in progress.
+    assert [p[1:] for p in points] == [(2.0, 4.0), (7.0, 9.0), (10.0, 10.0), (11.0, 11.0)]
+    assert [p[1:] for p in year] == [(2.0, 4.0), (7.0, 9.0), (10.0, 10.0), (11.0, 11.0)]

@@ -1,0 +1,100 @@
+"""The load dashboard and configuration drift in Chromium: real sign-in with OTP, strict CSP, real samples."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from tests.conftest import PASSWORD, totp_code
+
+pytestmark = pytest.mark.e2e
+
+
+def sign_in(page, user) -> None:
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.create(user=user, name="Phone", confirmed=True)
+    page.goto("/")
+    page.get_by_label("Email address").fill(user.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/accounts/login/code/**")
+    page.get_by_label("Code").fill(totp_code(device))
+    page.get_by_role("button", name="Verify").click()
+    page.wait_for_url("**/")
+
+
+def csp_watch(page) -> list[str]:
+    problems: list[str] = []
+    page.on("console", lambda msg: problems.append(msg.text) if "Content Security Policy" in msg.text else None)
+    return problems
+
+
+def test_it_staff_read_the_dashboard_with_live_samples(page, it_staff):
+    from monitoring import rollups, sampling
+    from monitoring.models.load import LoadRollup, LoadSettings, LoadThreshold
+
+    LoadSettings.objects.update_or_create(pk=1, defaults={"line_download_mbps": 100, "line_upload_mbps": 20})
+    LoadThreshold.ensure_defaults()
+    sampling.take_sample()  # the baseline reading, discarded
+    sample = sampling.take_sample()  # real psutil values from this machine
+    now = timezone.now()
+    LoadRollup.objects.bulk_create(
+        LoadRollup(tier="1h", bucket_start=now - timedelta(hours=h), samples=60, cpu_avg=20 + h % 7, cpu_max=95)
+        for h in range(1, 24 * 30)
+    )
+    rollups.refresh_forecast()
+    problems = csp_watch(page)
+
+    sign_in(page, it_staff)
+    page.get_by_role("link", name="Server load").click()
+    page.wait_for_url("**/monitoring/load/")
+
+    assert page.get_by_role("heading", name="Mail server load").is_visible()
+    cpu_gauge = page.locator('[data-gauge="cpu"]')
+    assert cpu_gauge.get_attribute("data-level") in {"ok", "warning", "critical"}
+    assert cpu_gauge.locator("text.gauge-text").text_content().endswith("%")
+    if sample.queue_status == "none":
+        assert page.get_by_text("No mail server found").first.is_visible()
+    assert page.locator("#chart-cpu svg path.series").count() >= 1
+
+    page.get_by_role("link", name="30 days").click()
+    page.wait_for_url("**range=30d**")
+    cpu_chart = page.locator("#chart-cpu svg")
+    assert cpu_chart.is_visible()
+    assert cpu_chart.locator("path.series-max").count() == 1
+    assert cpu_chart.locator("line.threshold").count() == 1  # the critical mark is drawn
+    box = cpu_chart.bounding_box()
+    assert box["width"] > 300 and box["height"] > 60  # the CSS (no inline style) sized it
+    assert problems == []
+
+
+def test_it_staff_patch_check_and_approve_a_drifted_file(page, it_staff, tmp_path):
+    from monitoring import drift
+    from monitoring.models.load import DriftBaseline, DriftCheck, LoadSettings
+
+    main_cf = tmp_path / "main.cf"
+    main_cf.write_text("smtpd_tls_security_level = may\n")
+    LoadSettings.objects.update_or_create(pk=1, defaults={"watched_files": str(main_cf)})
+    drift.run_check(DriftCheck.objects.create(status="running"))  # the first baseline
+    main_cf.write_text("smtpd_tls_security_level = none\n")  # what an upgrade might do
+    problems = csp_watch(page)
+
+    sign_in(page, it_staff)
+    page.goto("/monitoring/load/drift/")
+    page.get_by_role("button", name="I have just patched: check now").click()
+    assert page.get_by_text("Check requested").is_visible()
+    drift.run_due()  # what the next tick does (the button also queues a task)
+
+    page.goto("/monitoring/load/drift/")
+    page.get_by_role("link", name=str(main_cf)).click()
+    assert page.locator(".diff-del").filter(has_text="smtpd_tls_security_level = may").is_visible()
+    assert page.locator(".diff-add").filter(has_text="smtpd_tls_security_level = none").is_visible()
+    page.get_by_label("Why is this the new approved state?").fill("Testing opportunistic TLS off on purpose.")
+    page.get_by_role("button", name="Approve the new baseline").click()
+    page.wait_for_url("**/monitoring/load/drift/")
+    assert page.get_by_text("approved as the new baseline").is_visible()
+    assert DriftBaseline.objects.get(path=str(main_cf)).content == "smtpd_tls_security_level = none\n"
+    assert problems == []
