@@ -59,10 +59,11 @@ def _enqueue(email_id: int | None = None) -> None:
     from accounts import tasks
 
     try:
+        # No publish retries: with the broker down the request must not hang; the tick sends it later.
         if email_id is None:
-            tasks.deliver_due_emails.delay()
+            tasks.deliver_due_emails.apply_async(retry=False)
         else:
-            tasks.deliver_email.delay(email_id)
+            tasks.deliver_email.apply_async((email_id,), retry=False)
     except Exception as exc:
         log.warning("could not enqueue account email %s: %s", email_id, exc.__class__.__name__)
 

@@ -88,3 +88,21 @@ def test_the_tick_runs_on_a_real_worker(celery_worker_factory, celery_app, smtp_
     assert smtp_server.messages, worker.log()
     email.refresh_from_db()
     assert email.status == AccountEmail.SENT and email.body_text == ""
+
+
+def test_a_dead_broker_does_not_lose_the_email(settings, employee, it_staff, django_capture_on_commit_callbacks):
+    from portal.celery import app
+
+    previous = app.conf.broker_url
+    app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens there
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            email = emails.send_token_reset_notice(employee, actor=it_staff, reason="phone lost")
+    finally:
+        app.conf.broker_url = previous
+        if app._pool is not None:
+            app._pool.force_close_all()
+            app._pool = None
+        app.amqp._producer_pool = None
+    email.refresh_from_db()
+    assert email.status == AccountEmail.QUEUED  # the tick will send it
