@@ -105,6 +105,10 @@ def otp_verify(request: HttpRequest) -> HttpResponse:
     if user is None:
         messages.info(request, "Please sign in again.")
         return redirect("login")
+    if not request.user.is_authenticated and not enrolment.has_confirmed_token(user):
+        # IT staff reset the tokens between the two steps: enrol instead.
+        signin.sign_in_without_token(request, user)
+        return redirect(_with_next("otp_enrol", _next(request)))
     form = OTPCodeForm(request.POST or None)
     error = ""
     if request.method == "POST":

@@ -184,3 +184,13 @@ def test_a_session_without_the_otp_step_is_sent_to_it(client, employee, device):
 def test_signed_in_users_are_sent_on_from_the_login_page(client, login, employee):
     login(client, employee)
     assert client.get(reverse("login"))["Location"] == reverse("home")
+
+
+def test_a_reset_between_the_two_steps_leads_to_enrolment(client, employee, device, it_staff):
+    from accounts import enrolment
+
+    password_step(client, employee)
+    enrolment.reset_tokens(employee, actor=it_staff, reason="phone lost")
+    response = client.get(reverse("otp_verify"))
+    assert response["Location"].startswith(reverse("otp_enrol"))
+    assert client.get(reverse("otp_enrol")).status_code == 200
