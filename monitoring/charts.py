@@ -38,7 +38,7 @@ class Chart:
     lines: list[Line] = field(default_factory=list)
     y_ticks: list[tuple[float, str]] = field(default_factory=list)
     x_ticks: list[tuple[float, str]] = field(default_factory=list)
-    marks: list[tuple[float, str, str]] = field(default_factory=list)  # (y, label, css)
+    marks: list[tuple[float, str, str, int]] = field(default_factory=list)  # (y, label, css, label x)
     empty: bool = True
     latest: str = ""
     width: int = WIDTH
@@ -137,6 +137,15 @@ def _path(frame: Frame, values: list[float | None], y_top: float) -> str:
     return mark_safe(" ".join(segments))  # noqa: S308 - numbers, M and L only
 
 
+def tick_label(value: float, unit: str) -> str:
+    """Short axis labels (the left margin holds about seven characters)."""
+    if unit == "bit/s":
+        return f"{value / 1e6:g}M" if value >= 1e6 else f"{value / 1e3:g}k"
+    if unit == "B/s":
+        return f"{value / 1e6:g}MB" if value >= 1e6 else f"{value / 1e3:g}kB"
+    return f"{value:g} %" if unit == "%" else f"{value:g}"
+
+
 def format_value(value: float | None, unit: str) -> str:
     if value is None:
         return "no data"
@@ -175,8 +184,13 @@ def line_chart(
         if path:
             chart.lines.append(Line(label, css, path))
     chart.empty = not chart.lines
-    chart.y_ticks = [(y_of(y_top * f), format_value(y_top * f, unit)) for f in (0, 0.5, 1)]
-    chart.marks = [(y_of(v), label, css) for v, label, css in marks or [] if v <= y_top]
+    chart.y_ticks = [(y_of(y_top * f), tick_label(y_top * f, unit)) for f in (0, 0.5, 1)]
+    # The warning label sits at the left end of its line, the critical one at the right: they never overlap.
+    chart.marks = [
+        (y_of(v), label, css, LEFT + 4 if css == "threshold-warning" else WIDTH - RIGHT)
+        for v, label, css in marks or []
+        if v <= y_top
+    ]
     chart.x_ticks = frame.x_ticks
     main = next((i for i, line in enumerate(lines) if line[1] == "series"), 0)
     chart.latest = format_value(next((v for v in reversed(columns[main]) if v is not None), None), unit)
@@ -233,7 +247,7 @@ def dashboard_charts(
         ("download", "series", column("net_in", "avg"), "avg"),
         ("upload", "series-2", column("net_out", "avg"), "avg"),
     ]
-    charts.append(line_chart("traffic", "Traffic on the line", "bit/s", frame, traffic_lines))
+    charts.append(line_chart("traffic", "Traffic on the line (bit/s)", "bit/s", frame, traffic_lines))
     queue_marks = []
     if (threshold := thresholds.get("queue")) is not None and threshold.enabled:
         queue_marks = [(threshold.warning, f"warning {threshold.warning:g}", "threshold-warning")]

@@ -117,6 +117,7 @@ def read_counters(settings: LoadSettings) -> dict:
             continue
     return {
         "time": time.time(),
+        "pid": os.getpid(),  # which process read them (for the operator; rates never depend on it)
         "boot": psutil.boot_time(),
         "cores": cores,
         "net": {
