@@ -239,3 +239,24 @@ def test_progress_is_reported_from_the_callers_thread(server):
     )
     assert seen[-1][0] == 16
     assert {name for _, name in seen} == {threading.current_thread().name}
+
+
+def test_a_bad_dnsbl_setting_stops_the_start_with_its_name(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.services import ROOT
+
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "PORTAL_VAR_DIR": str(tmp_path)}
+    for name, value, message in [
+        ("DNSBL_NAMESERVERS", "127.0.0.1,dns.example.net", "DNSBL_NAMESERVERS: 'dns.example.net' is not an IP address"),
+        ("DNSBL_TIMEOUT", "soon", "DNSBL_TIMEOUT must be a number"),
+        ("DNSBL_MAX_IN_FLIGHT", "0", "DNSBL_MAX_IN_FLIGHT must be at least 1"),
+    ]:
+        result = subprocess.run(
+            [sys.executable, "-c", "import django; django.setup()"],
+            cwd=ROOT, env={**env, name: value}, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert result.returncode != 0
+        assert message in result.stderr
