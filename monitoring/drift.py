@@ -85,7 +85,7 @@ def read_file(path: str) -> FileState:
     if not stat.S_ISREG(info.st_mode):
         kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
         return FileState(path, "unreadable", error=f"the path is {kind}")
-    if not os.access(path, os.R_OK):
+    if not os.access(path, os.R_OK, effective_ids=os.access in os.supports_effective_ids):
         return FileState(path, "unreadable", error="permission denied")
     digest = hashlib.sha256()
     head = bytearray()

@@ -93,13 +93,23 @@ def test_a_fifo_is_unreadable_and_does_not_block(etc):
     assert "not a regular file" in finding.detail
 
 
-def test_a_file_without_read_permission_is_unreadable(etc):
-    if os.geteuid() == 0:
-        pytest.skip("root reads any file; the folder and FIFO tests cover unreadable paths")
-    check()
-    (etc / "postfix" / "main.cf").chmod(0)
-    [finding] = check().new_findings
-    assert (finding.kind, finding.detail) == ("unreadable", "permission denied")
+def test_a_file_without_read_permission_is_unreadable(etc, settings):
+    folder = settings.VAR_DIR / "drift-permissions"  # under a folder any user may traverse (not /tmp/pytest-of-root)
+    folder.mkdir(exist_ok=True)
+    folder.chmod(0o755)
+    path = folder / "main.cf"
+    path.write_text(MAIN_CF)
+    path.chmod(0o600)
+    as_root = os.geteuid() == 0
+    if as_root:  # root reads every file: read it as "nobody", the way an unprivileged worker would
+        os.seteuid(65534)
+    try:
+        state = drift.read_file(str(path))
+    finally:
+        if as_root:
+            os.seteuid(0)
+        path.unlink()
+    assert (state.status, state.error.lower()) == ("unreadable", "permission denied")
 
 
 def test_binary_and_huge_files_are_watched_by_checksum(etc):
