@@ -1,7 +1,8 @@
 """The DNS block lists the portal knows about, loaded into ``DnsblZone`` by a migration.
 
 Only lists that still operate. Closed lists are left out on purpose: SORBS
-(closed 2024), NiX Spam / ix.dnsbl.manitu.net (closed January 2025), NJABL
+(closed 2024), NiX Spam / ix.dnsbl.manitu.net (closed January 2025), GBUdb
+Truncate (reported discontinued), Lashback UBL (reported unavailable), NJABL
 (2013), AHBL (2015), DSBL (2008/2009), ORDB (2006) - dead lists have ended by
 answering "listed" for every address, which the RFC 5782 health check catches
 if IT staff add one back.
@@ -184,18 +185,21 @@ CATALOGUE: list[dict] = [
         "delisting_url": "https://rbl.interserver.net/",
     },
     {
-        "name": "GBUdb Truncate",
-        "zone": "truncate.gbudb.net",
-        "kind": "ip",
-        "codes": {"127.0.0.2": "Very poor reputation in Message Sniffer's GBUdb"},
-        "delisting_url": "https://www.gbudb.com/truncate/",
-    },
-    {
         "name": "NordSpam",
         "zone": "bl.nordspam.com",
         "kind": "ip",
-        "codes": {"127.0.0.2": "Seen sending spam to NordSpam traps"},
+        "ipv6": True,
+        "codes": {"127.0.0.2": "Spam or abuse source (manually moderated, focus on Nordic/European mail)"},
         "delisting_url": "https://www.nordspam.com/",
+        "notes": "Listings do not expire: ask for delisting by e-mail, explaining how the cause was fixed.",
+    },
+    {
+        "name": "NordSpam DBL",
+        "zone": "dbl.nordspam.com",
+        "kind": "domain",
+        "codes": {"127.0.0.2": "Domain used for spam or abuse (manually moderated)"},
+        "delisting_url": "https://www.nordspam.com/",
+        "notes": "The request must come from an address at the listed domain.",
     },
     {
         "name": "Abusix Mail Intelligence",
