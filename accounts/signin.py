@@ -30,6 +30,8 @@ RECENT_PASSWORD_SECONDS = 600
 
 
 def start_otp_step(request: HttpRequest, user: User) -> None:
+    # A new key after the password too: a session id planted before sign-in is useless for the code step.
+    request.session.cycle_key()
     request.session[PENDING_KEY] = {"user_id": user.pk, "backend": user.backend, "at": int(time.time())}
 
 

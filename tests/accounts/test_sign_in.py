@@ -31,7 +31,11 @@ def code_step(client, code, **extra):
 
 
 def test_it_asks_for_a_code_after_the_password_without_signing_in(client, employee, device):
+    client.get(reverse("login"))
+    client.session.save()
+    planted = client.session.session_key
     response = password_step(client, employee)
+    assert client.session.session_key != planted
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("otp_verify"))
     assert "_auth_user_id" not in client.session
