@@ -196,6 +196,7 @@ class ZoneHealth:
     spec: ZoneSpec
     health: str
     detail: str = ""
+    codes: list[str] = field(default_factory=list)  # the refusal codes seen, for a refused list
 
     @property
     def usable(self) -> bool:
@@ -209,7 +210,7 @@ def judge_health(spec: ZoneSpec, listed_probe: Answer, unlisted_probe: Answer) -
     for reading in (must, must_not):
         if reading.status == Status.REFUSED:
             advice = f" {spec.refusal_advice}" if spec.refusal_advice else ""
-            return ZoneHealth(spec, Health.REFUSED, f"{reading.detail}.{advice}"[:300])
+            return ZoneHealth(spec, Health.REFUSED, f"{reading.detail}.{advice}"[:300], reading.codes)
     if must.status == Status.UNKNOWN and not must.outside_loopback:
         return ZoneHealth(spec, Health.UNREACHABLE, f"test entry {test}: {must.detail}")
     if must_not.status == Status.LISTED:
@@ -351,7 +352,8 @@ async def _finding(
     spec, health = zone.spec, zone.health
     assert health is not None
     if health.health == Health.REFUSED:
-        return Finding(target, spec, Status.REFUSED, meaning=f"list refuses our queries: {health.detail}"[:300])
+        codes = ", ".join(health.codes)
+        return Finding(target, spec, Status.REFUSED, meaning=f"the list refuses our queries ({codes}); see its health")
     if health.health == Health.UNREACHABLE:
         return Finding(target, spec, Status.UNKNOWN, meaning="the list did not answer its health check")
     if not health.usable:

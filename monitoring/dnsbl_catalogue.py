@@ -16,10 +16,8 @@ from __future__ import annotations
 
 SPAMHAUS_REFUSAL = ["127.255.255.252", "127.255.255.254", "127.255.255.255"]
 SPAMHAUS_ADVICE = (
-    "Spamhaus refuses queries that come through public resolvers (8.8.8.8, 1.1.1.1, ...) and from "
-    "high-volume resolvers. Use a local recursive resolver (unbound or bind on the mail server) in "
-    "DNSBL_NAMESERVERS, or register for a free Data Query Service (DQS) key. 127.255.255.252 means a "
-    "typo in the zone name."
+    "Spamhaus refuses public resolvers (8.8.8.8, 1.1.1.1, ...) and busy shared ones: run a local "
+    "recursive resolver and set DNSBL_NAMESERVERS, or use a free DQS key. 127.255.255.252: typo in the zone."
 )
 PUBLIC_RESOLVER_ADVICE = (
     "The list refuses queries from large shared resolvers. Point DNSBL_NAMESERVERS at a local "

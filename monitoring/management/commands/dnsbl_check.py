@@ -12,7 +12,7 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from monitoring.dnsbl import BadInput, ZoneSpec, check, expand_targets
+from monitoring.dnsbl import BadInput, Finding, ZoneSpec, check, expand_targets
 from monitoring.dnsbl_sweep import usable_zones
 from monitoring.models.dnsbl import DnsblZone, Status
 
@@ -70,5 +70,10 @@ class Command(BaseCommand):
         self.stdout.write(f"\n{len(report.findings)} lookups: {len(listed)} listed, {clean} clean, {len(other)} other")
         for f in listed:
             self.stdout.write(self.style.ERROR(f"  LISTED {f.address} on {f.spec.zone}: {f.meaning} {f.txt}".rstrip()))
+        # Refused/unknown/ignored answers usually come a whole list at a time: one line per list and status.
+        groups: dict[tuple[str, str], list[Finding]] = {}
         for f in other:
-            self.stdout.write(f"  {f.status:<7} {f.address} on {f.spec.zone}: {f.meaning}")
+            groups.setdefault((f.spec.zone, f.status), []).append(f)
+        for (zone, status), found in groups.items():
+            who = found[0].address if len(found) == 1 else f"{len(found)} addresses"
+            self.stdout.write(f"  {status:<7} {who} on {zone}: {found[0].meaning}")
