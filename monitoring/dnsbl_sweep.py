@@ -38,7 +38,8 @@ log = logging.getLogger(__name__)
 
 MONITORING_KINDS = (DnsblSweep.Kind.SCHEDULED, DnsblSweep.Kind.MANUAL)
 KEEP_RESULTS_OF = 50  # monitoring sweeps whose full results are kept; changes are kept for ever
-STALE_AFTER = timedelta(minutes=30)  # a "running" sweep older than this died with its worker
+STALE_AFTER = timedelta(minutes=30)  # a sweep not finished by then died with its worker (or never got one)
+RESEND_AFTER = timedelta(minutes=2)  # a sweep still queued after this is handed to the broker again
 
 
 def usable_zones() -> list[DnsblZone]:
@@ -59,16 +60,32 @@ def last_sweep() -> DnsblSweep | None:
 
 def queue_sweep(kind: str, *, user=None, targets: list[str] | None = None, zone_ids: list[int] | None = None):
     """Create a queued sweep and hand it to the worker (after the transaction commits)."""
-    from monitoring.tasks import run_dnsbl_sweep
-
     sweep = DnsblSweep.objects.create(kind=kind, requested_by=user, targets=targets or [], zone_ids=zone_ids or [])
-    transaction.on_commit(lambda: run_dnsbl_sweep.delay(sweep.pk))
+    transaction.on_commit(lambda: _send(sweep.pk))
     return sweep
 
 
+def _send(sweep_id: int) -> None:
+    from monitoring.tasks import run_dnsbl_sweep
+
+    try:
+        run_dnsbl_sweep.delay(sweep_id)
+    except Exception:
+        # Broker unreachable: the sweep stays "queued" (the page says so) and the tick sends it again.
+        log.warning("DNSBL sweep %s could not be queued; the next tick retries", sweep_id, exc_info=True)
+
+
 def tick(now: datetime | None = None) -> DnsblSweep | None:
-    """Called every minute: start the scheduled sweep when it is due, retry alerts that failed."""
+    """Called every minute: start the scheduled sweep when due; resend lost sweeps; retry failed alerts."""
     now = now or timezone.now()
+    waiting = DnsblSweep.objects.filter(
+        state=DnsblSweep.State.QUEUED, created_at__lt=now - RESEND_AFTER, created_at__gte=now - STALE_AFTER
+    )
+    for sweep_id in waiting.values_list("pk", flat=True):
+        _send(sweep_id)  # a duplicate is harmless: run_sweep claims the sweep once
+    DnsblSweep.objects.filter(
+        state__in=[DnsblSweep.State.QUEUED, DnsblSweep.State.RUNNING], created_at__lt=now - STALE_AFTER
+    ).update(state=DnsblSweep.State.FAILED, finished_at=now, error="no worker finished it within 30 minutes")
     for sweep in DnsblSweep.objects.filter(alert_sent_at=None, state=DnsblSweep.State.DONE).exclude(alert_text=""):
         send_alert(sweep)
     schedule = DnsblSchedule.get()

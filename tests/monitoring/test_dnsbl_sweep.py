@@ -185,3 +185,24 @@ def test_an_alert_that_could_not_be_sent_is_retried_by_the_tick(setup, smtp_serv
     sweep.refresh_from_db()
     assert sweep.alert_sent_at is not None
     assert len(smtp_server.messages) == 1
+
+
+def test_the_tick_resends_a_sweep_the_broker_never_got_and_fails_abandoned_ones(celery_app, redis_server, db):
+    import redis
+
+    with time_machine.travel(T0, tick=False):
+        lost = DnsblSweep.objects.create(kind=DnsblSweep.Kind.MANUAL)
+        abandoned = DnsblSweep.objects.create(kind=DnsblSweep.Kind.CHECK, targets=["192.0.2.1"])
+        DnsblSweep.objects.filter(pk=abandoned.pk).update(created_at=T0 - timedelta(minutes=40), state="running")
+    DnsblSchedule.objects.update_or_create(pk=1, defaults={"next_run_at": T0 + timedelta(days=1)})
+    queue = redis.Redis.from_url(redis_server)
+    with time_machine.travel(T0 + timedelta(minutes=1), tick=False):
+        dnsbl_sweep.tick()
+    assert queue.llen("celery") == 0  # still young: the worker may simply be busy
+    with time_machine.travel(T0 + timedelta(minutes=3), tick=False):
+        dnsbl_sweep.tick()
+    assert queue.llen("celery") == 1
+    lost.refresh_from_db()
+    abandoned.refresh_from_db()
+    assert lost.state == "queued"
+    assert (abandoned.state, abandoned.error) == ("failed", "no worker finished it within 30 minutes")
