@@ -55,6 +55,10 @@ def _gauges(sample: LoadSample | None, thresholds: dict) -> list[charts.Gauge]:
         charts.gauge("net_out_pct", "Upload", value("net_out_pct"), thresholds.get("net_out_pct")),
     ]
     if sample:
+        cores = sample.cpu_per_core or []
+        if cores:
+            listed = ", ".join(f"{v:.0f}" for v in cores) if len(cores) <= 8 else f"busiest {max(cores):.0f}"
+            gauges[0].detail = f"per core: {listed} %"
         gauges[1].detail = f"load {sample.load_average[0]:.2f} on {sample.cores} cores" if sample.load_average else ""
         gauges[5].detail = charts.format_value(sample.net_in, "bit/s")
         gauges[6].detail = charts.format_value(sample.net_out, "bit/s")
@@ -72,6 +76,13 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     stale_after = timedelta(seconds=max(3 * settings_row.sample_interval_seconds, 300))
     chart_list, queue_chart = charts.dashboard_charts(range_key, thresholds, settings_row.sample_interval_seconds)
     ctx = {
+        "interfaces": [
+            (nic["name"], charts.format_value(nic["in"], "bit/s"), charts.format_value(nic["out"], "bit/s"))
+            for nic in (sample.interfaces if sample else [])
+        ],
+        "disk_io": (charts.format_value(sample.disk_read, "B/s"), charts.format_value(sample.disk_write, "B/s"))
+        if sample
+        else None,
         "range_key": range_key,
         "ranges": charts.RANGE_CHOICES,
         "sample": sample,
