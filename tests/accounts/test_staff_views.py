@@ -112,3 +112,20 @@ def test_the_audit_log_cannot_be_changed_from_the_ui(client, login, it_staff):
     assert admin_delete.status_code == 403
     event.refresh_from_db()
     assert event.action == "login.failure"
+
+
+def test_the_users_list_needs_the_same_queries_for_3_or_30_people(client, login, it_staff, make_user):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    login(client, it_staff)
+    for n in range(2):
+        make_user(f"few{n}@example.com")
+    client.get(reverse("users"))
+    with CaptureQueriesContext(connection) as few:
+        client.get(reverse("users"))
+    for n in range(27):
+        make_user(f"many{n}@example.com", department=f"Dept {n}")
+    with CaptureQueriesContext(connection) as many:
+        client.get(reverse("users"))
+    assert len(few) == len(many)
