@@ -12,9 +12,12 @@ from urllib.parse import urlsplit
 import pytest
 import time_machine
 from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts import emails, enrolment, invitations
+from accounts import emails, invitations
 from accounts.models import AuditEvent
+from tests.conftest import PASSWORD as IT_PASSWORD
+from tests.conftest import totp_code
 
 pytestmark = pytest.mark.e2e
 
@@ -49,7 +52,7 @@ def sign_out(page) -> None:
     page.wait_for_url("**/accounts/login/")
 
 
-def test_invited_employee_enrols_and_signs_in_with_codes(page, smtp_server, make_user, it_staff):
+def test_invited_employee_enrols_and_signs_in_with_codes(page, browser, live_server, smtp_server, make_user, it_staff):
     csp_errors: list[str] = []
     page.on("console", lambda msg: csp_errors.append(msg.text) if "Content Security Policy" in msg.text else None)
     nina = make_user("nina@example.com", first_name="Nina", password=None)
@@ -113,8 +116,20 @@ def test_invited_employee_enrols_and_signs_in_with_codes(page, smtp_server, make
         assert page.get_by_text("That code is not valid").is_visible()
         page.get_by_role("button", name="Cancel and start again").click()
 
-        # IT staff reset the tokens: the next sign-in must enrol again.
-        enrolment.reset_tokens(nina, actor=it_staff, reason="phone lost")
+        # IT staff reset the tokens (in their own browser): the next sign-in must enrol again.
+        it_page = browser.new_context(base_url=live_server.url).new_page()
+        it_page.set_default_timeout(15_000)
+        it_device = TOTPDevice.objects.create(user=it_staff, name="IT phone", confirmed=True)
+        sign_in(it_page, it_staff.email, IT_PASSWORD)
+        enter_code(it_page, totp_code(it_device))
+        it_page.wait_for_url("**/")
+        it_page.goto(f"/accounts/users/{nina.pk}/")
+        it_page.get_by_role("link", name="Reset tokens…").click()
+        it_page.get_by_label("Reason").fill("Phone lost on the train")
+        it_page.get_by_role("button", name="Reset tokens").click()
+        assert it_page.get_by_text("they must enrol again").is_visible()
+        it_page.context.close()
+        assert AuditEvent.objects.get(action="otp.reset").details["reason"] == "Phone lost on the train"
         clock.shift(timedelta(seconds=30))
         sign_in(page, nina.email)
         page.wait_for_url("**/accounts/tokens/enrol/**")
