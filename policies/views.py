@@ -142,6 +142,9 @@ def edit(request: HttpRequest, pk: int) -> HttpResponse:
 @requires("manage_policies")
 def publish(request: HttpRequest, pk: int) -> HttpResponse:
     policy = _get_policy_for_user(request, pk)
+    if policy.state == Policy.State.RETIRED:
+        messages.error(request, "Retired policies are kept as they were; adopt a new one instead.")
+        return redirect(policy)
     form = PublishForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         version = policy.publish(

@@ -156,3 +156,13 @@ def test_a_procedure_is_written_as_a_checklist(client, login, it_staff):
     )  # fmt: skip
     procedure = Procedure.objects.get()
     assert list(procedure.steps.values_list("text", flat=True)) == ["Check drift", "Send a test mail"]
+
+
+def test_a_retired_policy_is_not_edited_or_published_again(client, login, it_staff, make_policy):
+    policy = make_policy()
+    policy.retire()
+    login(client, it_staff)
+    assert client.get(f"/policies/manage/{policy.pk}/publish/")["Location"] == f"/policies/{policy.pk}/"
+    assert client.post(f"/policies/manage/{policy.pk}/publish/", {"require_acknowledgement": "on"}).status_code == 302
+    assert client.get(f"/policies/manage/{policy.pk}/edit/").status_code == 302
+    assert policy.versions.count() == 1
