@@ -145,6 +145,7 @@ class RoleForm(forms.ModelForm):
     class Meta:
         model = User
         fields = ["role", "department", "is_active"]
+        labels = {"is_active": "Active (may sign in)"}
 
 
 class UserCreateForm(forms.ModelForm):
