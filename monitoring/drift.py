@@ -240,7 +240,9 @@ def run_due(now: datetime | None = None) -> list[CheckResult]:
     for check_id in DriftCheck.objects.filter(status=DriftCheck.Status.PENDING).values_list("id", flat=True):
         if result := claim_and_run(check_id):
             results.append(result)
-    for check in DriftCheck.objects.filter(new_findings__gt=0, mail_sent_at__isnull=True, status="done")[:5]:
+    # Retry the emails that failed (a check's own email is sent by its claimant right after it ran).
+    unsent = DriftCheck.objects.filter(new_findings__gt=0, mail_sent_at__isnull=True, status="done")
+    for check in unsent.filter(finished_at__lt=now - timedelta(minutes=1))[:5]:
         send_findings_mail(check)
     return results
 

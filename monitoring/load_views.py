@@ -117,7 +117,16 @@ def load_settings(request: HttpRequest) -> HttpResponse:
     formset = ThresholdFormSet(request.POST or None, queryset=LoadThreshold.objects.all(), prefix="t")
     if request.method == "POST" and form.is_valid() and formset.is_valid():
         with transaction.atomic():
-            form.save()
+            # Only the edited fields: the tick updates next_*_at in between, and a shorter interval applies now.
+            settings_row = form.save(commit=False)
+            settings_row.next_sample_at = min(
+                settings_row.next_sample_at, timezone.now() + timedelta(seconds=settings_row.sample_interval_seconds)
+            )
+            settings_row.next_drift_check_at = min(
+                settings_row.next_drift_check_at,
+                timezone.now() + timedelta(hours=settings_row.drift_check_interval_hours),
+            )
+            settings_row.save(update_fields=[*form.fields, "next_sample_at", "next_drift_check_at", "updated_at"])
             formset.save()
             record("load.settings_changed", request=request, target="load and drift settings", fields=form.changed_data)
         messages.success(request, "Settings saved. They apply from the next sample.")

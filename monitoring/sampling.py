@@ -420,7 +420,13 @@ def claim_sample(now: datetime | None = None) -> bool:
 
 
 def tick(now: datetime | None = None) -> dict:
-    """The beat entry "load-tick": sample when due, check alerts, roll up, run due drift checks, send mail."""
+    """The beat entry "load-tick": sample when due, check alerts, roll up, send mail; run due drift checks.
+
+    Everything but the drift checks happens only in the tick that claimed the
+    sample, so overlapping ticks never roll up or send the same email twice.
+    Drift checks are claimed one by one and run on every tick, so the
+    "I have just patched" button is answered within seconds.
+    """
     from monitoring import alerts, drift, rollups
 
     now = now or timezone.now()
@@ -436,7 +442,7 @@ def tick(now: datetime | None = None) -> dict:
             LoadState.objects.filter(pk=1).update(last_error="")
         if sample is not None:
             done["alerts"] = alerts.evaluate(sample)
-    done["maintenance"] = rollups.maintain(now)
+        done["maintenance"] = rollups.maintain(now)
+        done["mail"] = alerts.send_pending_mail()
     done["drift"] = len(drift.run_due(now))
-    done["mail"] = alerts.send_pending_mail()
     return done
