@@ -285,6 +285,9 @@ PROCEDURES: list[StarterProcedure] = [
 ]
 
 
+PROCEDURES_BY_KEY = {entry.key: entry for entry in PROCEDURES}
+
+
 @transaction.atomic
 def adopt(entry: StarterPolicy, *, owner) -> Policy:
     """A draft copy of a starter policy (adopting twice gives two drafts: one may be a variant)."""

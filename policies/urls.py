@@ -23,6 +23,7 @@ urlpatterns = [
     path("manage/<int:pk>/reviewed/", views.reviewed, name="reviewed"),
     path("manage/library/", views.starter_library, name="library"),
     path("manage/library/<slug:key>/adopt/", views.adopt, name="adopt"),
+    path("manage/library/procedures/<slug:key>/adopt/", views.adopt_procedure, name="adopt_procedure"),
     path("reviews/", views.reviews, name="reviews"),
     # IT staff: campaigns.
     path("campaigns/", views.campaigns, name="campaigns"),

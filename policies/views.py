@@ -190,7 +190,13 @@ def reviewed(request: HttpRequest, pk: int) -> HttpResponse:
 @requires("manage_policies")
 def starter_library(request: HttpRequest) -> HttpResponse:
     adopted = set(Policy.objects.exclude(library_key="").values_list("library_key", flat=True))
-    ctx = {"entries": library.POLICIES, "adopted": adopted}
+    adopted_procedures = set(Procedure.objects.exclude(library_key="").values_list("library_key", flat=True))
+    ctx = {
+        "entries": library.POLICIES,
+        "adopted": adopted,
+        "procedures": library.PROCEDURES,
+        "adopted_procedures": adopted_procedures,
+    }
     return render(request, "policies/library.html", ctx)
 
 
@@ -203,6 +209,17 @@ def adopt(request: HttpRequest, key: str) -> HttpResponse:
     policy = library.adopt(entry, owner=request.user)
     messages.success(request, "Adopted as a draft: edit it to fit your organisation, then publish.")
     return redirect("policies:edit", pk=policy.pk)
+
+
+@require_POST
+@requires("manage_procedures")
+def adopt_procedure(request: HttpRequest, key: str) -> HttpResponse:
+    entry = library.PROCEDURES_BY_KEY.get(key)
+    if entry is None:
+        raise Http404("No such starter procedure")
+    procedure = library.adopt_procedure(entry, owner=request.user)
+    messages.success(request, "Adopted: adjust the steps and the interval to fit, then complete it when due.")
+    return redirect("policies:procedure_edit", pk=procedure.pk)
 
 
 @requires("manage_policies")

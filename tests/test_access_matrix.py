@@ -130,6 +130,7 @@ MATRIX: dict[str, Row] = {
     "policies:reviewed": Row(LOGIN, 403, 403, 302, method="post", kwargs=lambda: {"pk": _policies_published().pk}),
     "policies:library": it_only(),
     "policies:adopt": Row(LOGIN, 403, 403, 302, method="post", kwargs=lambda: {"key": "one-time-passwords"}),
+    "policies:adopt_procedure": Row(LOGIN, 403, 403, 302, method="post", kwargs=lambda: {"key": "bandwidth-review"}),
     "policies:reviews": it_only(),
     "policies:campaigns": it_only(),
     "policies:campaign_create": it_only(),

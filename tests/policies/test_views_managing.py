@@ -166,3 +166,15 @@ def test_a_retired_policy_is_not_edited_or_published_again(client, login, it_sta
     assert client.post(f"/policies/manage/{policy.pk}/publish/", {"require_acknowledgement": "on"}).status_code == 302
     assert client.get(f"/policies/manage/{policy.pk}/edit/").status_code == 302
     assert policy.versions.count() == 1
+
+
+def test_a_starter_procedure_is_adopted_with_its_steps(client, login, it_staff):
+    from policies import library
+
+    login(client, it_staff)
+    assert b"Review mail-server bandwidth" in client.get("/policies/manage/library/").content
+    response = client.post("/policies/manage/library/procedures/bandwidth-review/adopt/")
+    procedure = Procedure.objects.get()
+    assert response["Location"] == f"/policies/procedures/{procedure.pk}/edit/"
+    assert procedure.owner == it_staff and procedure.interval_days == 30
+    assert tuple(procedure.steps.values_list("text", flat=True)) == library.PROCEDURES_BY_KEY["bandwidth-review"].steps
