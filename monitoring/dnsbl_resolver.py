@@ -233,14 +233,16 @@ class _Channel(asyncio.DatagramProtocol):
             if query_id not in self.pending:
                 break
         request.id = query_id
-        waiter = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
         self.pending[query_id] = waiter
+        # A timer on the future is much cheaper than asyncio.wait_for (which makes a task per query).
+        timer = loop.call_later(timeout, _expire, waiter, timeout)
         self.transport.sendto(request.to_wire())
         try:
-            data = await asyncio.wait_for(waiter, timeout)
-        except TimeoutError:
-            raise dns.exception.Timeout(timeout=timeout) from None
+            data = await waiter
         finally:
+            timer.cancel()
             self.pending.pop(query_id, None)
         response = dns.message.from_wire(data)
         if not request.is_response(response):
@@ -250,6 +252,11 @@ class _Channel(asyncio.DatagramProtocol):
     def close(self) -> None:
         if self.transport is not None:
             self.transport.close()
+
+
+def _expire(waiter: asyncio.Future, timeout: float) -> None:
+    if not waiter.done():
+        waiter.set_exception(dns.exception.Timeout(timeout=timeout))
 
 
 def _text(rdata: object) -> str:
