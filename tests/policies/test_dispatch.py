@@ -239,3 +239,28 @@ def test_review_digests_go_out_weekly_to_owners_with_something_due(make_policy, 
     assert "Not due" not in mail.text()
     assert ReviewDigest.objects.get().status == Status.SENT
     assert PolicySettings.load().next_digest_at == monday + dt.timedelta(days=7)
+
+
+def test_send_now_with_the_broker_down_keeps_the_run_for_the_tick(
+    client, login, it_staff, make_campaign, django_capture_on_commit_callbacks
+):
+    from portal.celery import app
+
+    campaign = make_campaign(next_run_at=timezone.now() + dt.timedelta(days=1))
+    login(client, it_staff)
+    previous = app.conf.broker_url
+    app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens there
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(f"/policies/campaigns/{campaign.pk}/send-now/")
+        assert response.status_code == 302
+        run = CampaignRun.objects.get()
+        assert run.fanned_out_at is None
+        later = timezone.now() + dispatch.LOST_TASK_AFTER + dt.timedelta(minutes=1)
+        assert dispatch.recover(later, enqueue=lambda ids: None)["refanned"] == 1
+    finally:
+        app.conf.broker_url = previous
+        if app._pool is not None:
+            app._pool.force_close_all()
+            app._pool = None
+        app.amqp._producer_pool = None
