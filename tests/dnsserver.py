@@ -7,6 +7,7 @@ It answers like block lists and a recursive resolver in front of them would:
 - ``mode="everything"``: every name is listed (a dead list gone wild);
 - ``mode="refuse"`` with ``refusal``: every query gets that "query refused" code;
 - ``mode="silent"``: never answers; ``mode="servfail"``: answers SERVFAIL;
+- ``mode="truncate"``: UDP answers are truncated (TC), the full answer comes over TCP;
 - ``rewrite_nxdomain=True``: a resolver that turns NXDOMAIN into an advertising address;
 - ``delay``: seconds before each answer is sent (the benchmark uses 0.02);
 - ``records``: other names, e.g. a domain's MX and the mail host's A/AAAA.
@@ -39,7 +40,7 @@ def reverse_name(address: str) -> str:
 class Zone:
     name: str
     entries: dict[str, tuple[list[str], str]] = field(default_factory=dict)  # label -> (codes, txt)
-    mode: str = "normal"  # normal | everything | refuse | silent | servfail
+    mode: str = "normal"  # normal | everything | refuse | silent | servfail | truncate
     refusal: str = ""
 
     def answer(self, label: str) -> tuple[list[str], str] | None:
@@ -127,7 +128,7 @@ class DNSServer:
 
     # --- answering ------------------------------------------------------------------
 
-    def reply(self, data: bytes) -> bytes | None:
+    def reply(self, data: bytes, *, tcp: bool = False) -> bytes | None:
         try:
             request = DNSRecord.parse(data)
         except Exception:
@@ -140,6 +141,9 @@ class DNSServer:
             return None
         if zone is not None and zone.mode == "servfail":
             response.header.rcode = RCODE.SERVFAIL
+            return response.pack()
+        if zone is not None and zone.mode == "truncate" and not tcp:
+            response.header.tc = 1  # "too big for UDP, ask again over TCP"
             return response.pack()
         found = None
         if zone is not None and qname != zone.name:
@@ -170,6 +174,7 @@ class DNSServer:
         loop = asyncio.get_running_loop()
         transport, _ = await loop.create_datagram_endpoint(lambda: _Protocol(self), local_addr=("127.0.0.1", self.port))
         self.port = transport.get_extra_info("sockname")[1]
+        tcp = await asyncio.start_server(self._serve_tcp, "127.0.0.1", self.port)
         if ready is not None:
             ready.set()
         if conn is not None:
@@ -179,6 +184,23 @@ class DNSServer:
             await self._stopped.wait()
         finally:
             transport.close()
+            tcp.close()
+
+    async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """DNS over TCP (RFC 1035 4.2.2: each message preceded by its 2-byte length)."""
+        try:
+            while True:
+                size = int.from_bytes(await reader.readexactly(2), "big")
+                self.queries += 1
+                reply = self.reply(await reader.readexactly(size), tcp=True)
+                if reply is None:
+                    continue
+                writer.write(len(reply).to_bytes(2, "big") + reply)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
 
     def start(self) -> DNSServer:
         """Serve from a thread of this process until ``stop()``."""

@@ -260,3 +260,12 @@ def test_a_bad_dnsbl_setting_stops_the_start_with_its_name(tmp_path):
         )  # fmt: skip
         assert result.returncode != 0
         assert message in result.stderr
+
+
+def test_a_truncated_answer_is_asked_again_over_tcp(server):
+    dns = server([ip_zone("big.test", {"192.0.2.10": (["127.0.0.2"], "Listed; the reason is long")}, mode="truncate")])
+    report = run(dns, ["192.0.2.10", "192.0.2.11"], [spec("big.test")])
+    assert by_zone(report) == {"big.test": "healthy"}
+    found = {f.address: f for f in report.findings}
+    assert (found["192.0.2.10"].status, found["192.0.2.10"].txt) == ("listed", "Listed; the reason is long")
+    assert found["192.0.2.11"].status == "clean"
