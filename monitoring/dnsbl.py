@@ -28,6 +28,7 @@ import secrets
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 
 from monitoring.dnsbl_catalogue import FAMILY_REFUSAL_CODES
 from monitoring.dnsbl_resolver import ANSWER, NODATA, NXDOMAIN, TIMEOUT, Answer, Resolver, ResolverConfig
@@ -391,29 +392,23 @@ def check(
     to the database) is called from the caller's thread, where the ORM may be used.
     """
     config = config or ResolverConfig.from_settings()
-    counter = {"done": 0}
+    counter = {"done": 0}  # written by the loop thread, read here
     outcome: dict = {}
 
-    # progress callback for the loop thread: only stores the count.
-    def note(done: int) -> None:
-        counter["done"] = done
-
-    def runner_with_note() -> None:
+    def run_loop() -> None:
         try:
-            outcome["report"] = asyncio.run(check_async(targets, specs, config, note))
-        except BaseException as exc:
+            outcome["report"] = asyncio.run(check_async(targets, specs, config, partial(counter.__setitem__, "done")))
+        except BaseException as exc:  # re-raised in the caller's thread
             outcome["error"] = exc
 
-    thread = threading.Thread(target=runner_with_note, name="dnsbl-check", daemon=True)
+    thread = threading.Thread(target=run_loop, name="dnsbl-check", daemon=True)
     thread.start()
     reported = -1
-    while thread.is_alive():
+    while reported != counter["done"] or thread.is_alive():
         thread.join(0.5)
         if progress and counter["done"] != reported:
-            reported = counter["done"]
-            progress(reported)
+            progress(counter["done"])
+        reported = counter["done"]
     if "error" in outcome:
         raise outcome["error"]
-    if progress:
-        progress(counter["done"])
     return outcome["report"]
