@@ -101,6 +101,7 @@ def dashboard(user_can_manage: bool) -> dict:
     sweep = last_sweep()
     zones = list(DnsblZone.objects.all())
     addresses = list(MonitoredAddress.objects.filter(enabled=True))
+    known = set(MonitoredAddress.objects.values_list("value", flat=True))
     results = list(sweep.results.select_related("zone")) if sweep else []
     cells = {(r.monitored_id, r.zone_id): r for r in results}
     changes = list(ListingChange.objects.exclude(address="").select_related("zone").order_by("changed_at", "pk")[:5000])
@@ -125,7 +126,7 @@ def dashboard(user_can_manage: bool) -> dict:
         "past_listings": [p for p in reversed(periods) if p.ended is not None][:20],
         "health_changes": ListingChange.objects.filter(address="")[:10],
         "schedule": schedule,
-        "suggestions": [(a, a.new_suggestions()) for a in addresses if a.new_suggestions()],
+        "suggestions": [(a, found) for a in addresses if (found := a.new_suggestions(known))],
         "can_manage": user_can_manage,
     }
 

@@ -98,7 +98,10 @@ def addresses(request: HttpRequest) -> HttpResponse:
         record("dnsbl.address_added", request=request, target=address.value)
         messages.success(request, f"{address.value} is now monitored from the next sweep.")
         return redirect("monitoring:dnsbl-addresses")
-    ctx = {"form": form, "addresses": MonitoredAddress.objects.all()}
+    addresses = list(MonitoredAddress.objects.all())
+    known = {address.value for address in addresses}
+    rows = [(address, address.new_suggestions(known)) for address in addresses]
+    ctx = {"form": form, "rows": rows}
     return render(request, "monitoring/dnsbl/addresses.html", ctx)
 
 

@@ -147,8 +147,10 @@ class MonitoredAddress(models.Model):
             return MonitoredAddress.Kind.DOMAIN
         return MonitoredAddress.Kind.IPV4 if ip.version == 4 else MonitoredAddress.Kind.IPV6
 
-    def new_suggestions(self) -> list[dict]:
-        known = set(MonitoredAddress.objects.values_list("value", flat=True))
+    def new_suggestions(self, known: set[str] | None = None) -> list[dict]:
+        """Suggested addresses not monitored yet (``known``: the monitored values, if already loaded)."""
+        if known is None:
+            known = set(MonitoredAddress.objects.values_list("value", flat=True))
         return [s for s in self.suggestions if s["address"] not in known]
 
 

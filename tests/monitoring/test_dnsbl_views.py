@@ -186,3 +186,14 @@ def test_a_list_key_is_never_sent_back_and_kept_when_left_empty(client, login, i
     zone.refresh_from_db()
     assert zone.key == "s3cr3t-key-123" and zone.enabled
     assert zone.query_zone == "s3cr3t-key-123.combined.mail.abusix.zone"
+
+
+def test_a_suggested_address_is_offered_until_it_is_monitored(client, login, it_staff, db):
+    MonitoredAddress.objects.create(
+        value="example.com", suggestions=[{"address": "192.0.2.26", "host": "mail.example.com"}]
+    )
+    login(client, it_staff)
+    assert "192.0.2.26 (mail.example.com)" in client.get("/monitoring/dnsbl/addresses/").content.decode()
+    client.post("/monitoring/dnsbl/addresses/", {"value": "192.0.2.26", "label": "mail.example.com"})
+    assert MonitoredAddress.objects.filter(value="192.0.2.26", kind="ipv4").exists()
+    assert "192.0.2.26 (mail.example.com)" not in client.get("/monitoring/dnsbl/addresses/").content.decode()
