@@ -146,6 +146,9 @@ class CampaignForm(forms.ModelForm):
         data = super().clean()
         if data.get("only_unacknowledged") and not data.get("policy"):
             self.add_error("only_unacknowledged", "Choose the policy whose acknowledgement counts.")
+        answerable = data.get("policy") or data.get("kind") == Campaign.Kind.ATTESTATION
+        if data.get("escalate_after") and not answerable:
+            self.add_error("escalate_after", "Escalation needs a linked policy (or an attestation) to wait for.")
         if data.get("kind") == Campaign.Kind.ATTESTATION and not self.statement_lines():
             self.add_error("statements", "An attestation needs at least one statement.")
         starts_at = data.get("starts_at")

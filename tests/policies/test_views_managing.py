@@ -178,3 +178,12 @@ def test_a_starter_procedure_is_adopted_with_its_steps(client, login, it_staff):
     assert response["Location"] == f"/policies/procedures/{procedure.pk}/edit/"
     assert procedure.owner == it_staff and procedure.interval_days == 30
     assert tuple(procedure.steps.values_list("text", flat=True)) == library.PROCEDURES_BY_KEY["bandwidth-review"].steps
+
+
+def test_escalation_needs_something_to_wait_for(client, login, it_staff):
+    login(client, it_staff)
+    data = {"name": "Tips", "kind": "awareness", "subject": "Tip", "message": "A tip.", "repeat": "weeks",
+            "interval": 1, "starts_at": "2030-01-01T09:00", "active": "on", "escalate_after": 3}  # fmt: skip
+    response = client.post("/policies/campaigns/new/", data)
+    assert "escalate_after" in response.context["form"].errors
+    assert Campaign.objects.count() == 0
