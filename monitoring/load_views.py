@@ -143,12 +143,13 @@ def drift_overview(request: HttpRequest) -> HttpResponse:
     settings_row = LoadSettings.get()
     patterns = settings_row.watched_patterns()
     baselines = list(DriftBaseline.objects.select_related("approved_by"))
-    baselined = {b.path for b in baselines}
+    open_findings = list(DriftFinding.objects.filter(resolved_at__isnull=True))
+    known = {b.path for b in baselines} | {f.path for f in open_findings}
     ctx = {
         "patterns": patterns,
-        "not_present": [p for p in patterns if not any(c in p for c in "*?[") and p not in baselined],
+        "not_present": [p for p in patterns if not any(c in p for c in "*?[") and p not in known],
         "baselines": baselines,
-        "open_findings": DriftFinding.objects.filter(resolved_at__isnull=True),
+        "open_findings": open_findings,
         "closed_findings": DriftFinding.objects.filter(resolved_at__isnull=False).select_related("resolved_by")[:20],
         "checks": DriftCheck.objects.select_related("requested_by")[:10],
         "pending": DriftCheck.objects.filter(status__in=["pending", "running"]).exists(),
