@@ -54,6 +54,12 @@ class PolicyAdmin(admin.ModelAdmin):
     readonly_fields = ["current_version", "acknowledge_from_version", "state", "has_draft_changes"]
     inlines = [VersionInline]
 
+    def get_readonly_fields(self, request, obj=None) -> list[str]:
+        # The text changes through the portal's edit/publish pages, which keep versions and drafts straight.
+        if obj is not None and obj.current_version_id:
+            return [*self.readonly_fields, "title", "summary", "body"]
+        return self.readonly_fields
+
 
 @admin.register(Acknowledgement)
 class AcknowledgementAdmin(ReadOnlyAdmin):
