@@ -135,3 +135,28 @@ def test_a_missing_value_changes_nothing(make_load_sample, value):
     # No line capacity configured: the share of the line is unknown, never 0 %.
     events = feed(make_load_sample, [value] * 7, metric="net_in_pct")
     assert events == [None] * 7
+
+
+def test_an_open_warning_becomes_critical_after_the_duration_above_the_critical_mark(make_load_sample):
+    events = feed(make_load_sample, [85] * 6 + [95] * 6)
+    assert events.count("raised") == 1
+    alert = LoadAlert.objects.get()
+    assert (alert.level, alert.peak, alert.is_open) == ("critical", 95, True)
+
+
+def test_the_mail_queue_alert_counts_messages(make_load_sample):
+    events = feed(make_load_sample, [150, 250, 300, 320, 400, 380, 260], metric="queue")
+    assert events[-1] == "raised"
+    alert = LoadAlert.objects.get()
+    assert (alert.metric, alert.unit, alert.warning_mark) == ("queue", "messages", 200)
+
+
+def test_status_line_reads_stored_rows(make_load_sample, django_assert_max_num_queries):
+    from django.utils import timezone
+
+    assert alerts.status_line().status == "unknown"
+    make_load_sample(timezone.now(), queue_status="none", queue=None)
+    with django_assert_max_num_queries(3):
+        line = alerts.status_line()
+    assert line.status == "ok"
+    assert "CPU 10 %" in line.text and "no mail server found" in line.text
