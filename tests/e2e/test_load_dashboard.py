@@ -98,3 +98,31 @@ def test_it_staff_patch_check_and_approve_a_drifted_file(page, it_staff, tmp_pat
     assert page.get_by_text("approved as the new baseline").is_visible()
     assert DriftBaseline.objects.get(path=str(main_cf)).content == "smtpd_tls_security_level = none\n"
     assert problems == []
+
+
+def test_an_executive_copies_the_report_for_the_isp(page, executive):
+    from monitoring import alerts
+    from monitoring.models.load import LoadSample, LoadSettings
+
+    LoadSettings.objects.update_or_create(pk=1, defaults={"line_download_mbps": 50, "line_upload_mbps": 10})
+    start = timezone.now() - timedelta(minutes=10)
+    for minute in range(7):
+        sample = LoadSample.objects.create(
+            taken_at=start + timedelta(minutes=minute), cpu=5, load=5, memory=30, swap=0, disk=40, disk_read=0,
+            disk_write=0, net_in=46e6, net_out=1e6, net_in_pct=92, net_out_pct=10,
+            connections_by_port={"25": {"ESTABLISHED": 200, "SYN_RECV": 35}},
+        )  # fmt: skip
+        alerts.evaluate(sample)
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    problems = csp_watch(page)
+
+    sign_in(page, executive)
+    page.goto("/monitoring/load/")
+    page.get_by_role("link", name="Details and the report for your ISP").click()
+    assert page.get_by_role("heading", name="Report to your ISP").is_visible()
+    page.get_by_role("button", name="Copy the text").click()
+    page.get_by_role("button", name="Copied").wait_for()
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert "of the contracted 50.0 Mbit/s" in copied
+    assert "port 25: 235 connections (ESTABLISHED 200, SYN_RECV 35)" in copied
+    assert problems == []
