@@ -167,7 +167,8 @@ def it_staff_addresses() -> list[str]:
     return list(User.objects.filter(role=Role.IT_STAFF, is_active=True).values_list("email", flat=True))
 
 
-def _message(name: str, ctx: dict, to: list[str]) -> EmailMultiAlternatives:
+def email_message(name: str, ctx: dict, to: list[str]) -> EmailMultiAlternatives:
+    """The email ``templates/emails/<name>-subject.txt / -body.txt / -body.html`` (load and drift emails)."""
     ctx = {**ctx, "organisation_name": settings.ORGANISATION_NAME, "base_url": settings.PORTAL_BASE_URL}
     subject = " ".join(render_to_string(f"emails/{name}-subject.txt", ctx).split())
     text = render_to_string(f"emails/{name}-body.txt", ctx)
@@ -182,11 +183,11 @@ def _alert_context(alert: LoadAlert) -> dict:
 
 
 def load_alert_raised_email(alert: LoadAlert, to: list[str]) -> EmailMultiAlternatives:
-    return _message("monitoring-load-raised", _alert_context(alert), to)
+    return email_message("monitoring-load-raised", _alert_context(alert), to)
 
 
 def load_alert_cleared_email(alert: LoadAlert, to: list[str]) -> EmailMultiAlternatives:
-    return _message("monitoring-load-cleared", _alert_context(alert), to)
+    return email_message("monitoring-load-cleared", _alert_context(alert), to)
 
 
 def _send_marked(alert: LoadAlert, field: str, build) -> bool:

@@ -29,7 +29,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.audit import record
-from monitoring.alerts import _message, it_staff_addresses
+from monitoring.alerts import email_message, it_staff_addresses
 from monitoring.models.load import DriftBaseline, DriftCheck, DriftFinding, LoadSettings
 from monitoring.status import StatusLine
 
@@ -318,7 +318,7 @@ def send_findings_mail(check: DriftCheck) -> bool:
     ]
     ctx = {"check": check, "rows": rows, "url": settings.PORTAL_BASE_URL + reverse("monitoring:drift")}
     try:
-        _message("monitoring-drift-findings", ctx, recipients).send()
+        email_message("monitoring-drift-findings", ctx, recipients).send()
     except (smtplib.SMTPException, OSError) as exc:
         DriftCheck.objects.filter(pk=check.pk).update(mail_error=f"{exc.__class__.__name__}: {exc}"[:300])
         log.warning("drift check %s: email not sent (%s); retried at the next tick", check.pk, exc)
