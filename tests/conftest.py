@@ -180,10 +180,15 @@ def celery_app(redis_server, settings):
     from portal.celery import app
 
     def reset_pools() -> None:
+        from kombu import pools
+
         if app._pool is not None:
             app._pool.force_close_all()
             app._pool = None
         app.amqp._producer_pool = None
+        # kombu also keeps producer pools in a global registry keyed by the broker URL; without
+        # this, the next test using this fixture gets "Acquire on closed pool".
+        pools.reset()
 
     settings.CELERY_BROKER_URL = redis_server
     previous = app.conf.broker_url

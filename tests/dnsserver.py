@@ -171,10 +171,7 @@ class DNSServer:
     # --- running ----------------------------------------------------------------------
 
     async def _serve(self, ready: threading.Event | None = None, conn=None) -> None:
-        loop = asyncio.get_running_loop()
-        transport, _ = await loop.create_datagram_endpoint(lambda: _Protocol(self), local_addr=("127.0.0.1", self.port))
-        self.port = transport.get_extra_info("sockname")[1]
-        tcp = await asyncio.start_server(self._serve_tcp, "127.0.0.1", self.port)
+        transport, tcp = await self._bind()
         if ready is not None:
             ready.set()
         if conn is not None:
@@ -185,6 +182,25 @@ class DNSServer:
         finally:
             transport.close()
             tcp.close()
+
+    async def _bind(self):
+        """UDP on a free port, and TCP on the same number (another free UDP port if that TCP port is taken)."""
+        loop = asyncio.get_running_loop()
+        for _ in range(20):
+            transport, _ = await loop.create_datagram_endpoint(
+                lambda: _Protocol(self), local_addr=("127.0.0.1", self.port)
+            )
+            port = transport.get_extra_info("sockname")[1]
+            try:
+                tcp = await asyncio.start_server(self._serve_tcp, "127.0.0.1", port)
+            except OSError:
+                transport.close()
+                if self.port:
+                    raise
+                continue
+            self.port = port
+            return transport, tcp
+        raise RuntimeError("no port free for both UDP and TCP")
 
     async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """DNS over TCP (RFC 1035 4.2.2: each message preceded by its 2-byte length)."""
@@ -206,15 +222,22 @@ class DNSServer:
         """Serve from a thread of this process until ``stop()``."""
         ready = threading.Event()
 
+        failure: list[BaseException] = []
+
         def run() -> None:
             self._loop = asyncio.new_event_loop()
-            self._loop.run_until_complete(self._serve(ready))
-            self._loop.close()
+            try:
+                self._loop.run_until_complete(self._serve(ready))
+            except BaseException as exc:
+                failure.append(exc)
+                ready.set()
+            finally:
+                self._loop.close()
 
         self._thread = threading.Thread(target=run, name="test-dns-server", daemon=True)
         self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("the test DNS server did not start")
+        if not ready.wait(10) or failure:
+            raise RuntimeError(f"the test DNS server did not start: {failure[:1]}")
         return self
 
     def start_process(self) -> DNSServer:

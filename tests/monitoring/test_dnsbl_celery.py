@@ -12,17 +12,6 @@ from tests.dnsserver import ip_zone
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(autouse=True)
-def fresh_producer_pools(celery_app):
-    # kombu keeps producer pools in a global registry keyed by the broker URL; the celery_app
-    # fixture closes the connection pool behind them, so a second test would get a closed pool.
-    from kombu import pools
-
-    pools.reset()
-    yield
-    pools.reset()
-
-
 def wait_for(client, sweep: DnsblSweep, timeout: float = 60) -> list[dict]:
     seen = []
     deadline = time.monotonic() + timeout

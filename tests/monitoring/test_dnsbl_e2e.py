@@ -10,15 +10,6 @@ from tests.dnsserver import ip_zone
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 
-@pytest.fixture(autouse=True)
-def fresh_producer_pools(celery_app):
-    from kombu import pools  # see test_dnsbl_celery.py
-
-    pools.reset()
-    yield
-    pools.reset()
-
-
 def sign_in(page, user) -> None:
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
