@@ -269,3 +269,9 @@ def test_a_truncated_answer_is_asked_again_over_tcp(server):
     found = {f.address: f for f in report.findings}
     assert (found["192.0.2.10"].status, found["192.0.2.10"].txt) == ("listed", "Listed; the reason is long")
     assert found["192.0.2.11"].status == "clean"
+
+
+def test_well_known_public_resolvers_are_named():
+    config = ResolverConfig([("8.8.8.8", 53), ("127.0.0.1", 5353), ("2606:4700:4700::1111", 53)])
+    assert config.public_resolvers() == ["8.8.8.8 (Google Public DNS)", "2606:4700:4700::1111 (Cloudflare)"]
+    assert config.describe() == "8.8.8.8, 127.0.0.1:5353, 2606:4700:4700::1111"
