@@ -77,8 +77,20 @@ def test_a_reset_makes_a_user_count_again_for_the_overdue_notice(make_user, it_s
         assert [u.email for u in enrolment.notify_overdue()] == ["late@example.com"]
 
 
+@pytest.fixture
+def fresh_producer_pools():
+    # kombu keeps producer pools per broker URL across tests; other tests close them at teardown.
+    from kombu import pools
+
+    pools.reset()
+    yield
+    pools.reset()
+
+
 @pytest.mark.integration
-def test_the_tick_runs_on_a_real_worker(celery_worker_factory, celery_app, smtp_server, employee, it_staff):
+def test_the_tick_runs_on_a_real_worker(
+    celery_worker_factory, celery_app, fresh_producer_pools, smtp_server, employee, it_staff
+):
     email = emails.send_token_reset_notice(employee, actor=it_staff, reason="phone lost")
     worker = celery_worker_factory(concurrency=1, env=smtp_server.env())
     celery_app.send_task("accounts.tasks.tick")  # what beat sends every minute
@@ -90,19 +102,13 @@ def test_the_tick_runs_on_a_real_worker(celery_worker_factory, celery_app, smtp_
     assert email.status == AccountEmail.SENT and email.body_text == ""
 
 
-def test_a_dead_broker_does_not_lose_the_email(settings, employee, it_staff, django_capture_on_commit_callbacks):
-    from portal.celery import app
-
-    previous = app.conf.broker_url
-    app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens there
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            email = emails.send_token_reset_notice(employee, actor=it_staff, reason="phone lost")
-    finally:
-        app.conf.broker_url = previous
-        if app._pool is not None:
-            app._pool.force_close_all()
-            app._pool = None
-        app.amqp._producer_pool = None
+def test_a_dead_broker_does_not_lose_the_email(
+    celery_app, fresh_producer_pools, employee, it_staff, django_capture_on_commit_callbacks
+):
+    celery_app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens there (the fixture restores it)
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+    with django_capture_on_commit_callbacks(execute=True):
+        email = emails.send_token_reset_notice(employee, actor=it_staff, reason="phone lost")
     email.refresh_from_db()
     assert email.status == AccountEmail.QUEUED  # the tick will send it
