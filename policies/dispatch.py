@@ -254,7 +254,7 @@ def mark_sent(model: type[OutgoingMail], pk: int) -> bool:
     """True when the row was still ours ("sending") and is now sent."""
     return bool(
         model.objects.filter(pk=pk, status=Status.SENDING).update(
-            status=Status.SENT, sent_at=timezone.now(), last_error="", next_attempt_at=None
+            status=Status.SENT, sent_at=timezone.now(), next_attempt_at=None
         )
     )
 
