@@ -38,11 +38,19 @@ MAX_MAIL_ATTEMPTS = 20
 # --- Raising and clearing -----------------------------------------------------------------
 
 
-def step(threshold: LoadThreshold, value: float | None, now: datetime) -> str | None:
-    """Move one metric's alert state on by one reading; return "raised", "cleared" or None."""
+_UNSET = object()
+
+
+def step(threshold: LoadThreshold, value: float | None, now: datetime, alert=_UNSET) -> str | None:
+    """Move one metric's alert state on by one reading; return "raised", "cleared" or None.
+
+    ``alert`` is the metric's open alert when the caller already has it (None: there is none).
+    """
     if value is None or not threshold.enabled:
         return None
-    alert = LoadAlert.objects.filter(metric=threshold.metric, cleared_at__isnull=True).first()
+    if alert is _UNSET:
+        alert = LoadAlert.objects.filter(metric=threshold.metric, cleared_at__isnull=True).first()
+    before = (threshold.above_since, threshold.critical_since)
     event = None
     if value >= threshold.critical:
         threshold.critical_since = threshold.critical_since or now
@@ -82,7 +90,8 @@ def step(threshold: LoadThreshold, value: float | None, now: datetime) -> str | 
             event = "raised"
     else:
         threshold.above_since = None
-    threshold.save(update_fields=["above_since", "critical_since"])
+    if (threshold.above_since, threshold.critical_since) != before:
+        threshold.save(update_fields=["above_since", "critical_since"])
     return event
 
 
@@ -90,8 +99,10 @@ def evaluate(sample: LoadSample) -> dict[str, str]:
     """Check every metric of a new sample against its thresholds."""
     events = {}
     with transaction.atomic():
+        open_alerts = {a.metric: a for a in LoadAlert.objects.filter(cleared_at__isnull=True)}
         for threshold in LoadThreshold.ensure_defaults():
-            event = step(threshold, sample.metric_value(threshold.metric), sample.taken_at)
+            value = sample.metric_value(threshold.metric)
+            event = step(threshold, value, sample.taken_at, open_alerts.get(threshold.metric))
             if event:
                 events[threshold.metric] = event
     return events

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -91,17 +92,38 @@ def mail_daemon(name: str, exe: str | None) -> str | None:
     return None
 
 
+# Linux keeps 15 characters of a process name (/proc/<pid>/comm): look names up by that prefix.
+WATCHED_NAMES = {name[:15]: name for name in (*MAIL_DAEMONS, *AMBIGUOUS_NAMES)}
+
+
+def process_names() -> list[tuple[int, str]]:
+    """(pid, short name) of every process. On Linux from /proc/<pid>/comm: cheaper than psutil.process_iter,
+    which builds a Process (and reads its stat file) for each; psutil elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return [(p.pid, p.info["name"] or "") for p in psutil.process_iter(["name"])]
+    names = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/comm", encoding="utf-8", errors="replace") as comm:
+                    names.append((int(entry.name), comm.read().rstrip("\n")))
+            except OSError:
+                continue  # the process ended meanwhile
+    return names
+
+
 def read_counters(settings: LoadSettings) -> dict:
     """Everything cumulative, as plain JSON: what the next reading subtracts from."""
     cores = [list(_busy_total(t)) for t in psutil.cpu_times(percpu=True)]
     nics = psutil.net_io_counters(pernic=True)
     disk = psutil.disk_io_counters(perdisk=False)
     processes: dict[str, dict] = {}
-    for proc in psutil.process_iter(["name"]):
-        name = proc.info["name"] or ""
-        if name not in MAIL_DAEMONS and name not in AMBIGUOUS_NAMES:
+    for pid, short in process_names():
+        name = WATCHED_NAMES.get(short[:15])
+        if name is None:
             continue
         try:
+            proc = psutil.Process(pid)
             label = mail_daemon(name, proc.exe() if name in AMBIGUOUS_NAMES else None)
             if label is None:
                 continue
@@ -204,29 +226,36 @@ TCP_STATES = {
 }  # fmt: skip
 
 
+_HEX_PORTS = "|".join(f"{port:04X}" for port in MAIL_PORTS)
+# A line of /proc/net/tcp{,6}: "  12: 0100007F:024B 0100007F:A1B2 01 ..." (local, remote, state, in hex).
+_LOCAL_MAIL_PORT = re.compile(rf"^\s*\d+: [0-9A-F]+:({_HEX_PORTS}) [0-9A-F]+:([0-9A-F]{{4}}) ([0-9A-F]{{2}}) ", re.M)
+_REMOTE_SMTP = re.compile(r"^\s*\d+: [0-9A-F]+:([0-9A-F]{4}) [0-9A-F]+:(0019) ([0-9A-F]{2}) ", re.M)
+
+
 def _tcp_from_proc() -> list[tuple[int, int, str]] | None:
-    """(local port, remote port, state) of every TCP socket, from /proc/net/tcp and tcp6.
+    """(local port, remote port, state) of the TCP sockets on mail ports, from /proc/net/tcp and tcp6.
 
     psutil.net_connections() also maps every socket to its process by scanning
     /proc/*/fd, which costs most of a sample's CPU time; the counts by port and
-    state need none of that.
+    state need none of that. A regular expression picks the few mail lines out
+    of tables that can hold thousands of sockets (TIME_WAIT after a spam run).
     """
-    found = []
+    found: dict[tuple, tuple[int, int, str]] = {}
     for name in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
             with open(name, encoding="ascii") as table:
-                next(table, None)  # the header
-                for line in table:
-                    fields = line.split()
-                    local, remote, state = fields[1], fields[2], fields[3]
-                    found.append((int(local.rsplit(":", 1)[1], 16), int(remote.rsplit(":", 1)[1], 16), state))
+                text = table.read()
         except FileNotFoundError:
             if name.endswith("tcp6"):
                 continue  # IPv6 disabled
             return None
-        except (OSError, IndexError, ValueError):
+        except OSError:
             return None
-    return [(local, remote, TCP_STATES.get(state, state)) for local, remote, state in found]
+        for pattern in (_LOCAL_MAIL_PORT, _REMOTE_SMTP):
+            for match in pattern.finditer(text):
+                local, remote, state = match.groups()
+                found[(name, match.start())] = (int(local, 16), int(remote, 16), TCP_STATES.get(state, state))
+    return list(found.values())
 
 
 def _tcp_from_psutil() -> list[tuple[int, int, str]]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
+import subprocess
 from datetime import timedelta
 
 import psutil
@@ -179,10 +181,31 @@ def test_proc_and_psutil_agree_on_the_mail_ports(db):
     client = socket.create_connection(("127.0.0.1", port))
     accepted, _ = server.accept()
     try:
-        from_proc = {s for s in sampling._tcp_from_proc() if port in s[:2]}
-        from_psutil = {s for s in sampling._tcp_from_psutil() if port in s[:2]}
+        # The server side is what is counted (the client's local port is an ephemeral one).
+        from_proc = {s for s in sampling._tcp_from_proc() if s[0] == port}
+        from_psutil = {s for s in sampling._tcp_from_psutil() if s[0] == port}
     finally:
         for sock in (accepted, client, server):
             sock.close()
     assert from_proc == from_psutil
     assert (port, 0, "LISTEN") in from_proc
+
+
+def test_mail_daemons_are_found_among_real_processes(db, tmp_path):
+    (tmp_path / "postfix").mkdir()
+    shutil.copy("/bin/sleep", tmp_path / "dovecot")
+    shutil.copy("/bin/sleep", tmp_path / "postfix" / "master")
+    shutil.copy("/bin/sleep", tmp_path / "master")  # a "master" outside a postfix folder is someone else's
+    started = [subprocess.Popen([str(path), "30"]) for path in (tmp_path / "dovecot", tmp_path / "postfix" / "master")]
+    other = subprocess.Popen([str(tmp_path / "master"), "30"])
+    try:
+        assert (os.getpid(), psutil.Process().name()[:15]) in sampling.process_names()
+        found = sampling.read_counters(LoadSettings.get())["processes"]
+    finally:
+        for proc in (*started, other):
+            proc.kill()
+            proc.wait()
+    assert found[str(started[0].pid)]["label"] == "Dovecot"
+    assert found[str(started[1].pid)]["label"] == "Postfix"
+    assert str(other.pid) not in found
+    assert found[str(started[0].pid)]["rss"] > 0
