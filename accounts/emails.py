@@ -164,6 +164,17 @@ def send_otp_reuse_alert(user: User, *, device_name: str, time_step: int, ip: st
     )
 
 
+def send_credentials_changed(user: User, what: str, ip: str | None = None) -> AccountEmail:
+    """Tell the user that their password or tokens changed, so that a change they did not make stands out."""
+    now = timezone.now()
+    return queue(
+        "credentials-changed",
+        f"credentials-changed:{user.pk}:{now.timestamp()}",
+        [user.email],
+        {"user": user, "what": what, "when": now, "ip": ip or "unknown"},
+    )
+
+
 def send_password_reset(user: User, link: str) -> AccountEmail:
     now = timezone.now()
     return queue(

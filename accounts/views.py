@@ -20,7 +20,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts import audit, backup_codes, enrolment, invitations, lockout, signin
+from accounts import audit, backup_codes, emails, enrolment, invitations, lockout, signin
 from accounts.forms import (
     LOCKED,
     WRONG_CREDENTIALS,
@@ -216,6 +216,9 @@ def enrol_confirm(request: HttpRequest) -> HttpResponse:
             if backup_codes.device_for(request.user) is None:
                 _show_backup_codes_once(request, backup_codes.regenerate(request.user, request=request))
                 return redirect("otp_backup_codes")
+            emails.send_credentials_changed(
+                request.user, f"a new token “{device.name}” was added", audit.client_ip(request)
+            )
             messages.success(request, f"Token “{device.name}” is ready.")
             return redirect("otp_tokens")
         audit.record("otp.enrol_failure", request=request, target=request.user.email)
@@ -271,6 +274,7 @@ def backup_codes_regenerate(request: HttpRequest) -> HttpResponse:
     if (response := _needs_reauth(request)) is not None:
         return response
     _show_backup_codes_once(request, backup_codes.regenerate(request.user, request=request))
+    emails.send_credentials_changed(request.user, "new backup codes were made", audit.client_ip(request))
     return redirect("otp_backup_codes")
 
 
@@ -298,6 +302,7 @@ def token_remove(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, "You cannot remove your only token. Add another one first.")
         return redirect("otp_tokens")
     enrolment.remove_token(device, request=request)
+    emails.send_credentials_changed(request.user, f"the token “{device.name}” was removed", audit.client_ip(request))
     messages.success(request, f"Token “{device.name}” removed.")
     return redirect("otp_tokens")
 
@@ -352,6 +357,7 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     def form_valid(self, form):
         response = super().form_valid(form)
         audit.record("password.reset", actor=self.user, target=self.user.email, request=self.request)
+        emails.send_credentials_changed(self.user, "your password was reset", audit.client_ip(self.request))
         return response
 
 
@@ -370,5 +376,6 @@ class PasswordChangeView(CapabilityRequiredMixin, auth_views.PasswordChangeView)
         response = super().form_valid(form)
         self.request.session[signin.PASSWORD_VERIFIED_KEY] = int(time.time())
         audit.record("password.changed", request=self.request, target=self.request.user.email)
+        emails.send_credentials_changed(self.request.user, "your password was changed", audit.client_ip(self.request))
         messages.success(self.request, "Your password is changed. Other sessions of yours have been signed out.")
         return response

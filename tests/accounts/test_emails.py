@@ -112,3 +112,21 @@ def test_a_dead_broker_does_not_lose_the_email(
         email = emails.send_token_reset_notice(employee, actor=it_staff, reason="phone lost")
     email.refresh_from_db()
     assert email.status == AccountEmail.QUEUED  # the tick will send it
+
+
+def test_changes_to_credentials_are_announced_to_the_user(client, login, employee):
+    from django.urls import reverse
+
+    from accounts.models import BackupCodeDevice
+
+    login(client, employee)
+    client.post(reverse("otp_backup_codes_regenerate"))
+    spare = employee.totpdevice_set.create(name="Spare", confirmed=True)
+    client.post(reverse("otp_token_remove", kwargs={"pk": spare.pk}))
+    notices = list(AccountEmail.objects.filter(kind="credentials-changed").order_by("pk"))
+    assert [n.subject for n in notices] == [
+        "Security notice: new backup codes were made",
+        "Security notice: the token “Spare” was removed",
+    ]
+    assert all(n.to == [employee.email] for n in notices)
+    assert BackupCodeDevice.objects.filter(user=employee).exists()

@@ -86,6 +86,8 @@ def test_changing_the_password_needs_the_current_one_and_ends_other_sessions(cli
     assert client.get(reverse("home")).status_code == 200  # this session stays signed in and verified
     assert reverse("login") in other.get(reverse("home"))["Location"]
     assert AuditEvent.objects.filter(action="password.changed", actor=employee).exists()
+    notice = AccountEmail.objects.get(kind="credentials-changed")
+    assert notice.subject == "Security notice: your password was changed" and notice.to == [employee.email]
 
 
 def test_short_and_common_passwords_are_refused(client, make_user, it_staff):
