@@ -181,6 +181,8 @@ def main() -> int:
         wall, cpu = time_page(client, f"/monitoring/load/?range={key}")
         print(f"  (for comparison) {key:>3} page: {wall:.1f} ms wall, {cpu:.1f} ms CPU")
 
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    print(f"machine load average: {load} (wall times suffer first when other work runs; CPU times are steadier)")
     print(f"ratio 1 year / 1 day: {year_wall / day_wall:.2f} wall, {year_cpu / day_cpu:.2f} CPU   (target <= 1.5)")
     print(f"30-day page with a year of history: {year_wall:.1f} ms wall   (target < 150 ms on SQLite)")
     ok = year_cpu / day_cpu <= 1.5 and year_wall < 150

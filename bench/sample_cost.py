@@ -62,14 +62,17 @@ def main() -> int:
         walls.append((time.perf_counter() - started_wall) * 1000)
 
     processes = len(psutil.pids())
+    sockets = sum(1 for _ in open("/proc/net/tcp")) - 1 if os.path.exists("/proc/net/tcp") else "?"  # noqa: SIM115
     command = sampling.queue_command(settings)
-    print(f"machine: {psutil.cpu_count()} cores, {processes} processes; queue command: {command or 'none found'}")
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    print(f"machine: {psutil.cpu_count()} cores, load {load}, {processes} processes, {sockets} IPv4 TCP sockets")
+    print(f"queue command: {command or 'none found'}")
     print(f"last sample: CPU {sample.cpu} %, load {sample.load} %, memory {sample.memory} %, disk {sample.disk} %,")
     print(f"  {len(sample.interfaces)} line interface(s), {sample.connections} mail connections, mail server: "
           f"{sample.mail_server or 'none found'}")  # fmt: skip
     print(f"CPU time of one sample (sampling + storing + alert check), {SAMPLES} samples:")
-    print(f"  median {statistics.median(timings):.1f} ms, max {max(timings):.1f} ms; wall median "
-          f"{statistics.median(walls):.1f} ms")  # fmt: skip
+    median, wall = statistics.median(timings), statistics.median(walls)
+    print(f"  median {median:.1f} ms, min {min(timings):.1f}, max {max(timings):.1f} ms; wall median {wall:.1f} ms")
     ok = statistics.median(timings) <= 30
     print(f"target <= 30 ms: {'met' if ok else 'MISSED'}")
     return 0 if ok else 1
