@@ -345,5 +345,7 @@ def status_line() -> StatusLine:
     if last is None:
         return StatusLine("Configuration", "unknown", "Not checked yet.", url)
     when = timezone.localtime(last.finished_at).strftime("%Y-%m-%d %H:%M")
+    if not watched:
+        return StatusLine("Configuration", "unknown", f"None of the watched files is on this server ({when}).", url)
     text = f"All {watched} watched file{'s' if watched != 1 else ''} as approved (checked {when})."
     return StatusLine("Configuration", "ok", text, url)

@@ -212,3 +212,10 @@ def test_status_line_says_what_is_wrong(etc):
     line = drift.status_line()
     assert line.status == "critical"
     assert "1 configuration file not as approved" in line.text
+
+
+def test_status_line_when_no_watched_file_exists(tmp_path, db):
+    LoadSettings.objects.update_or_create(pk=1, defaults={"watched_files": str(tmp_path / "absent.cf")})
+    check()
+    line = drift.status_line()
+    assert (line.status, line.text.split(" (")[0]) == ("unknown", "None of the watched files is on this server")
