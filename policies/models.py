@@ -53,7 +53,8 @@ class PolicySettings(models.Model):
 
 
 def organisation_zone() -> ZoneInfo:
-    return PolicySettings.load().zone
+    """The organisation's time zone: the TIME_ZONE setting (no query, so lists may call it per row)."""
+    return ZoneInfo(settings.TIME_ZONE)
 
 
 class Audience(models.Model):

@@ -187,3 +187,29 @@ def test_escalation_needs_something_to_wait_for(client, login, it_staff):
     response = client.post("/policies/campaigns/new/", data)
     assert "escalate_after" in response.context["form"].errors
     assert Campaign.objects.count() == 0
+
+
+@pytest.mark.parametrize("url", ["/policies/campaigns/", "/policies/manage/", "/policies/procedures/",
+                                 "/policies/reviews/", "/policies/"])  # fmt: skip
+def test_lists_do_not_query_per_row(client, login, it_staff, make_campaign, make_policy, url):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def add(n: int) -> None:
+        policy = make_policy(f"Policy {n}", owner=it_staff)
+        policy.review_due_on = timezone.localdate()
+        policy.save()
+        make_campaign(f"Campaign {n}", repeat="weeks", policy=policy)
+        procedure = Procedure.objects.create(title=f"Procedure {n}", owner=it_staff, next_due_on=timezone.localdate())
+        procedure.complete(by=it_staff, ticked=set(), notes="done")
+
+    login(client, it_staff)
+    add(0)
+    client.get(url)
+    with CaptureQueriesContext(connection) as one:
+        assert client.get(url).status_code == 200
+    for n in range(1, 6):
+        add(n)
+    with CaptureQueriesContext(connection) as six:
+        client.get(url)
+    assert len(six) == len(one)
