@@ -16,3 +16,18 @@
     });
   });
 })();
+
+// The dashboard reloads itself every minute while it is visible (samples arrive every minute by default).
+(function () {
+  "use strict";
+  var marker = document.querySelector("[data-refresh-seconds]");
+  if (!marker) {
+    return;
+  }
+  var seconds = parseInt(marker.getAttribute("data-refresh-seconds"), 10) || 60;
+  window.setInterval(function () {
+    if (document.visibilityState === "visible") {
+      window.location.reload();
+    }
+  }, seconds * 1000);
+})();
