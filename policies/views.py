@@ -23,7 +23,7 @@ from policies.models import (
     Procedure,
     organisation_zone,
 )
-from policies.services import my_policies
+from policies.services import my_policies, open_attestations
 
 
 def _get_policy_for_user(request: HttpRequest, pk: int) -> Policy:
@@ -51,7 +51,11 @@ def _get_attestation_for_user(request: HttpRequest, pk: int) -> Campaign:
 @requires("read_policies")
 def mine(request: HttpRequest) -> HttpResponse:
     rows = my_policies(request.user)
-    ctx = {"rows": rows, "waiting": [r for r in rows if not r.acknowledged]}
+    ctx = {
+        "rows": rows,
+        "waiting": [r for r in rows if not r.acknowledged],
+        "attestations": open_attestations(request.user),
+    }
     return render(request, "policies/mine.html", ctx)
 
 

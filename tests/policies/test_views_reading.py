@@ -76,7 +76,7 @@ def test_an_attestation_is_answered_once(client, login, employee):
 
     from django.utils import timezone
 
-    from policies.models import AttestationResponse, Campaign, CampaignRun
+    from policies.models import AttestationResponse, Campaign, CampaignRun, Delivery
 
     campaign = Campaign.objects.create(
         name="Devices", kind=Campaign.Kind.ATTESTATION, subject="Monthly check", message="Three questions.",
@@ -84,8 +84,11 @@ def test_an_attestation_is_answered_once(client, login, employee):
     )  # fmt: skip
     first = campaign.statements.create(text="My laptop has current updates.", position=0)
     second = campaign.statements.create(text="I installed no unapproved software.", position=1)
-    CampaignRun.objects.create(campaign=campaign, occurrence=timezone.now())
+    run = CampaignRun.objects.create(campaign=campaign, occurrence=timezone.now())
+    Delivery.objects.create(campaign=campaign, run=run, recipient=employee, occurrence=run.occurrence, status="sent")
     login(client, employee)
+    mine = client.get("/policies/").content.decode()
+    assert "Monthly check" in mine and 'class="nav-count"' in mine
     page = client.get(f"/policies/attest/{campaign.pk}/")
     assert b"My laptop has current updates." in page.content
     missing = client.post(f"/policies/attest/{campaign.pk}/", {f"statement_{first.pk}": "yes"})
@@ -96,3 +99,4 @@ def test_an_attestation_is_answered_once(client, login, employee):
     response = AttestationResponse.objects.get()
     assert {a.statement_id: a.answer for a in response.answers.all()} == {first.pk: True, second.pk: False}
     assert b"You answered on" in client.get(f"/policies/attest/{campaign.pk}/").content
+    assert b"Monthly check" not in client.get("/policies/").content
