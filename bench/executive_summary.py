@@ -103,7 +103,7 @@ def main() -> int:
     from django.core.management import call_command
     from django.db import connection
     from django.test import Client
-    from django.test.utils import CaptureQueriesContext, setup_test_environment
+    from django.test.utils import setup_test_environment
 
     from accounts.models import User
     from policies import summary
@@ -125,7 +125,13 @@ def main() -> int:
         response = client.get("/policies/summary/")
         timings.append((time.perf_counter() - t0) * 1000)
         assert response.status_code == 200
-    with CaptureQueriesContext(connection) as queries:
+    queries: list[str] = []
+
+    def count(execute, sql, params, many, context):
+        queries.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(count):
         summary.build()
     build = []
     for _ in range(10):
