@@ -175,9 +175,13 @@ def celery_worker_factory(redis_server, transactional_db, tmp_path) -> Iterator[
 
 
 @pytest.fixture
-def celery_app(redis_server, settings):
+def celery_app(redis_server, settings, monkeypatch):
     """The portal's Celery app publishing to the test Redis (for tests that send tasks)."""
     from portal.celery import app
+
+    # Celery reads CELERY_BROKER_URL from the environment before its own configuration,
+    # so CI's production-like value would win over the test database's URL.
+    monkeypatch.setenv("CELERY_BROKER_URL", redis_server)
 
     def reset_pools() -> None:
         from kombu import pools
