@@ -47,11 +47,13 @@ def test_it_notices_a_stale_heartbeat(client, settings):
     assert "s ago" in response.json()["checks"]["worker"]["detail"]
 
 
-def test_it_reports_an_unreachable_broker(client, settings):
+def test_it_reports_an_unreachable_broker(client, monkeypatch):
     from portal.celery import app
 
     Heartbeat.beat("worker")
     Heartbeat.beat("beat")
+    # Celery prefers the environment's CELERY_BROKER_URL (CI sets one) over its configuration.
+    monkeypatch.setenv("CELERY_BROKER_URL", "redis://127.0.0.1:1/0")
     previous = app.conf.broker_url
     app.conf.broker_url = "redis://127.0.0.1:1/0"
     try:
