@@ -13,15 +13,6 @@ from monitoring.models.load import DriftCheck, LoadSample, LoadSettings, LoadSta
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(autouse=True)
-def fresh_producer_pools(celery_app):
-    from kombu import pools
-
-    pools.reset()
-    yield
-    pools.reset()
-
-
 def wait_until(condition, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
