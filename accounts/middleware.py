@@ -25,10 +25,12 @@ OPEN_URL_NAMES = frozenset(
         "captcha-audio",
         "captcha-refresh",
         "healthz",
+        # The webmail gateway's endpoint and hand-off answer for themselves (401/403), never with a
+        # redirect; the gateway's staff pages are ordinary pages and need the OTP step like any other.
+        "gateway-auth",
+        "gateway-signin",
     }
 )
-# The webmail gateway answers for itself (401/403), never with a redirect.
-OPEN_PATH_PREFIXES = ("/gateway/",)
 # Enrolment: open to a signed-in user who has no confirmed token yet (and only to them: with a
 # token, the OTP step comes first, so a password-only session can never add a token of its own).
 ENROLMENT_URL_NAMES = frozenset(
@@ -53,7 +55,7 @@ class OTPRequiredMiddleware:
         # Decide on the URL first: the gateway's warm path must not load the user from the database.
         match = request.resolver_match
         url_name = match.url_name if match else None
-        if url_name in OPEN_URL_NAMES or request.path_info.startswith(OPEN_PATH_PREFIXES):
+        if url_name in OPEN_URL_NAMES:
             return None
         user = request.user
         if not user.is_authenticated or user.is_verified():
