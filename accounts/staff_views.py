@@ -113,6 +113,7 @@ def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "form": form,
         "reset_form": TokenResetForm(),
         "tokens": enrolment.confirmed_tokens(person),
+        "webmail_sessions": person.webmail_sessions.select_related("user", "ended_by")[:10],
         "backup_remaining": backup_codes.remaining(person),
         "otp_status": enrolment.otp_status(person),
         "deadline": person.otp_grace_start + org.grace_period,
