@@ -20,6 +20,7 @@ $(VENV)/.dev-deps: $(VENV)/.run-deps requirements-dev.txt
 # Web (gunicorn), worker and beat (one `celery worker -B`) on SQLite and the
 # filesystem broker under var/. DEBUG defaults to on here only.
 run: export DEBUG ?= 1
+run: export PORTAL_BASE_URL ?= http://$(HOST):$(PORT)
 run: $(VENV)/.run-deps
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0

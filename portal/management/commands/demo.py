@@ -17,7 +17,7 @@ class Command(BaseCommand):
     def handle(self, *args, password: str | None = None, **options) -> None:
         password = password or accounts_demo.demo_password()
         users = accounts_demo.load_people(password)
-        lines = [*policies_demo.load(), *monitoring_demo.load()]
+        lines = [*accounts_demo.load(), *policies_demo.load(), *monitoring_demo.load()]
         for line in lines:
             self.stdout.write(line)
         self.stdout.write(self.style.SUCCESS(f"Demo organisation ready: {len(users)} people."))
