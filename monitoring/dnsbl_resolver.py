@@ -12,13 +12,16 @@ import asyncio
 import ipaddress
 import secrets
 import socket
+import struct
 from dataclasses import dataclass, field
 
 import dns.asyncquery
 import dns.exception
 import dns.flags
 import dns.message
+import dns.name
 import dns.rcode
+import dns.rdataclass
 import dns.rdatatype
 import dns.resolver
 
@@ -133,7 +136,7 @@ class Resolver:
         self._channels.clear()
 
     async def _exchange(
-        self, request: dns.message.Message, host: str, port: int, timeout: float
+        self, qname: dns.name.Name, rdtype: dns.rdatatype.RdataType, host: str, port: int, timeout: float
     ) -> dns.message.Message:
         """One UDP exchange over a shared socket; TCP when the answer is truncated."""
         key = (host, port)
@@ -148,8 +151,9 @@ class Resolver:
                         opened.append(channel)
                     self._channels[key] = opened
         channel = secrets.choice(self._channels[key])
-        response = await channel.exchange(request, timeout)
+        response = await channel.exchange(qname, rdtype, timeout)
         if response.flags & dns.flags.TC:
+            request = dns.message.make_query(qname, rdtype)
             return await dns.asyncquery.tcp(request, host, timeout=timeout, port=port)
         return response
 
@@ -166,7 +170,7 @@ class Resolver:
     async def _query(self, name: str, rdtype: dns.rdatatype.RdataType) -> Answer:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.config.lifetime
-        request = dns.message.make_query(name, rdtype)
+        qname = dns.name.from_text(name)
         last = Answer(TIMEOUT, detail="no answer")
         while True:
             timed_out = 0
@@ -176,7 +180,7 @@ class Resolver:
                     return last
                 self.queries += 1
                 try:
-                    response = await self._exchange(request, host, port, min(self.config.timeout, remaining))
+                    response = await self._exchange(qname, rdtype, host, port, min(self.config.timeout, remaining))
                 except dns.exception.Timeout:
                     timed_out += 1
                     last = Answer(TIMEOUT, detail=f"no answer from {host} within {self.config.lifetime:g} s")
@@ -226,32 +230,44 @@ class _Channel(asyncio.DatagramProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.error_received(exc or ConnectionError("socket closed"))
 
-    async def exchange(self, request: dns.message.Message, timeout: float) -> dns.message.Message:
+    async def exchange(
+        self, qname: dns.name.Name, rdtype: dns.rdatatype.RdataType, timeout: float
+    ) -> dns.message.Message:
         assert self.transport is not None
         while True:
             query_id = secrets.randbelow(65536)
             if query_id not in self.pending:
                 break
-        request.id = query_id
         loop = asyncio.get_running_loop()
         waiter = loop.create_future()
         self.pending[query_id] = waiter
         # A timer on the future is much cheaper than asyncio.wait_for (which makes a task per query).
         timer = loop.call_later(timeout, _expire, waiter, timeout)
-        self.transport.sendto(request.to_wire())
+        self.transport.sendto(_query_wire(query_id, qname, rdtype))
         try:
             data = await waiter
         finally:
             timer.cancel()
             self.pending.pop(query_id, None)
         response = dns.message.from_wire(data)
-        if not request.is_response(response):
+        # (A question RRset is empty, so it is falsy: compare its fields.)
+        matches = len(response.question) == 1 and response.flags & dns.flags.QR
+        if not matches or response.question[0].name != qname or response.question[0].rdtype != rdtype:
             raise dns.exception.FormError("the answer does not match the question")
         return response
 
     def close(self) -> None:
         if self.transport is not None:
             self.transport.close()
+
+
+def _query_wire(query_id: int, qname: dns.name.Name, rdtype: int) -> bytes:
+    """A recursive query (RD set, no EDNS), built directly: dns.message's builder costs more than the query."""
+    return (
+        struct.pack("!HHHHHH", query_id, dns.flags.RD, 1, 0, 0, 0)
+        + qname.to_wire()
+        + struct.pack("!HH", rdtype, dns.rdataclass.IN)
+    )
 
 
 def _expire(waiter: asyncio.Future, timeout: float) -> None:

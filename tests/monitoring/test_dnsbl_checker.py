@@ -275,3 +275,16 @@ def test_well_known_public_resolvers_are_named():
     config = ResolverConfig([("8.8.8.8", 53), ("127.0.0.1", 5353), ("2606:4700:4700::1111", 53)])
     assert config.public_resolvers() == ["8.8.8.8 (Google Public DNS)", "2606:4700:4700::1111 (Cloudflare)"]
     assert config.describe() == "8.8.8.8, 127.0.0.1:5353, 2606:4700:4700::1111"
+
+
+def test_queries_are_well_formed_recursive_questions():
+    import dns.flags
+    import dns.message
+    import dns.name
+
+    from monitoring.dnsbl_resolver import _query_wire
+
+    name = dns.name.from_text("b.a.9.8.7.6.5.0.4.0.0.0.3.0.0.0.2.0.0.0.1.0.0.0.8.b.d.0.1.0.0.2.zen.spamhaus.org.")
+    message = dns.message.from_wire(_query_wire(4242, name, 16))
+    assert message.id == 4242 and message.flags & dns.flags.RD and not message.flags & dns.flags.QR
+    assert (message.question[0].name, message.question[0].rdtype) == (name, 16)
