@@ -239,7 +239,7 @@ def metric_label(metric: str) -> str:
 
 
 def status_line() -> StatusLine:
-    """ "Server load" in plain words, from stored rows (three queries)."""
+    """ "Server load" in plain words, from stored rows (four queries)."""
     url = "monitoring:load-dashboard"
     sample = LoadSample.objects.order_by("-taken_at").first()
     open_alerts = list(LoadAlert.objects.filter(cleared_at__isnull=True))
@@ -256,6 +256,17 @@ def status_line() -> StatusLine:
         others = f" and {len(open_alerts) - 1} more" if len(open_alerts) > 1 else ""
         text = f"{worst.get_metric_display()} above {worst.warning_mark:.0f}{unit} since {since}{others}."
         return StatusLine("Server load", worst.level, text, url)
+    # Above a mark but not yet for long enough to raise an alert: not "normal", not an alert yet either.
+    rising = list(LoadThreshold.objects.filter(enabled=True, above_since__isnull=False).order_by("above_since"))
+    if rising:
+        first = rising[0]
+        since = timezone.localtime(first.above_since).strftime("%H:%M")
+        unit = " %" if first.unit == "%" else " messages"
+        text = (
+            f"{first.get_metric_display()} above {first.warning:.0f}{unit} since {since}; an alert follows "
+            f"if it stays there for {first.duration_minutes} minutes."
+        )
+        return StatusLine("Server load", "warning", text, url)
     parts = [f"CPU {sample.cpu:.0f} %", f"memory {sample.memory:.0f} %", f"fullest disk {sample.disk:.0f} %"]
     if sample.net_in_pct is not None:
         parts.append(f"download {sample.net_in_pct:.0f} % of the line")

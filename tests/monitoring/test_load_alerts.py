@@ -156,7 +156,21 @@ def test_status_line_reads_stored_rows(make_load_sample, django_assert_max_num_q
 
     assert alerts.status_line().status == "unknown"
     make_load_sample(timezone.now(), queue_status="none", queue=None)
-    with django_assert_max_num_queries(3):
+    with django_assert_max_num_queries(4):
         line = alerts.status_line()
     assert line.status == "ok"
     assert "CPU 10 %" in line.text and "no mail server found" in line.text
+
+
+def test_status_line_warns_while_a_value_is_above_its_mark_before_the_alert(make_load_sample):
+    from django.utils import timezone
+
+    from monitoring.models.load import LoadThreshold
+
+    make_load_sample(timezone.now(), cpu=97.0)
+    LoadThreshold.ensure_defaults()
+    LoadThreshold.objects.filter(metric="cpu").update(above_since=timezone.now())
+    line = alerts.status_line()
+    assert line.status == "warning"
+    assert line.text.startswith("CPU above 80 % since")
+    assert "5 minutes" in line.text
