@@ -9,6 +9,7 @@ transport under ``var/``, console email. Production sets ``DATABASE_URL``,
 from __future__ import annotations
 
 import secrets
+import shutil
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -159,6 +160,9 @@ OTP_TOTP_ISSUER = ORGANISATION_NAME
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 CAPTCHA_IMAGE_SIZE = (120, 44)
 CAPTCHA_FONT_SIZE = 28
+# A spoken version of the picture code for people who cannot read it, when flite is installed
+# (apt-get install flite); without it the form offers the picture and a new picture only.
+CAPTCHA_FLITE_PATH = shutil.which("flite")
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
