@@ -263,6 +263,8 @@ DNSBL_MAX_IN_FLIGHT = env_int("DNSBL_MAX_IN_FLIGHT", 100, minimum=1)
 
 # --- Security --------------------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", True) else None
+# Peers (nginx) whose last X-Forwarded-For entry is the browser's address (lockout per address, audit log).
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", ["127.0.0.1", "::1"])
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^gateway/auth$"]
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)

@@ -31,6 +31,9 @@ def test_it_prints_a_server_block_for_sibling_hosts():
     assert 'proxy_set_header Content-Length "";' in text
     assert "proxy_pass http://127.0.0.1:8000/gateway/auth;" in text
     assert "proxy_set_header Host portal.example.com;" in text
+    # The audit log's address: nginx appends the browser's, so one the browser sent is not believed.
+    auth_location = text.split("location = /_portal_gateway_auth {", 1)[1].split("}", 1)[0]
+    assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in auth_location
     assert "auth_request_set $portal_user $upstream_http_x_portal_user;" in text
     assert "proxy_set_header X-Portal-User $portal_user;" in text
     assert "error_page 401 = @portal_signin;" in text
