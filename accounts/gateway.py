@@ -48,7 +48,7 @@ from accounts.audit import record
 from accounts.models import User, WebmailSession
 
 OTP_VERIFIED_AT_KEY = "otp_verified_at"
-# Set on the session's first gateway pass: {"id": WebmailSession pk, "key": session key at the time}.
+# Set on the session's first gateway pass: {"id": WebmailSession pk, "key": session key, "otp": device@time}.
 MARKER_KEY = "gateway_session"
 FACTS_TTL = 300
 
@@ -138,9 +138,12 @@ def record_pass(request: HttpRequest, decision: Decision) -> None:
     """Note an allowed pass: the session's first one writes a WebmailSession row and an audit event."""
     session = request.session
     marker = session.get(MARKER_KEY)
-    if marker and marker.get("key") == session.session_key:
+    # A new OTP step in the same session (enrolled again after a token reset) is a new webmail session.
+    otp_step = f"{session[DEVICE_ID_SESSION_KEY]}@{session[OTP_VERIFIED_AT_KEY]}"
+    same_otp_step = bool(marker) and marker.get("otp", otp_step) == otp_step
+    if same_otp_step and marker.get("key") == session.session_key:
         return  # the common case: nothing to write
-    if marker:
+    if same_otp_step:
         # The portal rotated the session key (e.g. a password change): follow it, so "end session" still works.
         WebmailSession.objects.filter(pk=marker["id"]).update(session_key=session.session_key)
     else:
@@ -167,7 +170,7 @@ def record_pass(request: HttpRequest, decision: Decision) -> None:
                 webmail_path=request.META.get("HTTP_X_ORIGINAL_URI", "").split("?", 1)[0][:200],
             )
         marker = {"id": row.pk}
-    session[MARKER_KEY] = {"id": marker["id"], "key": session.session_key}
+    session[MARKER_KEY] = {"id": marker["id"], "key": session.session_key, "otp": otp_step}
 
 
 def forwarded_ip(request: HttpRequest) -> str | None:

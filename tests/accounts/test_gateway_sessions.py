@@ -92,3 +92,32 @@ def test_resetting_tokens_on_the_staff_page_ends_webmail_at_once(staff_client, w
     assert staff_client.post(url, {"reason": "Phone lost on the train"}).status_code == 302
     assert webmail_client.get(AUTH_URL).status_code == 401
     assert WebmailSession.objects.get().end_reason == WebmailSession.EndReason.TOKEN_RESET
+
+
+def test_enrolling_again_after_a_reset_starts_a_new_webmail_session(staff_client, webmail_client, employee, it_staff):
+    """After a token reset the same browser session enrols and passes OTP again: a fresh row IT staff can end."""
+    import time
+
+    from django.conf import settings
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from accounts import enrolment
+
+    enrolment.reset_tokens(employee, actor=it_staff, reason="phone lost")
+    assert webmail_client.get(AUTH_URL).status_code == 401
+    # What the enrolment's confirm step does to the session (signin.mark_otp_verified).
+    device = TOTPDevice.objects.create(user=employee, name="New phone", confirmed=True)
+    session = webmail_client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.cycle_key()
+    session["otp_verified_at"] = int(time.time())
+    session.save()
+    webmail_client.cookies[settings.SESSION_COOKIE_NAME] = session.session_key
+    assert webmail_client.get(AUTH_URL).status_code == 200
+    live = WebmailSession.objects.get(ended_at__isnull=True)
+    assert (live.session_key, live.device_id) == (session.session_key, device.persistent_id)
+    assert WebmailSession.objects.get(ended_at__isnull=False).end_reason == "token_reset"
+    assert AuditEvent.objects.filter(action="gateway.first_pass").count() == 2
+    staff_client.post(reverse("gateway-session-end", kwargs={"pk": live.pk}))
+    assert webmail_client.get(AUTH_URL).status_code == 401
