@@ -16,12 +16,14 @@ How an email goes out (DESIGN.md, Data flow):
    pending rows whose task was lost, and rows stuck in "sending".
 
 The crash window between "SMTP accepted" and "row marked sent" cannot be closed (SMTP has no transaction
-with our database), only narrowed: ``policies.smtp`` marks the row sent at SMTP's own commit point, after the
-message body and just before the final ``<CRLF>.<CRLF>``. A worker killed before that point never delivered
-the mail (the server drops an unterminated DATA), so a row still "sending" after ``STUCK_SENDING_AFTER``
-(far longer than any SMTP timeout) is sent again without risk of a duplicate. Only a kill during the single
-socket write after the commit loses a mail; only a reply lost after the server accepted duplicates one (the
-stable Message-ID lets mail clients recognise it).
+with our database), only narrowed: ``policies.smtp`` notes the hand-over (``sent_at``, row still "sending")
+at SMTP's own commit point, after the message body and just before the final ``<CRLF>.<CRLF>``; the server's
+250 then marks it sent, a refusal never does. A worker killed before the hand-over never delivered the mail
+(the server drops an unterminated DATA), so a row still "sending" without ``sent_at`` after
+``STUCK_SENDING_AFTER`` (far longer than any SMTP timeout) is sent again without risk of a duplicate; one
+with ``sent_at`` is counted sent with a note and not sent again. Only a kill during the single socket write
+after the hand-over loses a mail; only a reply lost after the server accepted duplicates one (the stable
+Message-ID lets mail clients recognise it).
 """
 
 from __future__ import annotations
@@ -237,51 +239,56 @@ def record_failure(model: type[OutgoingMail], pk: int, exc: Exception, conf: Pol
     row = model.objects.get(pk=pk)
     error = f"{exc.__class__.__name__}: {exc}"[:500]
     if is_permanent(exc) or row.attempts >= conf.send_max_tries:
-        model.objects.filter(pk=pk, status=Status.SENDING).update(status=Status.FAILED, last_error=error)
+        model.objects.filter(pk=pk, status=Status.SENDING).update(status=Status.FAILED, last_error=error, sent_at=None)
         return None
     countdown = min(conf.retry_backoff_seconds * 2 ** (row.attempts - 1), MAX_BACKOFF)
     now = timezone.now()
     model.objects.filter(pk=pk, status=Status.SENDING).update(
         status=Status.PENDING,
         last_error=error,
+        sent_at=None,
         next_attempt_at=now + dt.timedelta(seconds=countdown),
         queued_at=now,
     )
     return countdown
 
 
-def mark_sent(model: type[OutgoingMail], pk: int) -> bool:
-    """True when the row was still ours ("sending") and is now sent."""
+def hand_over(model: type[OutgoingMail], pk: int, claimed_at: dt.datetime) -> bool:
+    """SMTP's commit point: note that the whole message is with the server (``sent_at``, still "sending").
+
+    True when the row is still this runner's claim; the server's answer then decides sent or not.
+    """
     return bool(
-        model.objects.filter(pk=pk, status=Status.SENDING).update(
-            status=Status.SENT, sent_at=timezone.now(), next_attempt_at=None
+        model.objects.filter(pk=pk, status=Status.SENDING, claimed_at=claimed_at, sent_at__isnull=True).update(
+            sent_at=timezone.now()
         )
     )
 
 
-SMTP_ERRORS = (smtplib.SMTPException, OSError)
+def mark_sent(model: type[OutgoingMail], pk: int) -> bool:
+    """The server accepted: True when the row was still ours ("sending") and is now sent."""
+    return bool(
+        model.objects.filter(pk=pk, status=Status.SENDING, sent_at__isnull=False).update(
+            status=Status.SENT, next_attempt_at=None
+        )
+    )
 
 
-def deliver(model: type[OutgoingMail], pk: int, message, mailer: Mailer, conf: PolicySettings) -> int | None:
-    """Send a claimed row's message; the row is marked sent at SMTP's commit point (policies.smtp).
+def deliver(
+    model: type[OutgoingMail], pk: int, message, mailer: Mailer, conf: PolicySettings, claimed_at: dt.datetime
+) -> int | None:
+    """Send a claimed row's message. The row is handed over at SMTP's commit point (policies.smtp) and
+    marked sent only when the server accepts, so a refusal never shows as sent.
 
     Returns a retry countdown in seconds, or None (sent, or failed for good).
     """
-    committed = False
-
-    def commit() -> bool:
-        nonlocal committed
-        committed = mark_sent(model, pk)
-        return committed
-
     try:
-        mailer.send(message, commit)
+        mailer.send(message, lambda: hand_over(model, pk, claimed_at))
     except CommitRefused:
         return None  # another runner reset or took the row; it sends it
-    except SMTP_ERRORS as exc:
-        if committed:  # refused (or cut off) after the commit point: not sent after all
-            model.objects.filter(pk=pk, status=Status.SENT).update(status=Status.SENDING, sent_at=None)
+    except Exception as exc:  # SMTP and socket errors, and whatever a non-SMTP backend raises
         return record_failure(model, pk, exc, conf)
+    mark_sent(model, pk)
     return None
 
 
@@ -295,7 +302,8 @@ def send_deliveries(ids: list[int]) -> dict[int, int]:
     mailer = Mailer()
     try:
         for delivery in deliveries.order_by("pk"):
-            if delivery.status != Status.PENDING or not claim(Delivery, delivery.pk, timezone.now()):
+            claimed_at = timezone.now()
+            if delivery.status != Status.PENDING or not claim(Delivery, delivery.pk, claimed_at):
                 continue
             campaign = delivery.campaign
             if campaign.pk not in html_by_campaign:
@@ -306,7 +314,7 @@ def send_deliveries(ids: list[int]) -> dict[int, int]:
                     it_staff = it_staff_emails()
                 cc = [e for e in it_staff if e != delivery.recipient.email]
             message = emails.campaign_email(delivery, message_html=html_by_campaign[campaign.pk], cc=cc)
-            countdown = deliver(Delivery, delivery.pk, message, mailer, conf)
+            countdown = deliver(Delivery, delivery.pk, message, mailer, conf, claimed_at)
             if countdown is not None:
                 retries[delivery.pk] = countdown
     finally:
@@ -343,8 +351,14 @@ def recover(now: dt.datetime, enqueue: Enqueue = enqueue_deliveries) -> dict[str
     stuck = 0
     for model in (Delivery, ReviewDigest):
         rows = model.objects.filter(status=Status.SENDING, claimed_at__lt=now - STUCK_SENDING_AFTER)
-        for pk, claimed_at in rows.values_list("pk", "claimed_at"):
-            stuck += model.objects.filter(pk=pk, status=Status.SENDING, claimed_at=claimed_at).update(
+        # Handed over (the server had the whole message) but the worker stopped before its answer: sending
+        # again could deliver it twice, so it counts as sent, with a note.
+        rows.filter(sent_at__isnull=False).update(
+            status=Status.SENT,
+            last_error="The worker stopped before the server's answer to the whole message; not sent again.",
+        )
+        for pk, claimed_at in rows.filter(sent_at__isnull=True).values_list("pk", "claimed_at"):
+            stuck += model.objects.filter(pk=pk, status=Status.SENDING, claimed_at=claimed_at, sent_at=None).update(
                 status=Status.PENDING,
                 next_attempt_at=None,
                 queued_at=None,  # picked up just below, with the lost ones
@@ -417,7 +431,8 @@ def claim_review_digests(now: dt.datetime) -> list[int]:
 def send_review_digest(digest_id: int) -> int | None:
     """Send one digest (claimed first). Returns a retry countdown, or None."""
     conf = PolicySettings.load()
-    if not claim(ReviewDigest, digest_id, timezone.now()):
+    claimed_at = timezone.now()
+    if not claim(ReviewDigest, digest_id, claimed_at):
         return None
     digest = ReviewDigest.objects.select_related("owner").get(pk=digest_id)
     today = timezone.localdate(timezone=conf.zone)
@@ -425,6 +440,6 @@ def send_review_digest(digest_id: int) -> int | None:
     message = emails.review_digest_email(digest, policies=list(policies), procedures=list(procedures), today=today)
     mailer = Mailer()
     try:
-        return deliver(ReviewDigest, digest_id, message, mailer, conf)
+        return deliver(ReviewDigest, digest_id, message, mailer, conf, claimed_at)
     finally:
         mailer.close()

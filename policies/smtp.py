@@ -2,12 +2,13 @@
 
 An SMTP server accepts a message only when it receives the final ``<CRLF>.<CRLF>``; if the connection
 drops before that, the transaction is aborted and nothing is delivered (RFC 5321, 4.1.1.4). So we stream
-the whole message, then call ``commit()`` (which marks the Delivery row sent in the database), then send
-the terminator. A worker killed at any moment before ``commit()`` leaves a row in "sending" whose mail was
-certainly not delivered, and sending it again cannot duplicate it. What remains is a window of one socket
-write between the commit and the terminator (a kill there loses that one mail) and a refusal or a broken
-connection after the terminator (the row goes back to pending; if the server had in fact accepted, the
-retry duplicates it). Both windows are microseconds long instead of the whole SMTP conversation.
+the whole message, then call ``commit()`` (which notes in the database that the row was handed over; it is
+still "sending"), then send the terminator. Only the server's 250 reply marks the row sent; a refusal puts
+it back to pending or failed. A worker killed at any moment before ``commit()`` leaves a row in "sending"
+whose mail was certainly not delivered, and sending it again cannot duplicate it; a row killed after the
+hand-over is not sent again (policies.dispatch.recover). What remains is a window of one socket write
+between the commit and the terminator (a kill there loses that one mail) and a broken connection after the
+terminator (the row goes back to pending; if the server had in fact accepted, the retry duplicates it).
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def send_with_commit_point(smtp: smtplib.SMTP, message: EmailMessage, commit: Ca
 class Mailer:
     """One connection reused for a batch of messages, reopened after an error.
 
-    Other email backends (console for ``make run``, locmem) commit and then send.
+    Other email backends (console for ``make run``, locmem, HTTP APIs) send and then commit.
     """
 
     def __init__(self) -> None:
@@ -89,8 +90,11 @@ class Mailer:
         try:
             if isinstance(self.backend, SMTPBackend):
                 send_with_commit_point(self.backend.connection, message, commit)
-            elif commit():
+            else:
+                # No commit point to use: hand over only once the backend has the message without an error.
                 self.backend.send_messages([message])
+                if not commit():
+                    raise CommitRefused
         except Exception:
             self.close()
             raise

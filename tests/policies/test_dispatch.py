@@ -264,3 +264,77 @@ def test_send_now_with_the_broker_down_keeps_the_run_for_the_tick(
             app._pool.force_close_all()
             app._pool = None
         app.amqp._producer_pool = None
+
+
+def test_a_non_smtp_backend_that_fails_leaves_the_row_pending_with_the_error(make_campaign, employee, settings):
+    settings.EMAIL_BACKEND = "tests.policies.backends.FailingAPIBackend"
+    make_campaign()
+    run = dispatch.claim_due_campaigns(timezone.now())[0]
+    batches, enqueue = collect()
+    dispatch.fan_out(run.pk, enqueue=enqueue)
+    retries = dispatch.send_deliveries(batches[0])
+    delivery = Delivery.objects.get()
+    assert delivery.status == Status.PENDING and delivery.sent_at is None
+    assert retries == {delivery.pk: PolicySettings.load().retry_backoff_seconds}
+    assert "503 Service Unavailable" in delivery.last_error
+
+
+def test_a_non_smtp_backend_that_works_marks_sent(make_campaign, employee, settings, mailoutbox):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    make_campaign()
+    run = dispatch.claim_due_campaigns(timezone.now())[0]
+    batches, enqueue = collect()
+    dispatch.fan_out(run.pk, enqueue=enqueue)
+    assert dispatch.send_deliveries(batches[0]) == {}
+    assert Delivery.objects.get().status == Status.SENT and len(mailoutbox) == 1
+
+
+def test_a_runner_whose_claim_was_taken_over_does_not_deliver(make_campaign, employee, smtp_server):
+    from policies import emails
+    from policies.smtp import Mailer
+
+    make_campaign()
+    run = dispatch.claim_due_campaigns(timezone.now())[0]
+    dispatch.fan_out(run.pk, enqueue=lambda ids: None)
+    delivery = Delivery.objects.get()
+    slow_claim = timezone.now()
+    assert dispatch.claim(Delivery, delivery.pk, slow_claim)  # this runner then stalls past the stuck limit
+    later = slow_claim + dispatch.STUCK_SENDING_AFTER + dt.timedelta(minutes=1)
+    dispatch.recover(later, enqueue=lambda ids: None)
+    assert dispatch.claim(Delivery, delivery.pk, later)  # another runner has it now
+    message = emails.campaign_email(delivery, message_html=delivery.campaign.message_html())
+    mailer = Mailer()
+    try:
+        assert dispatch.deliver(Delivery, delivery.pk, message, mailer, PolicySettings.load(), slow_claim) is None
+    finally:
+        mailer.close()
+    assert smtp_server.messages == []  # the stalled runner aborted its DATA at the commit point
+    delivery.refresh_from_db()
+    assert delivery.status == Status.SENDING and delivery.claimed_at == later and delivery.sent_at is None
+
+
+def test_a_refusal_after_the_whole_message_never_counts_as_sent(make_campaign, employee, smtp_server):
+    make_campaign()
+    run = dispatch.claim_due_campaigns(timezone.now())[0]
+    batches, enqueue = collect()
+    dispatch.fan_out(run.pk, enqueue=enqueue)
+    smtp_server.refuse("554 5.6.0 Message content rejected")
+    dispatch.send_deliveries(batches[0])
+    delivery = Delivery.objects.get()
+    assert delivery.status == Status.FAILED and delivery.sent_at is None and "554" in delivery.last_error
+
+
+def test_a_row_handed_over_before_the_worker_died_is_not_sent_again(make_campaign, employee, smtp_server):
+    make_campaign()
+    run = dispatch.claim_due_campaigns(timezone.now())[0]
+    dispatch.fan_out(run.pk, enqueue=lambda ids: None)
+    delivery = Delivery.objects.get()
+    claimed_at = timezone.now()
+    dispatch.claim(Delivery, delivery.pk, claimed_at)
+    assert dispatch.hand_over(Delivery, delivery.pk, claimed_at)  # the worker died waiting for the server's reply
+    batches, enqueue = collect()
+    later = claimed_at + dispatch.STUCK_SENDING_AFTER + dt.timedelta(minutes=1)
+    dispatch.recover(later, enqueue=enqueue)
+    assert batches == []
+    delivery.refresh_from_db()
+    assert delivery.status == Status.SENT and "not sent again" in delivery.last_error
