@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -49,7 +49,12 @@ def queue(kind: str, key: str, to: list[str], context: dict) -> AccountEmail:
     if existing is not None:
         return existing
     email = build(kind, key, to, context)
-    email.save()
+    try:
+        with transaction.atomic():
+            email.save()
+    except IntegrityError:
+        # A concurrent request queued the same key first (e.g. one replayed code sent twice at once).
+        return AccountEmail.objects.get(key=key)
     transaction.on_commit(lambda: _enqueue(email.pk))
     return email
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import django_otp
 from django.contrib import auth
+from django.db import transaction
 from django.http import HttpRequest
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -106,9 +107,12 @@ def check_code(request: HttpRequest, user: User, code: str) -> CodeCheck:
         if devices and len(throttled) == len(devices):
             audit.record("otp.throttled", actor=user, target=user.email, request=request)
             return CodeCheck(error="Too many wrong codes. Wait a few seconds, then enter the newest code.")
-        for device in devices:
-            if device.verify_token(cleaned):
-                return CodeCheck(device=device)
+        for index, device in enumerate(devices):
+            # Under a row lock: two requests with one code must not both read the old last_t and pass.
+            with transaction.atomic():
+                devices[index] = device = TOTPDevice.objects.select_for_update().get(pk=device.pk)
+                if device.verify_token(cleaned):
+                    return CodeCheck(device=device)
         for device in devices:
             step = _replayed_step(device, int(cleaned))
             if step is not None:
