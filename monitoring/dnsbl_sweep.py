@@ -59,20 +59,36 @@ def last_sweep() -> DnsblSweep | None:
 
 
 def queue_sweep(kind: str, *, user=None, targets: list[str] | None = None, zone_ids: list[int] | None = None):
-    """Create a queued sweep and hand it to the worker (after the transaction commits)."""
+    """Create a queued sweep and hand it to the worker (after the transaction commits).
+
+    ``sweep.handed_over`` says whether the broker took it (None until the transaction commits).
+    """
     sweep = DnsblSweep.objects.create(kind=kind, requested_by=user, targets=targets or [], zone_ids=zone_ids or [])
-    transaction.on_commit(lambda: _send(sweep.pk))
+    sweep.handed_over = None
+
+    def send() -> None:
+        sweep.handed_over = _send(sweep.pk)
+
+    transaction.on_commit(send)
     return sweep
 
 
-def _send(sweep_id: int) -> None:
+# Publish at once or fail at once: a request must not wait while kombu retries a dead broker
+# (its default is to retry the connection for broker_connection_timeout, then the publish).
+QUICK_PUBLISH = {"max_retries": 0, "socket_connect_timeout": 2, "socket_timeout": 2}
+
+
+def _send(sweep_id: int) -> bool:
     from monitoring.tasks import run_dnsbl_sweep
 
     try:
-        run_dnsbl_sweep.delay(sweep_id)
-    except Exception:
+        with run_dnsbl_sweep.app.connection_for_write(transport_options=QUICK_PUBLISH) as connection:
+            run_dnsbl_sweep.apply_async((sweep_id,), connection=connection, retry=False)
+    except Exception as exc:
         # Broker unreachable: the sweep stays "queued" (the page says so) and the tick sends it again.
-        log.warning("DNSBL sweep %s could not be queued; the next tick retries", sweep_id, exc_info=True)
+        log.warning("DNSBL sweep %s could not be queued (%s); the next tick retries", sweep_id, exc)
+        return False
+    return True
 
 
 def tick(now: datetime | None = None) -> DnsblSweep | None:

@@ -15,6 +15,11 @@ from monitoring.dnsbl_forms import AddressForm, CheckForm, ScheduleForm, ZoneFor
 from monitoring.dnsbl_sweep import active_sweep, queue_sweep
 from monitoring.models.dnsbl import DnsblSchedule, DnsblSweep, DnsblZone, MonitoredAddress
 
+BROKER_DOWN = (
+    "The task queue (the Celery broker) is not reachable, so no worker has this check yet. It stays queued and is"
+    " handed over again every 2 minutes for 30 minutes: check that Redis and the Celery worker are running."
+)
+
 
 def _get_sweep_for_user(request: HttpRequest, pk: int) -> DnsblSweep:
     """Monitoring sweeps for readers of the dashboard; new-address checks for IT staff only."""
@@ -44,7 +49,10 @@ def sweep_now(request: HttpRequest) -> HttpResponse:
     if active_sweep() is None:
         sweep = queue_sweep(DnsblSweep.Kind.MANUAL, user=request.user)
         record("dnsbl.sweep_requested", request=request, target=f"sweep {sweep.pk}")
-        messages.success(request, "The check has started; this page shows its progress.")
+        if sweep.handed_over is False:
+            messages.warning(request, BROKER_DOWN)
+        else:
+            messages.success(request, "The check has started; this page shows its progress.")
     else:
         messages.info(request, "A check is already running.")
     return redirect("monitoring:dnsbl")
@@ -129,6 +137,8 @@ def check_new(request: HttpRequest) -> HttpResponse:
             DnsblSweep.Kind.CHECK, user=request.user, targets=form.cleaned_data["targets"], zone_ids=zone_ids
         )
         record("dnsbl.check_requested", request=request, target=" ".join(sweep.targets)[:300])
+        if sweep.handed_over is False:
+            messages.warning(request, BROKER_DOWN)
         return redirect("monitoring:dnsbl-check-result", pk=sweep.pk)
     recent = DnsblSweep.objects.filter(kind=DnsblSweep.Kind.CHECK)[:10]
     return render(request, "monitoring/dnsbl/check.html", {"form": form, "recent": recent})

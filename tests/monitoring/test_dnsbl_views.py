@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -197,3 +199,52 @@ def test_a_suggested_address_is_offered_until_it_is_monitored(client, login, it_
     client.post("/monitoring/dnsbl/addresses/", {"value": "192.0.2.26", "label": "mail.example.com"})
     assert MonitoredAddress.objects.filter(value="192.0.2.26", kind="ipv4").exists()
     assert "192.0.2.26 (mail.example.com)" not in client.get("/monitoring/dnsbl/addresses/").content.decode()
+
+
+@pytest.mark.parametrize(
+    ("url", "data", "kind"),
+    [("/monitoring/dnsbl/sweep", {}, "manual"), ("/monitoring/dnsbl/check/", {"targets": "192.0.2.9"}, "check")],
+)
+def test_an_unreachable_broker_leaves_the_sweep_queued_and_says_so(
+    client, login, it_staff, transactional_db, monkeypatch, url, data, kind
+):
+    # Celery reads CELERY_BROKER_URL from the environment before its configuration; nothing listens on port 1.
+    monkeypatch.setenv("CELERY_BROKER_URL", "redis://127.0.0.1:1/0")
+    login(client, it_staff)
+    response = client.post(url, data, follow=True)  # no outer transaction: the publish runs in the request
+    sweep = DnsblSweep.objects.get(kind=kind)
+    assert sweep.state == "queued"  # the tick hands it over again
+    text = response.content.decode()
+    assert "task queue (the Celery broker) is not reachable" in text
+    assert "has started" not in text
+    later = sweep.created_at + dnsbl_sweep.RESEND_AFTER + timedelta(seconds=1)
+    with time_machine.travel(later, tick=False):
+        dnsbl_sweep.tick(later)
+    sweep.refresh_from_db()
+    assert sweep.state == "queued"  # still waiting, never shown as a result
+
+
+def test_publishing_a_sweep_tries_a_dead_broker_once(monkeypatch, db):
+    """A broker that takes connections and drops them: the view's publish gives up at once instead of retrying."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    connections = []
+
+    def accept() -> None:
+        while True:
+            try:
+                peer, _ = listener.accept()
+            except OSError:
+                return
+            connections.append(peer)
+            peer.close()
+
+    threading.Thread(target=accept, daemon=True).start()
+    monkeypatch.setenv("CELERY_BROKER_URL", f"redis://127.0.0.1:{listener.getsockname()[1]}/0")
+    sweep = DnsblSweep.objects.create(kind="manual")
+    try:
+        assert dnsbl_sweep._send(sweep.pk) is False
+    finally:
+        listener.close()
+    assert 1 <= len(connections) <= 2  # kombu's default policy retries the connection for seconds
