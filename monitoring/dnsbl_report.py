@@ -59,19 +59,64 @@ class Summary:
 def summarise(sweep: DnsblSweep | None, zones: list[DnsblZone], results: list[DnsblResult], since) -> Summary:
     if sweep is None:
         return Summary("unknown", "No sweep has run yet.")
+    if sweep.total == 0:
+        return Summary("unknown", "The last sweep checked nothing: no address or domain is monitored, or no list fits.")
     working = [z for z in zones if z.enabled and z.health == Health.HEALTHY]
-    listed = sorted({r.zone_name for r in results if r.status == Status.LISTED})
-    doubtful = any(r.status in (Status.UNKNOWN, Status.REFUSED) for r in results)
-    clean_on = len(working) - len(listed)
+    unhealthy = [z for z in zones if z.enabled and z.health not in (Health.HEALTHY, Health.UNCHECKED)]
+    if not working:
+        return Summary("unknown", _nothing_checked(unhealthy))
+    names = {z.zone for z in working}
+    listed = sorted({r.zone_name for r in results if r.status == Status.LISTED and r.zone_name in names})
+    doubtful = {r.zone_name for r in results if r.status in (Status.UNKNOWN, Status.REFUSED)} & names - set(listed)
+    clean_on = len(working) - len(listed) - len(doubtful)  # a list without a usable answer is not clean
     text = f"Clean on {clean_on} of {len(working)} working lists"
     if listed:
         when = f" since {_when(since)}" if since else ""
         return Summary("critical", f"{text}; listed on {', '.join(listed)}{when}.", len(working), listed)
-    unhealthy = [z for z in zones if z.enabled and z.health not in (Health.HEALTHY, Health.UNCHECKED)]
-    if unhealthy or doubtful:
-        extra = f"; {len(unhealthy)} list(s) not working" if unhealthy else "; some answers unknown"
-        return Summary("warning", f"{text}{extra}.", len(working))
-    return Summary("ok", f"{text}.", len(working))
+    if doubtful:
+        text += f"; {len(doubtful)} gave no usable answer (timeout or refusal)"
+    if unhealthy:
+        text += f"; {_count(len(unhealthy), 'list is', 'lists are')} not working ({_by_health(unhealthy)})"
+    return Summary("warning" if doubtful or unhealthy else "ok", f"{text}.", len(working))
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def _health_counts(zones: list[DnsblZone]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for zone in zones:
+        counts[zone.health] = counts.get(zone.health, 0) + 1
+    return counts
+
+
+def _by_health(zones: list[DnsblZone]) -> str:
+    counts = _health_counts(zones)
+    if len(counts) == 1:
+        return next(iter(counts))
+    return ", ".join(f"{n} {health}" for health, n in counts.items())
+
+
+def _nothing_checked(unhealthy: list[DnsblZone]) -> str:
+    """The summary when no list works: say why, and what to do about it."""
+    if not unhealthy:
+        return "No list could be checked: no list has passed its health check yet."
+    if all(z.health == Health.UNREACHABLE for z in unhealthy):
+        which = "the only list is" if len(unhealthy) == 1 else f"all {len(unhealthy)} lists are"
+        return (
+            f"No list could be checked: {which} unreachable from this server's resolver"
+            " — check DNSBL_NAMESERVERS and the network."
+        )
+    counts = _health_counts(unhealthy)
+    words = {Health.REFUSED: "refuse our queries", Health.UNREACHABLE: "unreachable"}
+    parts = [f"{n} {words.get(health, health)}" for health, n in counts.items()]
+    advice = (
+        " — use a local recursive resolver (DNSBL_NAMESERVERS) or register; see the list health table."
+        if Health.REFUSED in counts
+        else " — see the list health table."
+    )
+    return f"No list could be checked: {', '.join(parts)}{advice}"
 
 
 def _when(moment: datetime) -> str:

@@ -57,4 +57,4 @@ def test_check_now_sweeps_the_monitored_addresses_in_the_worker(
     sweep = DnsblSweep.objects.get(kind="manual")
     assert wait_for(client, sweep)[-1]["state"] == "done"
     text = client.get("/monitoring/dnsbl/").content.decode()
-    assert "Clean on 1 of 1 working lists; 1 list(s) not working." in text
+    assert "Clean on 1 of 1 working lists; 1 list is not working (unreachable)." in text

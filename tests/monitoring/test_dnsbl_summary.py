@@ -1,0 +1,57 @@
+"""The dashboard's summary sentence: plain, never 'clean' for what was not checked."""
+
+from __future__ import annotations
+
+from monitoring.dnsbl_report import summarise
+from monitoring.models.dnsbl import DnsblResult, DnsblSweep, DnsblZone
+
+
+def zones(**health_counts: int) -> list[DnsblZone]:
+    made = []
+    for health, count in health_counts.items():
+        made += [
+            DnsblZone(zone=f"{health}{n}.test", health=health.replace("_", "-"), enabled=True) for n in range(count)
+        ]
+    return made
+
+
+def sweep(total: int = 10) -> DnsblSweep:
+    return DnsblSweep(kind="scheduled", state="done", total=total)
+
+
+def test_no_working_list_is_said_plainly_with_what_to_do():
+    summary = summarise(sweep(), zones(unreachable=17), [], None)
+    assert summary.status == "unknown"  # monitoring is blind: not a listing, not clean
+    assert summary.text == (
+        "No list could be checked: all 17 lists are unreachable from this server's resolver"
+        " — check DNSBL_NAMESERVERS and the network."
+    )
+    assert "(s)" not in summary.text and "Clean" not in summary.text
+
+
+def test_no_working_list_because_they_refuse_us_says_so():
+    summary = summarise(sweep(), zones(refused=2, unreachable=1), [], None)
+    assert summary.status == "unknown"  # monitoring is blind: not a listing, not clean
+    assert summary.text.startswith("No list could be checked: 2 refuse our queries, 1 unreachable")
+    assert "local recursive resolver" in summary.text
+
+
+def test_lists_not_working_are_counted_in_words():
+    summary = summarise(sweep(), zones(healthy=2, unreachable=1), [], None)
+    assert summary.text == "Clean on 2 of 2 working lists; 1 list is not working (unreachable)."
+    summary = summarise(sweep(), zones(healthy=2, unreachable=1, lists_everything=1), [], None)
+    assert summary.text == "Clean on 2 of 2 working lists; 2 lists are not working (1 unreachable, 1 lists-everything)."
+
+
+def test_a_working_list_without_a_usable_answer_is_not_counted_as_clean():
+    found = zones(healthy=3)
+    results = [DnsblResult(address="192.0.2.25", zone_name=found[0].zone, status="unknown")]
+    summary = summarise(sweep(), found, results, None)
+    assert summary.status == "warning"
+    assert summary.text == "Clean on 2 of 3 working lists; 1 gave no usable answer (timeout or refusal)."
+
+
+def test_a_sweep_that_checked_nothing_is_not_clean():
+    summary = summarise(sweep(total=0), zones(healthy=3), [], None)
+    assert summary.status == "unknown"
+    assert "Clean" not in summary.text and "no address or domain is monitored" in summary.text
