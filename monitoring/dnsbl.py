@@ -270,6 +270,25 @@ class Report:
     def listed_on_healthy_list(self) -> bool:
         return any(f.status == Status.LISTED for f in self.findings)
 
+    def unchecked(self, targets: list[str]) -> str:
+        return unchecked(targets, self.findings)
+
+
+def unchecked(targets: list[str], results: Iterable) -> str:
+    """Why 'nothing listed' would not mean clean (empty: it does): lookups without an answer,
+    addresses no working list answered. ``results`` are Findings or DnsblResult rows."""
+    results = list(results)
+    unknown = sum(1 for r in results if r.status == Status.UNKNOWN)
+    answered = {r.address for r in results if r.status == Status.CLEAN}
+    unanswered = [target for target in targets if target not in answered]
+    reasons = []
+    if unknown:
+        reasons.append(f"{unknown} lookup{'s' if unknown != 1 else ''} got no usable answer (timeout, SERVFAIL)")
+    if unanswered:
+        some = ", ".join(unanswered[:5]) + (f" and {len(unanswered) - 5} more" if len(unanswered) > 5 else "")
+        reasons.append(f"no working list answered for {some}")
+    return "; ".join(reasons)
+
 
 def count_lookups(targets: list[str], specs: list[ZoneSpec]) -> int:
     return sum(1 for spec in specs for target in targets if spec.applies_to(target))

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 from accounts.audit import record
 from accounts.roles import requires
 from monitoring import dnsbl_report
+from monitoring.dnsbl import expand_targets, unchecked
 from monitoring.dnsbl_forms import AddressForm, CheckForm, ScheduleForm, ZoneForm
 from monitoring.dnsbl_sweep import active_sweep, queue_sweep
 from monitoring.models.dnsbl import DnsblSchedule, DnsblSweep, DnsblZone, MonitoredAddress
@@ -156,6 +157,7 @@ def check_result(request: HttpRequest, pk: int) -> HttpResponse:
         "listed": [r for r in results if r.status == "listed"],
         "others": [r for r in results if r.status not in ("listed", "clean")],
         "clean_count": sum(1 for r in results if r.status == "clean"),
+        "unchecked": unchecked(expand_targets(sweep.targets), results) if sweep.state == "done" else "",
         "legend": dnsbl_report.LEGEND,
     }
     return render(request, "monitoring/dnsbl/check_result.html", ctx)

@@ -65,8 +65,9 @@ def test_it_exits_1_when_listed_on_a_healthy_list_and_prints_json(lists):
 
 
 def test_a_listing_on_an_unhealthy_list_does_not_count(lists):
-    code, out, _ = run("192.0.2.8", "--zones", "all.test,zen.spamhaus.test", "--json")
-    assert code == 0
+    code, out, err = run("192.0.2.8", "--zones", "all.test,zen.spamhaus.test", "--json")
+    assert code == 3  # not listed, but not clean either: no working list answered
+    assert "no working list answered for 192.0.2.8" in err
     assert {r["status"] for r in json.loads(out)["results"]} == {"ignored", "refused"}
 
 
@@ -84,6 +85,7 @@ def test_zones_outside_the_catalogue_are_read_generically(lists):
         (["10.0.0.0/8"], "16,777,216 addresses; check at most a /24"),
         (["2001:db8::/64"], "check at most a /120"),
         (["192.0.2.1", "--zones", "zen spamhaus.org"], "'zen spamhaus.org' is not a DNS zone name"),
+        (["192.0.2.1", "--zones", " , "], "names no zone"),
     ],
 )
 def test_bad_input_exits_2_with_a_clear_message(lists, args, message):
@@ -91,3 +93,21 @@ def test_bad_input_exits_2_with_a_clear_message(lists, args, message):
     assert code == 2
     assert message in err
     assert out == ""
+
+
+def test_timeouts_exit_3_not_0(dns_server, dnsbl_catalogue):
+    dnsbl_catalogue({"zone": "bl.test"}, {"zone": "silent.test"})
+    dns_server([ip_zone("bl.test"), ip_zone("silent.test", mode="silent")])
+    code, out, err = run("192.0.2.8", "--json")
+    assert code == 3
+    assert "1 lookup got no usable answer" in err
+    assert {r["zone"]: r["status"] for r in json.loads(out)["results"]} == {
+        "bl.test": "clean",
+        "silent.test": "unknown",
+    }
+
+
+def test_an_address_no_list_takes_is_not_reported_clean(lists, dnsbl_catalogue):
+    dnsbl_catalogue({"zone": "bl.test"})  # IPv4 only
+    code, _, err = run("2001:db8::25")
+    assert code == 3 and "no working list answered for 2001:db8::25" in err

@@ -248,3 +248,14 @@ def test_publishing_a_sweep_tries_a_dead_broker_once(monkeypatch, db):
     finally:
         listener.close()
     assert 1 <= len(connections) <= 2  # kombu's default policy retries the connection for seconds
+
+
+def test_a_check_no_list_answered_is_not_shown_as_clean(client, login, it_staff, dns_server, dnsbl_catalogue):
+    dnsbl_catalogue({"zone": "silent.test"})
+    dns_server([ip_zone("silent.test", mode="silent")])
+    sweep = DnsblSweep.objects.create(kind="check", targets=["192.0.2.9"])
+    dnsbl_sweep.run_sweep(sweep.pk)
+    login(client, it_staff)
+    page = client.get(f"/monitoring/dnsbl/check/{sweep.pk}/").content.decode()
+    assert "Not fully checked" in page and "no working list answered for 192.0.2.9" in page
+    assert "Not listed on any healthy list" not in page and ">Not listed<" not in page

@@ -2,7 +2,8 @@
 
     python manage.py dnsbl_check 192.0.2.10 198.51.100.0/28 [--zones zen.spamhaus.org,bl.spamcop.net] [--json]
 
-Exit status: 0 nothing listed, 1 listed on a healthy list, 2 bad input.
+Exit status: 0 nothing listed, 1 listed on a healthy list, 2 bad input, 3 nothing listed but the
+check is incomplete (a lookup timed out or failed, or an address got no answer from any working list).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from monitoring.dnsbl import BadInput, Finding, ZoneSpec, check, expand_targets
 from monitoring.dnsbl_sweep import usable_zones
 from monitoring.models.dnsbl import DnsblZone, Status
 
-EXIT_CLEAN, EXIT_LISTED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_CLEAN, EXIT_LISTED, EXIT_BAD_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
 
 
 class Command(BaseCommand):
@@ -39,7 +40,14 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(report.as_json(), indent=2))
         else:
             self.print_report(report)
-        sys.exit(EXIT_LISTED if report.listed_on_healthy_list else EXIT_CLEAN)
+        if report.listed_on_healthy_list:
+            sys.exit(EXIT_LISTED)
+        unchecked = report.unchecked(targets)
+        if unchecked:
+            # "Nothing listed" must not be read as clean when some lookups gave no usable answer.
+            self.stderr.write(f"dnsbl_check: not fully checked: {unchecked}")
+            sys.exit(EXIT_INCOMPLETE)
+        sys.exit(EXIT_CLEAN)
 
     def zone_specs(self, raw: str) -> list[ZoneSpec]:
         if not raw.strip():
@@ -48,6 +56,8 @@ class Command(BaseCommand):
                 raise BadInput("no usable zone in the catalogue; name zones with --zones")
             return [ZoneSpec.from_zone(zone) for zone in zones]
         names = [name for name in raw.split(",") if name.strip()]
+        if not names:
+            raise BadInput(f"--zones {raw!r} names no zone (e.g. --zones zen.spamhaus.org,bl.spamcop.net)")
         known = {zone.zone: zone for zone in DnsblZone.objects.filter(zone__in=[n.strip().lower() for n in names])}
         specs = []
         for name in names:
