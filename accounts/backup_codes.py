@@ -6,7 +6,6 @@ import secrets
 
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.db import transaction
-from django.utils import timezone
 
 from accounts import audit
 from accounts.models import BackupCode, BackupCodeDevice, User
@@ -43,17 +42,8 @@ def remaining(user: User) -> int:
 @transaction.atomic
 def regenerate(user: User, request=None) -> list[str]:
     """Replace the user's backup codes with ten new ones; returns them (the only time they exist in clear)."""
-    # The set keeps its device: a session signed in with one of the old codes stays signed in
-    # (deleting the device would drop its verification, and the new codes would never be seen).
-    device = BackupCodeDevice.objects.filter(user=user).order_by("pk").first()
-    if device is None:
-        device = BackupCodeDevice.objects.create(user=user, name="Backup codes", confirmed=True)
-    else:
-        BackupCodeDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
-        device.codes.all().delete()
-        device.confirmed, device.created_at, device.last_used_at = True, timezone.now(), None
-        device.throttle_reset(commit=False)
-        device.save()
+    BackupCodeDevice.objects.filter(user=user).delete()
+    device = BackupCodeDevice.objects.create(user=user, name="Backup codes", confirmed=True)
     codes = ["".join(secrets.choice(ALPHABET) for _ in range(LENGTH)) for _ in range(COUNT)]
     BackupCode.objects.bulk_create(BackupCode(device=device, code_hash=hash_code(code)) for code in codes)
     audit.record("otp.backup_codes_generated", actor=user, target=user.email, request=request, count=COUNT)

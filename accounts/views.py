@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 
+import django_otp
 from django.contrib import auth, messages
 from django.contrib.auth import views as auth_views
 from django.http import Http404, HttpRequest, HttpResponse
@@ -32,7 +33,7 @@ from accounts.forms import (
     ReauthForm,
     SignInForm,
 )
-from accounts.models import SignInFailure
+from accounts.models import BackupCodeDevice, SignInFailure
 from accounts.redirects import safe_next_url
 from accounts.roles import CapabilityRequiredMixin, requires
 
@@ -273,7 +274,12 @@ def backup_codes_download(request: HttpRequest) -> HttpResponse:
 def backup_codes_regenerate(request: HttpRequest) -> HttpResponse:
     if (response := _needs_reauth(request)) is not None:
         return response
+    signed_in_with_a_backup_code = isinstance(request.user.otp_device, BackupCodeDevice)
+    # The old set goes, and with it every session signed in with one of its codes ...
     _show_backup_codes_once(request, backup_codes.regenerate(request.user, request=request))
+    if signed_in_with_a_backup_code:
+        # ... except this one (phone lost, codes running out): it must see the new codes.
+        django_otp.login(request, backup_codes.device_for(request.user))
     emails.send_credentials_changed(request.user, "new backup codes were made", audit.client_ip(request))
     return redirect("otp_backup_codes")
 

@@ -67,16 +67,19 @@ def test_regenerating_from_the_tokens_page_shows_the_new_codes_once(client, logi
 
 
 def test_a_session_signed_in_with_a_backup_code_sees_the_new_set(client, employee):
-    # Phone lost: the user signs in with a backup code and makes a new set. The session stays
-    # signed in (its device is the user's backup code set), so the new codes are shown, not lost.
+    # Phone lost: the user signs in with a backup code and makes a new set. This session stays
+    # signed in, so the new codes are shown, not lost; another one signed in with an old code ends.
+    from django.test import Client
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
     from tests.conftest import PASSWORD
 
     TOTPDevice.objects.create(user=employee, name="Lost phone", confirmed=True)
     old = backup_codes.regenerate(employee)
-    client.post(reverse("login"), {"username": employee.email, "password": PASSWORD})
-    assert client.post(reverse("otp_verify"), {"code": old[0]}).status_code == 302
+    other = Client()
+    for browser, code in ((client, old[0]), (other, old[2])):
+        browser.post(reverse("login"), {"username": employee.email, "password": PASSWORD})
+        assert browser.post(reverse("otp_verify"), {"code": code}).status_code == 302
     assert client.post(reverse("otp_backup_codes_regenerate"))["Location"] == reverse("otp_backup_codes")
     response = client.get(reverse("otp_backup_codes"))
     assert response.status_code == 200 and len(response.context["codes"]) == 10
@@ -84,3 +87,4 @@ def test_a_session_signed_in_with_a_backup_code_sees_the_new_set(client, employe
     assert not device.verify_token(old[1])
     device.throttle_reset()
     assert device.verify_token(response.context["codes"][0])
+    assert other.get(reverse("otp_tokens"))["Location"].startswith(reverse("otp_verify"))
