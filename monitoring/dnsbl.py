@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
 
-from monitoring.dnsbl_catalogue import FAMILY_REFUSAL_CODES
+from monitoring.dnsbl_catalogue import DOMAIN_TEST_POINTS, FAMILY_REFUSAL_CODES, family_value
 from monitoring.dnsbl_resolver import ANSWER, NODATA, NXDOMAIN, TIMEOUT, Answer, Resolver, ResolverConfig
 from monitoring.models.dnsbl import Health, Status, describe_codes
 
@@ -125,7 +125,7 @@ class ZoneSpec:
     def generic(cls, name: str) -> ZoneSpec:
         """A zone outside the catalogue: any 127.0.0.0/8 answer is a listing, bar known refusal codes."""
         zone = validate_zone_name(name)
-        refusals = next((codes for suffix, codes in FAMILY_REFUSAL_CODES.items() if zone.endswith(suffix)), [])
+        refusals = family_value(zone, FAMILY_REFUSAL_CODES) or []
         return cls(zone=zone, query_zone=zone, kind="ip", ipv6=True, refusal_codes=frozenset(refusals))
 
     def applies_to(self, target: str) -> bool:
@@ -139,11 +139,15 @@ class ZoneSpec:
         label = target if self.kind == "domain" else reverse_name(target)
         return f"{label}.{self.query_zone}."
 
-    def probes(self) -> tuple[str, str]:
-        """(must be listed, must not be listed), RFC 5782 section 5."""
+    @property
+    def test_entries(self) -> tuple[str, str]:
+        """(must be listed, must not be listed), RFC 5782 section 5; a domain family's documented test point."""
         if self.kind == "domain":
-            return f"test.{self.query_zone}.", f"invalid.{self.query_zone}."
-        return self.name_for("127.0.0.2"), self.name_for("127.0.0.1")
+            return family_value(self.zone, DOMAIN_TEST_POINTS) or "test", "invalid"
+        return "127.0.0.2", "127.0.0.1"
+
+    def probes(self) -> tuple[str, str]:
+        return tuple(self.name_for(entry) for entry in self.test_entries)  # type: ignore[return-value]
 
 
 # --- Reading answers -------------------------------------------------------------------------
@@ -207,7 +211,7 @@ class ZoneHealth:
 def judge_health(spec: ZoneSpec, listed_probe: Answer, unlisted_probe: Answer) -> ZoneHealth:
     """RFC 5782 section 5 applied to the two test entries' answers."""
     must, must_not = read_answer(listed_probe, spec), read_answer(unlisted_probe, spec)
-    test, invalid = ("TEST", "INVALID") if spec.kind == "domain" else ("127.0.0.2", "127.0.0.1")
+    test, invalid = (entry.upper() if entry in ("test", "invalid") else entry for entry in spec.test_entries)
     for reading in (must, must_not):
         if reading.status == Status.REFUSED:
             advice = f" {spec.refusal_advice}" if spec.refusal_advice else ""

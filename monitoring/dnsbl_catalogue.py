@@ -272,6 +272,21 @@ FAMILY_REFUSAL_CODES: dict[str, list[str]] = {
     "surbl.org": ["127.0.0.1"],
 }
 
+# The documented permanent test points of domain-list families. Their users are told to check these
+# (test.uribl.com.multi.uribl.com, test.surbl.org.multi.surbl.org, dbltest.com.dbl.spamhaus.org); RFC 5782's
+# bare TEST label is used for every other domain list.
+DOMAIN_TEST_POINTS: dict[str, str] = {
+    "spamhaus.org": "dbltest.com",
+    "spamhaus.net": "dbltest.com",
+    "uribl.com": "test.uribl.com",
+    "surbl.org": "test.surbl.org",
+}
+
+
+def family_value(zone: str, table: dict):
+    """The entry of ``table`` for the family (domain suffix) ``zone`` belongs to, or None."""
+    return next((value for suffix, value in table.items() if zone == suffix or zone.endswith("." + suffix)), None)
+
 
 def load_catalogue(zone_model: type) -> int:
     """Create the catalogue's zones that are missing (existing rows, possibly edited, are kept)."""

@@ -165,6 +165,20 @@ def test_domain_lists_are_tested_with_test_and_invalid(server):
     assert found[("ours.example", "notest.test")] == "ignored"
 
 
+def test_domain_list_families_are_tested_with_their_documented_test_points(server):
+    # URIBL, SURBL and Spamhaus DBL document test.uribl.com, test.surbl.org and dbltest.com as their test points.
+    dns = server([
+        domain_zone("multi.uribl.com", {"test.uribl.com": ["127.0.0.14"]}, test_entry=False),
+        domain_zone("multi.surbl.org", {"test.surbl.org": ["127.0.0.248"]}, test_entry=False),
+        domain_zone("dbl.spamhaus.org", {"dbltest.com": ["127.0.1.2"]}, test_entry=False),
+    ])  # fmt: skip
+    zones = ("multi.uribl.com", "multi.surbl.org", "dbl.spamhaus.org")
+    report = run(dns, ["ours.example"], [spec(z, kind="domain") for z in zones])
+    assert by_zone(report) == dict.fromkeys(zones, "healthy")
+    assert "test.uribl.com listed, INVALID not listed" in report.zones[0].detail
+    assert set(statuses(report).values()) == {"clean"}
+
+
 def test_a_list_that_lists_everything_is_ignored_not_believed(server):
     dns = server([ip_zone("dead.ordb.test", mode="everything")])
     report = run(dns, ["192.0.2.10"], [spec("dead.ordb.test")])
