@@ -50,7 +50,7 @@ def test_check_now_sweeps_the_monitored_addresses_in_the_worker(
     server = dns_server([ip_zone("bl.test"), ip_zone("dead.test", mode="silent")])
     MonitoredAddress.objects.create(value="192.0.2.25")
     celery_worker_factory(
-        concurrency=1, env={"DNSBL_NAMESERVERS": server.address, "DNSBL_TIMEOUT": "0.3", "DNSBL_LIFETIME": "0.6"}
+        concurrency=1, env={"DNSBL_NAMESERVERS": server.address, "DNSBL_TIMEOUT": "0.5", "DNSBL_LIFETIME": "1.5"}
     )
     login(client, it_staff)
     client.post("/monitoring/dnsbl/sweep")

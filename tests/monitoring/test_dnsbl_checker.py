@@ -14,7 +14,7 @@ def spec(zone: str, **extra) -> ZoneSpec:
 
 
 def run(server: DNSServer, targets: list[str], specs: list[ZoneSpec]):
-    config = ResolverConfig([("127.0.0.1", server.port)], timeout=0.3, lifetime=0.6, max_in_flight=20)
+    config = ResolverConfig([("127.0.0.1", server.port)], timeout=0.5, lifetime=1.5, max_in_flight=20)
     return check(targets, specs, config)
 
 
@@ -244,7 +244,7 @@ def test_progress_is_reported_from_the_callers_thread(server):
 
     dns = server([ip_zone("bl.test")])
     seen: list[tuple[int, str]] = []
-    config = ResolverConfig([("127.0.0.1", dns.port)], timeout=0.3, lifetime=0.6)
+    config = ResolverConfig([("127.0.0.1", dns.port)], timeout=0.5, lifetime=1.5)
     check(
         expand_targets(["192.0.2.0/28"]),
         [spec("bl.test")],
