@@ -107,6 +107,9 @@ def tick(now: datetime | None = None) -> DnsblSweep | None:
     schedule = DnsblSchedule.get()
     if not schedule.claim(now):
         return None
+    if active_sweep() is not None:
+        # A "check now" sweep is doing this run's work; two at once would both report the same changes.
+        return None
     return queue_sweep(DnsblSweep.Kind.SCHEDULED)
 
 

@@ -153,6 +153,23 @@ def test_the_tick_claims_a_due_sweep_once(db, django_capture_on_commit_callbacks
     assert DnsblSchedule.get().next_run_at == T0 + timedelta(seconds=5) + timedelta(minutes=30)
 
 
+def test_the_tick_does_not_start_a_sweep_beside_a_running_check_now(setup, mailoutbox):
+    """Two sweeps at once would compare against the same previous sweep and alert the same listing twice."""
+    serve = setup
+    serve()
+    sweep_at(T0)
+    serve(listed=True)
+    DnsblSchedule.objects.update(next_run_at=T0 + timedelta(minutes=30))
+    with time_machine.travel(T0 + timedelta(minutes=30), tick=False):
+        manual = DnsblSweep.objects.create(kind=DnsblSweep.Kind.MANUAL)  # queued: "check now" was pressed
+        assert dnsbl_sweep.tick() is None
+    assert not DnsblSweep.objects.filter(kind="scheduled", state="queued").exists()
+    with time_machine.travel(T0 + timedelta(minutes=31), tick=False):
+        dnsbl_sweep.run_sweep(manual.pk)
+    assert len([m for m in mailoutbox if "LISTED" in m.body]) == 1
+    assert DnsblSchedule.get().next_run_at == T0 + timedelta(minutes=60)  # the run was taken, not postponed
+
+
 def test_a_stale_copy_of_the_schedule_cannot_claim_twice(db):
     schedule = DnsblSchedule.get()
     schedule.next_run_at = T0
