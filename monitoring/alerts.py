@@ -32,7 +32,9 @@ from monitoring.models.load import (
 from monitoring.status import StatusLine
 
 log = logging.getLogger(__name__)
-MAX_MAIL_ATTEMPTS = 20
+# An email not sent (SMTP down) is tried again at every sample: a day of one-minute samples, then given up
+# (its error stays on the alert). Each email has its own tries: a success starts the count again.
+MAX_MAIL_ATTEMPTS = 24 * 60
 
 
 # --- Raising and clearing -----------------------------------------------------------------
@@ -215,7 +217,7 @@ def _send_marked(alert: LoadAlert, field: str, build) -> bool:
         )
         log.warning("load alert %s: email not sent (%s); retried at the next tick", alert.pk, exc)
         return False
-    LoadAlert.objects.filter(pk=alert.pk).update(**{field: now}, mail_error="")
+    LoadAlert.objects.filter(pk=alert.pk).update(**{field: now}, mail_error="", mail_attempts=0)
     return True
 
 

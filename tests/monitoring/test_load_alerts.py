@@ -174,3 +174,36 @@ def test_status_line_warns_while_a_value_is_above_its_mark_before_the_alert(make
     assert line.status == "warning"
     assert line.text.startswith("CPU above 80 % since")
     assert "5 minutes" in line.text
+
+
+def test_a_long_smtp_outage_still_sends_both_emails_once(make_load_sample, smtp_server, it_staff):
+    """Half an hour of refused mail (one try a minute) must not use up the retries of either email."""
+    import time_machine
+
+    feed(make_load_sample, [88] * 6)
+    smtp_server.refuse()
+    for minute in range(30):
+        with time_machine.travel(T0 + timedelta(minutes=6 + minute), tick=False):
+            assert alerts.send_pending_mail() == 0
+    assert LoadAlert.objects.get().raised_mail_sent_at is None
+    smtp_server.refuse(None)
+    with time_machine.travel(T0 + timedelta(minutes=40), tick=False):
+        assert alerts.send_pending_mail() == 1
+
+    feed(make_load_sample, [60], start=T0 + timedelta(minutes=41))
+    smtp_server.refuse()
+    for minute in range(5):
+        with time_machine.travel(T0 + timedelta(minutes=42 + minute), tick=False):
+            assert alerts.send_pending_mail() == 0
+    smtp_server.refuse(None)
+    with time_machine.travel(T0 + timedelta(minutes=50), tick=False):
+        assert alerts.send_pending_mail() == 1
+        assert alerts.send_pending_mail() == 0
+    assert [("CLEARED" in m.subject) for m in smtp_server.messages] == [False, True]
+
+
+def test_mail_is_not_retried_for_ever(make_load_sample, smtp_server, it_staff):
+    feed(make_load_sample, [88] * 6)
+    LoadAlert.objects.update(mail_attempts=alerts.MAX_MAIL_ATTEMPTS)
+    assert alerts.send_pending_mail() == 0
+    assert smtp_server.messages == [] and LoadAlert.objects.get().raised_mail_sent_at is None
