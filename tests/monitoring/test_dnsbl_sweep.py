@@ -223,3 +223,15 @@ def test_the_tick_resends_a_sweep_the_broker_never_got_and_fails_abandoned_ones(
     abandoned.refresh_from_db()
     assert lost.state == "queued"
     assert (abandoned.state, abandoned.error) == ("failed", "no worker finished it within 30 minutes")
+
+
+def test_the_alert_subject_says_listed_even_when_a_delisting_comes_first(db):
+    from django.template.loader import render_to_string
+
+    lines = ["delisted: 192.0.2.26 is no longer on other.test", "LISTED: 192.0.2.25 on bl.test: Spam source"]
+    subject = render_to_string("emails/monitoring-dnsbl-alert-subject.txt", {"lines": lines, "organisation_name": "X"})
+    assert subject.strip() == "[X] DNS block lists: 2 changes — mail server LISTED"
+    subject = render_to_string(
+        "emails/monitoring-dnsbl-alert-subject.txt", {"lines": lines[:1], "organisation_name": "X"}
+    )
+    assert "LISTED" not in subject
