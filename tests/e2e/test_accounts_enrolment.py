@@ -13,6 +13,7 @@ import pytest
 import time_machine
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from playwright.sync_api import expect
 
 from accounts import emails, invitations
 from accounts.models import AuditEvent
@@ -102,7 +103,8 @@ def test_invited_employee_enrols_and_signs_in_with_codes(page, browser, live_ser
         # The same code a second time is refused.
         sign_in(page, nina.email)
         enter_code(page, fresh)
-        assert page.get_by_text("This code has already been used").is_visible()
+        # expect() waits for the answer to the form post; is_visible() looked at whichever page was there.
+        expect(page.get_by_text("This code has already been used")).to_be_visible()
         assert AuditEvent.objects.filter(action="otp.reuse", actor=nina).exists()
         page.get_by_role("button", name="Cancel and start again").click()
 
@@ -113,7 +115,7 @@ def test_invited_employee_enrols_and_signs_in_with_codes(page, browser, live_ser
         sign_out(page)
         sign_in(page, nina.email)
         enter_code(page, codes[0])
-        assert page.get_by_text("That code is not valid").is_visible()
+        expect(page.get_by_text("That code is not valid")).to_be_visible()
         page.get_by_role("button", name="Cancel and start again").click()
 
         # IT staff reset the tokens (in their own browser): the next sign-in must enrol again.
@@ -127,7 +129,7 @@ def test_invited_employee_enrols_and_signs_in_with_codes(page, browser, live_ser
         it_page.get_by_role("link", name="Reset tokens…").click()
         it_page.get_by_label("Reason").fill("Phone lost on the train")
         it_page.get_by_role("button", name="Reset tokens").click()
-        assert it_page.get_by_text("they must enrol again").is_visible()
+        expect(it_page.get_by_text("they must enrol again")).to_be_visible()
         it_page.context.close()
         assert AuditEvent.objects.get(action="otp.reset").details["reason"] == "Phone lost on the train"
         clock.shift(timedelta(seconds=30))
