@@ -102,14 +102,24 @@ def _nothing_checked(unhealthy: list[DnsblZone]) -> str:
     """The summary when no list works: say why, and what to do about it."""
     if not unhealthy:
         return "No list could be checked: no list has passed its health check yet."
+    which = "the only list" if len(unhealthy) == 1 else f"all {len(unhealthy)} lists"
     if all(z.health == Health.UNREACHABLE for z in unhealthy):
-        which = "the only list is" if len(unhealthy) == 1 else f"all {len(unhealthy)} lists are"
         return (
-            f"No list could be checked: {which} unreachable from this server's resolver"
-            " — check DNSBL_NAMESERVERS and the network."
+            f"No list could be checked: {which} {'is' if len(unhealthy) == 1 else 'are'} unreachable from this"
+            " server's resolver — check DNSBL_NAMESERVERS and the network."
+        )
+    if len(unhealthy) > 1 and all(z.health == Health.NOT_LISTING_TEST_ENTRY for z in unhealthy):
+        # Every list "not listing" its test entry is the resolver answering NXDOMAIN for everything.
+        return (
+            f"No list could be checked: {which} answer 'not listed' even for their test entries, so this server's"
+            " resolver probably cannot reach them — check DNSBL_NAMESERVERS and the network."
         )
     counts = _health_counts(unhealthy)
-    words = {Health.REFUSED: "refuse our queries", Health.UNREACHABLE: "unreachable"}
+    words = {
+        Health.REFUSED: "refuse our queries",
+        Health.UNREACHABLE: "unreachable",
+        Health.NOT_LISTING_TEST_ENTRY: "not listing their test entry",
+    }
     parts = [f"{n} {words.get(health, health)}" for health, n in counts.items()]
     advice = (
         " — use a local recursive resolver (DNSBL_NAMESERVERS) or register; see the list health table."

@@ -34,6 +34,16 @@ def test_no_working_list_because_they_refuse_us_says_so():
     assert summary.status == "unknown"  # monitoring is blind: not a listing, not clean
     assert summary.text.startswith("No list could be checked: 2 refuse our queries, 1 unreachable")
     assert "local recursive resolver" in summary.text
+    summary = summarise(sweep(), zones(not_listing_test_entry=1), [], None)
+    assert summary.text == "No list could be checked: 1 not listing their test entry — see the list health table."
+
+
+def test_every_list_missing_its_test_entry_points_at_the_resolver():
+    # A resolver without internet access (or a filtering one) answers NXDOMAIN for everything.
+    summary = summarise(sweep(), zones(not_listing_test_entry=17), [], None)
+    assert summary.status == "unknown"
+    assert summary.text.startswith("No list could be checked: all 17 lists answer 'not listed' even for their test")
+    assert "check DNSBL_NAMESERVERS" in summary.text
 
 
 def test_lists_not_working_are_counted_in_words():
