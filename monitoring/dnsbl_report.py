@@ -226,8 +226,13 @@ def status_line() -> StatusLine:
     zones = list(DnsblZone.objects.filter(enabled=True))
     results = list(sweep.results.filter(status__in=[Status.LISTED, Status.UNKNOWN, Status.REFUSED])) if sweep else []
     since = None
-    if any(r.status == Status.LISTED for r in results):
-        change = ListingChange.objects.filter(current=Status.LISTED).exclude(address="").first()
-        since = change.changed_at if change else None
+    listed = {(r.address, r.zone_name) for r in results if r.status == Status.LISTED}
+    if listed:
+        # As on the dashboard: when the earliest listing that is still current began.
+        changes = ListingChange.objects.filter(address__in={address for address, _ in listed})
+        periods = listing_periods(list(changes.select_related("zone").order_by("changed_at", "pk")))
+        since = min(
+            (p.started for p in periods if p.ended is None and (p.address, p.zone_name) in listed), default=None
+        )
     summary = summarise(sweep, zones, results, since)
     return StatusLine("DNS block lists", summary.status, summary.text, "monitoring:dnsbl")

@@ -65,3 +65,32 @@ def test_a_sweep_that_checked_nothing_is_not_clean():
     summary = summarise(sweep(total=0), zones(healthy=3), [], None)
     assert summary.status == "unknown"
     assert "Clean" not in summary.text and "no address or domain is monitored" in summary.text
+
+
+def test_the_status_line_gives_when_the_current_listing_began(db, django_assert_max_num_queries):
+    from datetime import UTC, datetime, timedelta
+
+    import time_machine
+
+    from monitoring.dnsbl_report import status_line
+    from monitoring.models.dnsbl import ListingChange, MonitoredAddress
+
+    t0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    a = DnsblZone.objects.create(zone="a.test", health="healthy")
+    b = DnsblZone.objects.create(zone="b.test", health="healthy")
+    ours = MonitoredAddress.objects.create(value="192.0.2.25")
+    for zone, current, hours in [(a, "listed", 0), (b, "listed", 1), (b, "clean", 2)]:
+        ListingChange.objects.create(
+            monitored=ours, address=ours.value, zone=zone, zone_name=zone.zone, current=current,
+            changed_at=t0 + timedelta(hours=hours),
+        )  # fmt: skip
+    done = DnsblSweep.objects.create(kind="scheduled", state="done", total=2)
+    DnsblResult.objects.create(
+        sweep=done, monitored=ours, address=ours.value, zone=a, zone_name="a.test", status="listed"
+    )
+    DnsblResult.objects.create(
+        sweep=done, monitored=ours, address=ours.value, zone=b, zone_name="b.test", status="clean"
+    )
+    with time_machine.travel(t0 + timedelta(hours=3), tick=False), django_assert_max_num_queries(4):
+        line = status_line()
+    assert line.text == "Clean on 1 of 2 working lists; listed on a.test since 09:00."  # not b.test's 10:00
