@@ -111,7 +111,7 @@ class ThresholdForm(forms.ModelForm):
         return data
 
 
-ThresholdFormSet = forms.modelformset_factory(LoadThreshold, form=ThresholdForm, extra=0)
+ThresholdFormSet = forms.modelformset_factory(LoadThreshold, form=ThresholdForm, extra=0, edit_only=True)
 
 
 class ApproveBaselineForm(forms.Form):

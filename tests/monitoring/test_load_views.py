@@ -173,3 +173,28 @@ def test_the_patched_button_queues_a_check(client, login, it_staff, db):
     assert DriftCheck.objects.get().trigger == "patched"
     body = client.get(reverse("monitoring:drift")).content.decode()
     assert 'http-equiv="refresh"' in body
+
+
+def test_the_threshold_form_cannot_add_rows(client, login, it_staff, make_load_sample):
+    """A crafted extra form used to create a threshold without a metric, which broke every alert check."""
+    from monitoring import alerts
+
+    LoadThreshold.ensure_defaults()
+    count = LoadThreshold.objects.count()
+    login(client, it_staff)
+    formset = client.get(reverse("monitoring:load-settings")).context["formset"]
+    data = {
+        "sample_interval_seconds": 60, "watched_mounts": "/", "watched_files": "/etc/mailname",
+        "drift_check_interval_hours": 6, "t-TOTAL_FORMS": count + 1, "t-INITIAL_FORMS": count,
+    }  # fmt: skip
+    for i, form in enumerate(formset.forms):
+        t = form.instance
+        data.update({f"t-{i}-id": t.pk, f"t-{i}-enabled": "on", f"t-{i}-duration_minutes": t.duration_minutes})
+        data.update({f"t-{i}-warning": t.warning, f"t-{i}-critical": t.critical, f"t-{i}-clear": t.clear})
+    data.update({f"t-{count}-enabled": "on", f"t-{count}-warning": 50, f"t-{count}-critical": 60})
+    data.update({f"t-{count}-clear": 40, f"t-{count}-duration_minutes": 2})
+
+    client.post(reverse("monitoring:load-settings"), data)
+
+    assert LoadThreshold.objects.count() == count
+    assert alerts.evaluate(make_load_sample(timezone.now(), cpu=10)) == {}
