@@ -144,7 +144,8 @@ def isp_report(alert: LoadAlert, now: datetime) -> str:
         "",
         "Hello,",
         "",
-        f"our mail server's internet line was above {alert.warning_mark:.0f} % of its capacity",
+        f"the {'upload' if alert.metric == Metric.NET_OUT else 'download'} on our mail server's internet line "
+        f"was above {alert.warning_mark:.0f} % of its capacity",
         f"from {timezone.localtime(alert.above_since, tz):%Y-%m-%d %H:%M} "
         f"to {timezone.localtime(end, tz):%Y-%m-%d %H:%M} ({tz})"
         + ("" if alert.cleared_at else ", and still is at the time of writing")

@@ -207,3 +207,12 @@ def test_mail_is_not_retried_for_ever(make_load_sample, smtp_server, it_staff):
     LoadAlert.objects.update(mail_attempts=alerts.MAX_MAIL_ATTEMPTS)
     assert alerts.send_pending_mail() == 0
     assert smtp_server.messages == [] and LoadAlert.objects.get().raised_mail_sent_at is None
+
+
+def test_the_isp_report_names_the_direction_of_the_line(make_load_sample):
+    """Lines are asymmetric: the ISP must read whether the upload or the download was full."""
+    LoadSettings.objects.update_or_create(pk=1, defaults={"line_download_mbps": 50, "line_upload_mbps": 10})
+    feed(make_load_sample, [95] * 6, metric="net_out_pct", net_in=1e6, net_out=9.5e6)
+    report = LoadAlert.objects.get().isp_report
+    assert "the upload on our mail server's internet line was above 80 % of its capacity" in report
+    assert "peak 9.5 Mbit/s of the contracted 10.0 Mbit/s" in report
