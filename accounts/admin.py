@@ -68,6 +68,9 @@ class UserAdmin(BaseUserAdmin):
             audit.record(
                 "user.role_changed", request=request, target=obj.email, old=old_role, new=obj.role, via="admin"
             )
+        if change and "is_active" in form.changed_data:
+            action = "user.activated" if obj.is_active else "user.deactivated"
+            audit.record(action, request=request, target=obj.email, via="admin")
 
 
 @admin.register(AuditEvent)

@@ -60,3 +60,16 @@ def test_token_secrets_are_not_shown(client, login, it_staff, employee):
     assert client.get(reverse("admin:otp_totp_totpdevice_add")).status_code == 403
     backup_page = client.get(reverse("admin:accounts_backupcodedevice_changelist")).content.decode()
     assert "pbkdf2" not in backup_page and not any(code in backup_page for code in codes)
+
+
+def test_deactivating_in_the_admin_is_audited_like_on_the_user_page(client, login, it_staff, employee):
+    from accounts.models import AuditEvent
+
+    login(client, it_staff)
+    url = reverse("admin:accounts_user_change", args=[employee.pk])
+    data = {"email": employee.email, "role": "employee", "date_joined_0": "2026-01-01", "date_joined_1": "09:00:00"}
+    response = client.post(url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    event = AuditEvent.objects.get(action="user.deactivated")
+    assert (event.actor, event.target, event.details) == (it_staff, employee.email, {"via": "admin"})
+    assert not AuditEvent.objects.filter(action="user.role_changed").exists()
