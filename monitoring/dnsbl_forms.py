@@ -63,7 +63,11 @@ class ZoneForm(forms.ModelForm):
 
     def clean_key(self) -> str:
         # The key is not sent back to the browser, so an empty field means "unchanged".
-        return self.cleaned_data["key"].strip() or self.instance.key
+        key = self.cleaned_data["key"].strip()
+        if key and (len(key) > 63 or not all(ch.isascii() and (ch.isalnum() or ch in "-_") for ch in key)):
+            # It becomes the first label of every query name (KEY.zone).
+            raise forms.ValidationError("An access key is up to 63 letters, digits, '-' or '_'.")
+        return key or self.instance.key
 
     def clean_codes(self) -> dict[str, str]:
         codes: dict[str, str] = {}

@@ -111,3 +111,13 @@ def test_an_address_no_list_takes_is_not_reported_clean(lists, dnsbl_catalogue):
     dnsbl_catalogue({"zone": "bl.test"})  # IPv4 only
     code, _, err = run("2001:db8::25")
     assert code == 3 and "no working list answered for 2001:db8::25" in err
+
+
+def test_a_lookup_that_cannot_be_asked_exits_3_not_1(dns_server, dnsbl_catalogue):
+    # A key too long for a DNS label (stored before the form checked keys): no query can be built.
+    dnsbl_catalogue({"zone": "keyed.test", "needs_key": True, "key": "k" * 70})
+    dns_server([ip_zone("keyed.test")])
+    code, out, err = run("192.0.2.8")
+    assert code == 3 and out == ""
+    assert "could not check: LabelTooLong" in err
+    assert "k" * 70 not in err  # the key is a credential

@@ -259,3 +259,14 @@ def test_a_check_no_list_answered_is_not_shown_as_clean(client, login, it_staff,
     page = client.get(f"/monitoring/dnsbl/check/{sweep.pk}/").content.decode()
     assert "Not fully checked" in page and "no working list answered for 192.0.2.9" in page
     assert "Not listed on any healthy list" not in page and ">Not listed<" not in page
+
+
+def test_a_list_key_that_cannot_be_a_dns_label_is_refused(client, login, it_staff, catalogue):
+    login(client, it_staff)
+    zone = DnsblZone.objects.get(zone="combined.mail.abusix.zone")
+    data = {"name": zone.name, "zone": zone.zone, "kind": "ip", "needs_key": "on", "position": 1}
+    for bad in ("has space", "dot.ted", "k" * 64):
+        response = client.post(f"/monitoring/dnsbl/zones/{zone.pk}/", {**data, "key": bad})
+        assert "An access key is up to 63 letters" in response.content.decode()
+    zone.refresh_from_db()
+    assert zone.key == ""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 
+import dns.exception
 from django.core.management.base import BaseCommand, CommandParser
 
 from monitoring.dnsbl import BadInput, Finding, ZoneSpec, check, expand_targets
@@ -35,7 +36,12 @@ class Command(BaseCommand):
         except BadInput as exc:
             self.stderr.write(f"dnsbl_check: {exc}")
             sys.exit(EXIT_BAD_INPUT)
-        report = check(targets, specs)
+        try:
+            report = check(targets, specs)
+        except (ValueError, OSError, dns.exception.DNSException) as exc:
+            # Exit 1 would read as "listed" and 0 as "clean": neither is true when nothing could be asked.
+            self.stderr.write(f"dnsbl_check: could not check: {exc.__class__.__name__}: {exc}")
+            sys.exit(EXIT_INCOMPLETE)
         if options["json"]:
             self.stdout.write(json.dumps(report.as_json(), indent=2))
         else:
