@@ -48,10 +48,19 @@ def step(threshold: LoadThreshold, value: float | None, now: datetime, alert=_UN
 
     ``alert`` is the metric's open alert when the caller already has it (None: there is none).
     """
-    if value is None or not threshold.enabled:
+    if value is None:
         return None
     if alert is _UNSET:
         alert = LoadAlert.objects.filter(metric=threshold.metric, cleared_at__isnull=True).first()
+    if not threshold.enabled:
+        if alert is None:
+            return None
+        # Alerts for the metric were turned off: close the open one (no value: it did not come down).
+        alert.cleared_at, alert.value_at_clear = now, None
+        alert.save(update_fields=["cleared_at", "value_at_clear"])
+        threshold.above_since = threshold.critical_since = None
+        threshold.save(update_fields=["above_since", "critical_since"])
+        return "cleared"
     before = (threshold.above_since, threshold.critical_since)
     event = None
     if value >= threshold.critical:

@@ -216,3 +216,20 @@ def test_the_isp_report_names_the_direction_of_the_line(make_load_sample):
     report = LoadAlert.objects.get().isp_report
     assert "the upload on our mail server's internet line was above 80 % of its capacity" in report
     assert "peak 9.5 Mbit/s of the contracted 10.0 Mbit/s" in report
+
+
+def test_turning_a_metric_off_closes_its_open_alert_with_one_email(make_load_sample, smtp_server, it_staff):
+    """An alert of a metric whose alerts were turned off used to stay open (and in the status) for ever."""
+    feed(make_load_sample, [97] * 6, metric="swap")
+    alerts.send_pending_mail()
+    LoadThreshold.objects.filter(metric="swap").update(enabled=False)
+
+    events = feed(make_load_sample, [97, 97], metric="swap", start=T0 + timedelta(minutes=6))
+
+    assert events == ["cleared", None]
+    alert = LoadAlert.objects.get()
+    assert alert.cleared_at == T0 + timedelta(minutes=6) and alert.value_at_clear is None
+    assert not LoadAlert.objects.filter(cleared_at__isnull=True).exists()  # gone from the status line
+    assert alerts.send_pending_mail() == 1
+    cleared = smtp_server.messages[1]
+    assert "alerts for it were turned off" in cleared.subject and "turned off" in cleared.text()
