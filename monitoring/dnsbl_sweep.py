@@ -21,7 +21,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from monitoring.dnsbl import Report, ZoneSpec, check, count_lookups, expand_targets
-from monitoring.dnsbl_resolver import ANSWER, Resolver, ResolverConfig
+from monitoring.dnsbl_resolver import ANSWER, NODATA, NXDOMAIN, Resolver, ResolverConfig
 from monitoring.models.dnsbl import (
     DnsblResult,
     DnsblSchedule,
@@ -40,6 +40,7 @@ MONITORING_KINDS = (DnsblSweep.Kind.SCHEDULED, DnsblSweep.Kind.MANUAL)
 KEEP_RESULTS_OF = 50  # monitoring sweeps whose full results are kept; changes are kept for ever
 STALE_AFTER = timedelta(minutes=30)  # a sweep not finished by then died with its worker (or never got one)
 RESEND_AFTER = timedelta(minutes=2)  # a sweep still queued after this is handed to the broker again
+DEFINITE = (ANSWER, NXDOMAIN, NODATA)  # DNS outcomes that say something (not a timeout or SERVFAIL)
 
 
 def usable_zones() -> list[DnsblZone]:
@@ -351,18 +352,22 @@ def suggest_addresses(domain: str, config: ResolverConfig) -> list[dict] | None:
     None when the lookup failed (the previous suggestions are kept).
     """
 
-    async def run() -> list[dict]:
+    async def run() -> list[dict] | None:
         resolver = Resolver(config)
         try:
             mx = await resolver.query(f"{domain}.", dns.rdatatype.MX)
+            if mx.outcome not in DEFINITE:
+                return None  # a timeout or SERVFAIL says nothing about the domain: keep what we knew
             hosts = [r.split()[-1].rstrip(".") for r in mx.records] if mx.outcome == ANSWER else [domain]
             found: list[dict] = []
+            failed = False
             for host in hosts:
                 for rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
                     answer = await resolver.query(f"{host}.", rdtype)
+                    failed = failed or answer.outcome not in DEFINITE
                     if answer.outcome == ANSWER:
                         found.extend({"address": address, "host": host} for address in answer.records)
-            return found
+            return None if failed and not found else found
         finally:
             await resolver.close()
 

@@ -235,3 +235,14 @@ def test_the_alert_subject_says_listed_even_when_a_delisting_comes_first(db):
         "emails/monitoring-dnsbl-alert-subject.txt", {"lines": lines[:1], "organisation_name": "X"}
     )
     assert "LISTED" not in subject
+
+
+def test_a_dns_outage_keeps_a_domains_suggested_addresses(dns_server, dnsbl_catalogue):
+    from tests.dnsserver import Zone
+
+    dnsbl_catalogue({"zone": "bl.test"})
+    known = [{"address": "192.0.2.25", "host": "mail.example.com"}]
+    MonitoredAddress.objects.create(value="example.com", suggestions=known)
+    dns_server([ip_zone("bl.test"), Zone("example.com", mode="silent")])
+    sweep_at(T0)
+    assert MonitoredAddress.objects.get(value="example.com").suggestions == known
