@@ -176,10 +176,24 @@ def read_answer(answer: Answer, spec: ZoneSpec) -> Reading:
             f"answer {', '.join(outside)} is outside 127.0.0.0/8: the resolver rewrites NXDOMAIN",
             outside_loopback=True,
         )
-    refused = [code for code in codes if code in spec.refusal_codes]
+    refused = [code for code in codes if is_refusal(code, spec.refusal_codes)]
     if refused:
         return Reading(Status.REFUSED, codes, f"the list refused the query ({', '.join(refused)})")
     return Reading(Status.LISTED, codes)
+
+
+def is_refusal(code: str, refusals: frozenset[str]) -> bool:
+    """A refusal code is an address (127.255.255.254) or a network of them (127.255.255.0/24)."""
+    if code in refusals:
+        return True
+    for entry in refusals:
+        if "/" in entry:
+            try:
+                if ipaddress.ip_address(code) in ipaddress.ip_network(entry, strict=False):
+                    return True
+            except ValueError:
+                continue
+    return False
 
 
 def _in_loopback(code: str) -> bool:

@@ -15,10 +15,21 @@ refusal is never a listing (Spamhaus 127.255.255.252/254/255, Spamhaus DBL
 from __future__ import annotations
 
 SPAMHAUS_REFUSAL = ["127.255.255.252", "127.255.255.254", "127.255.255.255"]
+# Spamhaus keeps all of 127.255.255.0/24 for errors about the query itself (invalid DQS keys among them).
+SPAMHAUS_ERRORS = "127.255.255.0/24"
 SPAMHAUS_ADVICE = (
     "Spamhaus refuses public resolvers (8.8.8.8, 1.1.1.1, ...) and busy shared ones: run a local "
     "recursive resolver and set DNSBL_NAMESERVERS, or use a free DQS key. 127.255.255.252: typo in the zone."
 )
+ZEN_CODES = {
+    "127.0.0.2": "SBL: Spamhaus Blocklist (spam source or spam operation)",
+    "127.0.0.3": "SBL CSS: low-reputation sending (automated)",
+    "127.0.0.4": "XBL: compromised host (malware, exploited)",
+    "127.0.0.9": "DROP: hijacked or criminal network",
+    "127.0.0.10": "PBL: the ISP says this address should not send mail directly",
+    "127.0.0.11": "PBL: Spamhaus thinks this address should not send mail directly",
+    "127.0.0.30": "BCL: botnet controller",
+}
 PUBLIC_RESOLVER_ADVICE = (
     "The list refuses queries from large shared resolvers. Point DNSBL_NAMESERVERS at a local "
     "recursive resolver on the mail server."
@@ -30,15 +41,7 @@ CATALOGUE: list[dict] = [
         "zone": "zen.spamhaus.org",
         "kind": "ip",
         "ipv6": True,
-        "codes": {
-            "127.0.0.2": "SBL: Spamhaus Blocklist (spam source or spam operation)",
-            "127.0.0.3": "SBL CSS: low-reputation sending (automated)",
-            "127.0.0.4": "XBL: compromised host (malware, exploited)",
-            "127.0.0.9": "DROP: hijacked or criminal network",
-            "127.0.0.10": "PBL: the ISP says this address should not send mail directly",
-            "127.0.0.11": "PBL: Spamhaus thinks this address should not send mail directly",
-            "127.0.0.30": "BCL: botnet controller",
-        },
+        "codes": ZEN_CODES,
         "refusal_codes": SPAMHAUS_REFUSAL,
         "refusal_advice": SPAMHAUS_ADVICE,
         "delisting_url": "https://check.spamhaus.org/",
@@ -49,16 +52,8 @@ CATALOGUE: list[dict] = [
         "zone": "zen.dq.spamhaus.net",
         "kind": "ip",
         "ipv6": True,
-        "codes": {
-            "127.0.0.2": "SBL: Spamhaus Blocklist (spam source or spam operation)",
-            "127.0.0.3": "SBL CSS: low-reputation sending (automated)",
-            "127.0.0.4": "XBL: compromised host (malware, exploited)",
-            "127.0.0.9": "DROP: hijacked or criminal network",
-            "127.0.0.10": "PBL: the ISP says this address should not send mail directly",
-            "127.0.0.11": "PBL: Spamhaus thinks this address should not send mail directly",
-            "127.0.0.30": "BCL: botnet controller",
-        },
-        "refusal_codes": SPAMHAUS_REFUSAL,
+        "codes": ZEN_CODES,
+        "refusal_codes": [*SPAMHAUS_REFUSAL, SPAMHAUS_ERRORS],
         "refusal_advice": "Check the DQS key (queries go to KEY.zen.dq.spamhaus.net).",
         "delisting_url": "https://check.spamhaus.org/",
         "needs_registration": True,
@@ -226,7 +221,7 @@ CATALOGUE: list[dict] = [
             "127.0.1.105": "Abused legitimate domain (malware)",
             "127.0.1.106": "Abused legitimate domain (botnet C&C)",
         },
-        "refusal_codes": [*SPAMHAUS_REFUSAL, "127.0.1.255"],
+        "refusal_codes": [*SPAMHAUS_REFUSAL, "127.0.1.255", SPAMHAUS_ERRORS],
         "refusal_advice": SPAMHAUS_ADVICE + " 127.0.1.255 means an IP address was queried on the domain list.",
         "delisting_url": "https://check.spamhaus.org/",
     },
@@ -266,8 +261,8 @@ CATALOGUE: list[dict] = [
 
 # Refusal codes of well-known families, for zones named with --zones that are not in the catalogue.
 FAMILY_REFUSAL_CODES: dict[str, list[str]] = {
-    "spamhaus.org": [*SPAMHAUS_REFUSAL, "127.0.1.255"],
-    "spamhaus.net": [*SPAMHAUS_REFUSAL, "127.0.1.255"],
+    "spamhaus.org": [*SPAMHAUS_REFUSAL, "127.0.1.255", SPAMHAUS_ERRORS],
+    "spamhaus.net": [*SPAMHAUS_REFUSAL, "127.0.1.255", SPAMHAUS_ERRORS],
     "uribl.com": ["127.0.0.1"],
     "surbl.org": ["127.0.0.1"],
 }

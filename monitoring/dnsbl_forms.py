@@ -37,7 +37,7 @@ class ZoneForm(forms.ModelForm):
     delisting_url = forms.URLField(required=False, assume_scheme="https")
     refusal_codes = forms.CharField(
         required=False,
-        help_text="Comma-separated answers that mean 'query refused', e.g. 127.255.255.254",
+        help_text="Comma-separated answers that mean 'query refused', e.g. 127.255.255.254 or a range 127.255.255.0/24",
     )
 
     class Meta:

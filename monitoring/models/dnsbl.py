@@ -96,9 +96,6 @@ class DnsblZone(models.Model):
         """Plain words for the answer codes, using this list's own table."""
         return describe_codes(codes, self.codes, bitmask=self.bitmask)
 
-    def is_refusal(self, code: str) -> bool:
-        return code in self.refusal_codes
-
 
 def describe_codes(codes: list[str], table: dict[str, str], *, bitmask: bool = False) -> str:
     words: list[str] = []

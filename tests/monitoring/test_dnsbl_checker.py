@@ -165,6 +165,15 @@ def test_domain_lists_are_tested_with_test_and_invalid(server):
     assert found[("ours.example", "notest.test")] == "ignored"
 
 
+def test_any_code_in_spamhaus_error_range_is_a_refusal_not_a_listing(server):
+    # Spamhaus keeps 127.255.255.0/24 for errors about the query (an invalid DQS key, for one).
+    dns = server([ip_zone("key.zen.dq.spamhaus.net", mode="refuse", refusal="127.255.255.250")])
+    report = run(dns, ["192.0.2.10"], [ZoneSpec.generic("key.zen.dq.spamhaus.net")])
+    assert by_zone(report) == {"key.zen.dq.spamhaus.net": "refused"}
+    assert statuses(report) == {("192.0.2.10", "key.zen.dq.spamhaus.net"): "refused"}
+    assert not report.listed_on_healthy_list
+
+
 def test_domain_list_families_are_tested_with_their_documented_test_points(server):
     # URIBL, SURBL and Spamhaus DBL document test.uribl.com, test.surbl.org and dbltest.com as their test points.
     dns = server([
