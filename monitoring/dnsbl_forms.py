@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django import forms
+from django.utils import timezone
 
 from monitoring.dnsbl import BadInput, expand_targets, validate_zone_name
 from monitoring.models.dnsbl import DnsblSchedule, DnsblZone, MonitoredAddress
@@ -124,3 +127,12 @@ class ScheduleForm(forms.ModelForm):
         if not 5 <= value <= 24 * 60:
             raise forms.ValidationError("Choose between 5 minutes and 24 hours (1440).")
         return value
+
+    def save(self, commit: bool = True) -> DnsblSchedule:
+        # A shorter interval takes effect now, not after the run planned under the old one.
+        schedule = super().save(commit=False)
+        soonest = timezone.now() + timedelta(minutes=schedule.interval_minutes)
+        schedule.next_run_at = min(schedule.next_run_at, soonest)
+        if commit:
+            schedule.save()
+        return schedule

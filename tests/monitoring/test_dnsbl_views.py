@@ -270,3 +270,15 @@ def test_a_list_key_that_cannot_be_a_dns_label_is_refused(client, login, it_staf
         assert "An access key is up to 63 letters" in response.content.decode()
     zone.refresh_from_db()
     assert zone.key == ""
+
+
+def test_a_shorter_sweep_interval_takes_effect_now(client, login, it_staff, db):
+    with time_machine.travel(T0, tick=False):
+        DnsblSchedule.objects.update_or_create(
+            pk=1, defaults={"interval_minutes": 1440, "next_run_at": T0 + timedelta(hours=23)}
+        )
+        login(client, it_staff)
+        client.post("/monitoring/dnsbl/schedule", {"interval_minutes": "30"})
+    schedule = DnsblSchedule.get()
+    assert schedule.interval_minutes == 30
+    assert schedule.next_run_at == T0 + timedelta(minutes=30)
