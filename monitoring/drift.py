@@ -223,8 +223,12 @@ def claim_and_run(check_id: int) -> CheckResult | None:
     return result
 
 
-def run_due(now: datetime | None = None) -> list[CheckResult]:
-    """From the tick: the scheduled check when due, requested checks, and stuck ones again."""
+def run_due(now: datetime | None = None, retry_mail: bool = True) -> list[CheckResult]:
+    """From the tick: the scheduled check when due, requested checks, and stuck ones again.
+
+    ``retry_mail``: also resend failed emails; the tick asks only when it claimed the sample, so two
+    overlapping ticks (SMTP slow) never send the same email twice.
+    """
     now = now or timezone.now()
     DriftCheck.objects.filter(status=DriftCheck.Status.RUNNING, started_at__lt=now - STUCK_AFTER).update(
         status=DriftCheck.Status.PENDING
@@ -242,7 +246,7 @@ def run_due(now: datetime | None = None) -> list[CheckResult]:
             results.append(result)
     # Retry the emails that failed (a check's own email is sent by its claimant right after it ran).
     unsent = DriftCheck.objects.filter(new_findings__gt=0, mail_sent_at__isnull=True, status="done")
-    for check in unsent.filter(finished_at__lt=now - timedelta(minutes=1))[:5]:
+    for check in unsent.filter(finished_at__lt=now - timedelta(minutes=1))[:5] if retry_mail else []:
         send_findings_mail(check)
     return results
 

@@ -454,13 +454,15 @@ def tick(now: datetime | None = None) -> dict:
     Everything but the drift checks happens only in the tick that claimed the
     sample, so overlapping ticks never roll up or send the same email twice.
     Drift checks are claimed one by one and run on every tick, so the
-    "I have just patched" button is answered within seconds.
+    "I have just patched" button is answered within seconds; their failed
+    emails are retried by the claiming tick only.
     """
     from monitoring import alerts, drift, rollups
 
     now = now or timezone.now()
     done: dict = {}
-    if claim_sample(now):
+    claimed = claim_sample(now)
+    if claimed:
         try:
             sample = take_sample(now)
         except Exception as exc:  # one bad reading must not stop rollups, drift checks or mail
@@ -473,5 +475,5 @@ def tick(now: datetime | None = None) -> dict:
             done["alerts"] = alerts.evaluate(sample)
         done["maintenance"] = rollups.maintain(now)
         done["mail"] = alerts.send_pending_mail()
-    done["drift"] = len(drift.run_due(now))
+    done["drift"] = len(drift.run_due(now, retry_mail=claimed))
     return done

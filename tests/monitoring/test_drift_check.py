@@ -219,3 +219,30 @@ def test_status_line_when_no_watched_file_exists(tmp_path, db):
     check()
     line = drift.status_line()
     assert (line.status, line.text.split(" (")[0]) == ("unknown", "None of the watched files is on this server")
+
+
+def test_a_failed_findings_email_is_retried_only_by_the_tick_that_claimed_the_sample(etc, it_staff, smtp_server):
+    """Ticks come every 15 s and overlap while SMTP is slow: unclaimed retries sent the same email twice."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from monitoring import sampling
+
+    check()
+    (etc / "postfix" / "main.cf").write_text("changed\n")
+    smtp_server.refuse()
+    result = check()
+    assert drift.send_findings_mail(result.check) is False
+    smtp_server.refuse(None)
+    later = timezone.now() + timedelta(minutes=2)
+    LoadSettings.objects.update(
+        next_sample_at=later + timedelta(minutes=1), next_drift_check_at=later + timedelta(hours=1)
+    )
+
+    sampling.tick(later)  # the sample is not due: another tick owns the mail
+    assert smtp_server.messages == []
+
+    LoadSettings.objects.update(next_sample_at=later)
+    sampling.tick(later)
+    assert len(smtp_server.messages) == 1
