@@ -128,7 +128,16 @@ def load_settings(request: HttpRequest) -> HttpResponse:
             )
             settings_row.save(update_fields=[*form.fields, "next_sample_at", "next_drift_check_at", "updated_at"])
             formset.save()
-            record("load.settings_changed", request=request, target="load and drift settings", fields=form.changed_data)
+            # The command the worker runs and the files read are named with their new values; thresholds by metric.
+            values = {name: form.cleaned_data[name] for name in ("queue_command", "watched_files")}
+            record(
+                "load.settings_changed",
+                request=request,
+                target="load and drift settings",
+                fields=form.changed_data,
+                thresholds=[f.instance.metric for f in formset.forms if f.has_changed()],
+                **{name: value for name, value in values.items() if name in form.changed_data},
+            )
         messages.success(request, "Settings saved. They apply from the next sample.")
         return redirect("monitoring:load-settings")
     ctx = {"form": form, "formset": formset, "totals": rollups.totals()}

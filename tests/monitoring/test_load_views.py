@@ -198,3 +198,27 @@ def test_the_threshold_form_cannot_add_rows(client, login, it_staff, make_load_s
 
     assert LoadThreshold.objects.count() == count
     assert alerts.evaluate(make_load_sample(timezone.now(), cpu=10)) == {}
+
+
+def test_the_audit_names_the_new_queue_command_and_the_changed_thresholds(client, login, it_staff, db):
+    """The queue command is run by the worker: the audit log must say which one IT staff set."""
+    LoadThreshold.ensure_defaults()
+    login(client, it_staff)
+    formset = client.get(reverse("monitoring:load-settings")).context["formset"]
+    data = {
+        "sample_interval_seconds": 60, "watched_mounts": "/", "watched_files": LoadSettings.get().watched_files,
+        "queue_command": "/usr/local/bin/exim -bpc", "drift_check_interval_hours": 6,
+        "t-TOTAL_FORMS": len(formset.forms), "t-INITIAL_FORMS": len(formset.forms),
+    }  # fmt: skip
+    for i, form in enumerate(formset.forms):
+        t = form.instance
+        data.update({f"t-{i}-id": t.pk, f"t-{i}-enabled": "on", f"t-{i}-duration_minutes": t.duration_minutes})
+        warning = 85 if t.metric == "cpu" else t.warning
+        data.update({f"t-{i}-warning": warning, f"t-{i}-critical": t.critical, f"t-{i}-clear": t.clear})
+
+    assert client.post(reverse("monitoring:load-settings"), data).status_code == 302
+
+    details = AuditEvent.objects.get(action="load.settings_changed").details
+    assert details["queue_command"] == "/usr/local/bin/exim -bpc"
+    assert details["thresholds"] == ["cpu"]
+    assert "watched_files" not in details
