@@ -181,8 +181,9 @@ def run_check(check: DriftCheck, now: datetime | None = None) -> CheckResult:
                 )  # fmt: skip
                 result.baselined.append(path)
             if found is None:
-                if existing:  # back as approved (e.g. a change was undone)
-                    existing.resolved_at, existing.resolution = now, "restored"
+                if existing:  # back as approved (a change was undone), or the first check's binary / huge note
+                    noted = existing.kind in {Kind.BINARY, Kind.HUGE}
+                    existing.resolved_at, existing.resolution = now, "noted" if noted else "restored"
                     existing.save(update_fields=["resolved_at", "resolution"])
                 continue
             same = existing and existing.kind == found["kind"] and existing.new_sha256 == found.get("new_sha256", "")

@@ -428,7 +428,7 @@ class DriftFinding(models.Model):
     resolved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    resolution = models.CharField(max_length=20, blank=True)  # approved | resolved (file back as approved)
+    resolution = models.CharField(max_length=20, blank=True)  # approved | restored | superseded | noted
     note = models.TextField(blank=True)
 
     class Meta:

@@ -246,3 +246,12 @@ def test_a_failed_findings_email_is_retried_only_by_the_tick_that_claimed_the_sa
     LoadSettings.objects.update(next_sample_at=later)
     sampling.tick(later)
     assert len(smtp_server.messages) == 1
+
+
+def test_the_first_checks_note_on_a_huge_file_is_not_closed_as_restored(etc):
+    """Nothing was restored: the note that a file is compared by checksum only closes as 'noted'."""
+    (etc / "rspamd" / "big.conf").write_text("x = 1\n" * 50_000)
+    [note] = [f for f in check().new_findings if f.kind == "huge"]
+    check()
+    note.refresh_from_db()
+    assert (note.is_open, note.resolution) == (False, "noted")
