@@ -90,12 +90,24 @@ def test_killing_the_worker_mid_fan_out_still_gives_everyone_exactly_one_email(
 
     # Later ticks re-queue what the dead worker held (tasks it had reserved, rows left "sending").
     dispatch.recover(timezone.now() + dispatch.STUCK_SENDING_AFTER + dt.timedelta(minutes=1))
+    # A kill inside the documented window (after the hand-over, before the server's answer) leaves a row
+    # counted sent with a note, never sent again; its mail arrived once or, if the kill also beat the
+    # terminator's one socket write, not at all. Everyone else gets exactly one.
+    handed_over = set(
+        Delivery.objects.filter(last_error__startswith="The worker stopped before the server's answer").values_list(
+            "recipient__email", flat=True
+        )
+    )
+    assert len(handed_over) <= 2, handed_over  # at most one per worker process
     worker = celery_worker_factory(concurrency=2, env=smtp_server.env())
-    done = lambda: status_counts() == {Status.SENT: 400} and len(smtp_server.messages) >= 400  # noqa: E731
+    expected = 400 - len(handed_over)
+    done = lambda: status_counts() == {Status.SENT: 400} and len(smtp_server.messages) >= expected  # noqa: E731
     wait_until(done, timeout=120, worker=worker)
     time.sleep(1)
     received = Counter(mail.rcpt_tos[0] for mail in smtp_server.messages)
-    assert received == Counter({user.email: 1 for user in audience}), f"killed at {killed_at}"
+    assert max(received.values()) == 1, f"a duplicate; killed at {killed_at}"
+    missing = {user.email for user in audience} - set(received)
+    assert missing <= handed_over, f"killed at {killed_at}, handed over {handed_over}"
 
 
 def test_mails_arrive_after_the_smtp_server_stops_refusing(celery_worker_factory, celery_app, smtp_server, make_user):
