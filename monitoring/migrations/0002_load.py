@@ -1,10 +1,20 @@
 # Server load and configuration drift models (owned by the load work).
+import datetime
+
 import django.db.models.deletion
 import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
-import monitoring.models.load
+
+def due_now():
+    # Frozen copies of the defaults the models used when this migration was written (the live functions
+    # moved with the models to monitoring/serverload/models.py). Work of a new install is due at once.
+    return datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
+
+
+def _default_mounts():
+    return "/\n/var/spool/postfix\n/var/mail"
 
 
 class Migration(migrations.Migration):
@@ -88,7 +98,7 @@ class Migration(migrations.Migration):
                 (
                     "watched_mounts",
                     models.TextField(
-                        default=monitoring.models.load._default_mounts,
+                        default=_default_mounts,
                         help_text="Folders whose disk is watched, one per line (missing ones are skipped).",
                     ),
                 ),
@@ -113,9 +123,9 @@ class Migration(migrations.Migration):
                         default=6, help_text="How often configuration files are checked (1 to 168 hours)."
                     ),
                 ),
-                ("next_sample_at", models.DateTimeField(default=monitoring.models.load.due_now)),
-                ("next_prune_at", models.DateTimeField(default=monitoring.models.load.due_now)),
-                ("next_drift_check_at", models.DateTimeField(default=monitoring.models.load.due_now)),
+                ("next_sample_at", models.DateTimeField(default=due_now)),
+                ("next_prune_at", models.DateTimeField(default=due_now)),
+                ("next_drift_check_at", models.DateTimeField(default=due_now)),
                 ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
