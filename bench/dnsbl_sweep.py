@@ -24,8 +24,8 @@ import django  # noqa: E402
 
 django.setup()  # the checker reads the status words from the models; no database is used
 
-from monitoring.dnsbl import ZoneSpec, check, count_lookups, expand_targets  # noqa: E402
-from monitoring.dnsbl_resolver import ResolverConfig  # noqa: E402
+from monitoring.dnsbl.checker import ZoneSpec, check, count_lookups, expand_targets  # noqa: E402
+from monitoring.dnsbl.resolver import ResolverConfig  # noqa: E402
 from tests.dnsserver import DNSServer, ip_zone  # noqa: E402
 
 DELAY = 0.020

@@ -38,7 +38,7 @@ from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.test import Client, RequestFactory  # noqa: E402
 
-from monitoring.models.load import ROLLUP_FIELDS, LoadRollup, LoadSample, LoadThreshold  # noqa: E402
+from monitoring.serverload.models import ROLLUP_FIELDS, LoadRollup, LoadSample, LoadThreshold  # noqa: E402
 
 MINUTES_PER_YEAR = 525_600
 REPEAT = 25

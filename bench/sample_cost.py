@@ -32,8 +32,8 @@ django.setup()
 import psutil  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
-from monitoring import alerts, sampling  # noqa: E402
-from monitoring.models.load import LoadSettings, LoadThreshold  # noqa: E402
+from monitoring.serverload import alerts, sampling  # noqa: E402
+from monitoring.serverload.models import LoadSettings, LoadThreshold  # noqa: E402
 
 SAMPLES = 40
 

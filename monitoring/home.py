@@ -1,20 +1,13 @@
-"""The monitoring part of the home page."""
+"""The monitoring part of the home page: one card per status line of the registry (``monitoring.status``)."""
 
 from __future__ import annotations
 
 from django.http import HttpRequest
 
+from monitoring.status import status_lines
+
 
 def home_context(request: HttpRequest) -> dict:
-    ctx: dict = {}
-    # --- DNS block lists
-    if request.user.can("view_monitoring"):
-        from monitoring.dnsbl_report import status_line
-
-        ctx["dnsbl"] = status_line()
-    # --- Server load and configuration drift
-    if request.user.can("view_monitoring"):
-        from monitoring import alerts, drift
-
-        ctx["load_lines"] = [alerts.status_line(), drift.status_line()]
-    return ctx
+    if not request.user.can("view_monitoring"):
+        return {}
+    return {"lines": status_lines()}

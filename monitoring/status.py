@@ -1,7 +1,10 @@
 """Plain-words status of each monitoring area, for the home page and the executive summary.
 
-Each area (DNS block lists, server load, configuration drift) contributes one
-``StatusLine`` built from stored rows only (no I/O), in a constant number of queries.
+This is the one place where the two monitoring apps meet, and they meet only through this
+registry: ``dnsbl`` and ``serverload`` never import each other or this module's callers. Each
+app registers its provider(s) in ``AppConfig.ready()``; a provider returns one ``StatusLine``
+built from stored rows only (no I/O), in a constant number of queries. Lines come in the order
+of ``INSTALLED_APPS``, then of registration.
 """
 
 from __future__ import annotations
@@ -16,37 +19,20 @@ class StatusLine:
     status: str  # ok | warning | critical | unknown
     text: str  # one sentence in plain words
     url_name: str = ""  # where IT staff / executives read more
+    link_text: str = ""  # the words of that link on the home page (default: the area)
 
 
-# Filled by each area's module: a function returning its StatusLine.
-PROVIDERS: list[Callable[[], StatusLine]] = []
+Provider = Callable[[], StatusLine]
+
+# Filled by the apps' ready(): a function returning its area's StatusLine.
+PROVIDERS: list[Provider] = []
+
+
+def register(provider: Provider) -> None:
+    """Add an area's provider (once: ``ready()`` may run again in a test that reloads the apps)."""
+    if provider not in PROVIDERS:
+        PROVIDERS.append(provider)
 
 
 def status_lines() -> list[StatusLine]:
     return [provider() for provider in PROVIDERS]
-
-
-# --- DNS block lists ---------------------------------------------------------------------------------
-def _dnsbl_status() -> StatusLine:
-    from monitoring.dnsbl_report import status_line
-
-    return status_line()
-
-
-PROVIDERS.append(_dnsbl_status)
-
-
-# --- Server load and configuration drift -------------------------------------------------------------
-def _load_status() -> StatusLine:
-    from monitoring.alerts import status_line
-
-    return status_line()
-
-
-def _drift_status() -> StatusLine:
-    from monitoring.drift import status_line
-
-    return status_line()
-
-
-PROVIDERS.extend([_load_status, _drift_status])

@@ -89,6 +89,8 @@ INSTALLED_APPS = [
     "accounts",
     "policies",
     "monitoring",
+    "monitoring.dnsbl",
+    "monitoring.serverload",
 ]
 
 MIDDLEWARE = [
@@ -241,17 +243,17 @@ CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "portal.tasks.heartbeat", "schedule": float(HEARTBEAT_INTERVAL)},
     "accounts-tick": {"task": "accounts.tasks.tick", "schedule": 60.0},
     "policies-tick": {"task": "policies.tick", "schedule": 60.0},
-    "dnsbl-tick": {"task": "monitoring.dnsbl_tick", "schedule": 60.0},
+    "dnsbl-tick": {"task": "dnsbl.tick", "schedule": 60.0},
     # Samples the server's load when due (interval in the database, default 60 s), rolls up, runs drift checks.
-    "load-tick": {"task": "monitoring.load_tick", "schedule": 15.0},
+    "load-tick": {"task": "serverload.tick", "schedule": 15.0},
 }
 
-# --- DNS block lists (monitoring/dnsbl.py; zones and the sweep interval live in the database) ---
+# --- DNS block lists (monitoring/dnsbl/; zones and the sweep interval live in the database) ---
 # Comma-separated ip or ip:port ([v6]:port); empty: the system's resolver. Use a local recursive
 # resolver: Spamhaus and URIBL refuse queries that come through public resolvers.
 DNSBL_NAMESERVERS = env_list("DNSBL_NAMESERVERS")
 for _item in DNSBL_NAMESERVERS:
-    from monitoring.dnsbl_resolver import parse_nameserver
+    from monitoring.dnsbl.resolver import parse_nameserver
 
     try:
         parse_nameserver(_item)

@@ -15,7 +15,8 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("gateway/", include("accounts.gateway_urls")),
     path("policies/", include("policies.urls")),
-    path("monitoring/", include("monitoring.urls")),
+    path("monitoring/dnsbl/", include("monitoring.dnsbl.urls")),
+    path("monitoring/load/", include("monitoring.serverload.urls")),
     path("captcha/", include("captcha.urls")),
     path("admin/", admin.site.urls),
 ]

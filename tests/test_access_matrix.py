@@ -153,29 +153,27 @@ MATRIX: dict[str, Row] = {
     "policies:summary_csv": summary_readers(),
     # --- monitoring ---------------------------------------------------------------
     # DNS block lists: executives read the dashboard; IT staff manage lists, addresses and checks.
-    "monitoring:dnsbl": summary_readers(),
-    "monitoring:dnsbl-address": summary_readers(kwargs=lambda: {"pk": _monitored_address().pk}),
-    "monitoring:dnsbl-sweep-now": Row(LOGIN, 403, 403, 302, method="post"),
-    "monitoring:dnsbl-sweep-status": summary_readers(kwargs=lambda: {"pk": _dnsbl_sweep("manual").pk}),
-    "monitoring:dnsbl-schedule": Row(LOGIN, 403, 403, 302, method="post", data={"interval_minutes": 30}),
-    "monitoring:dnsbl-zones": it_only(),
-    "monitoring:dnsbl-zone-add": it_only(),
-    "monitoring:dnsbl-zone-edit": it_only(kwargs=lambda: {"pk": _dnsbl_zone().pk}),
-    "monitoring:dnsbl-addresses": it_only(),
-    "monitoring:dnsbl-address-toggle": Row(
-        LOGIN, 403, 403, 302, method="post", kwargs=lambda: {"pk": _monitored_address().pk}
-    ),
-    "monitoring:dnsbl-check": it_only(),
-    "monitoring:dnsbl-check-result": it_only(kwargs=lambda: {"pk": _dnsbl_sweep("check").pk}),
+    "dnsbl:dashboard": summary_readers(),
+    "dnsbl:address_history": summary_readers(kwargs=lambda: {"pk": _monitored_address().pk}),
+    "dnsbl:sweep_now": Row(LOGIN, 403, 403, 302, method="post"),
+    "dnsbl:sweep_status": summary_readers(kwargs=lambda: {"pk": _dnsbl_sweep("manual").pk}),
+    "dnsbl:schedule": Row(LOGIN, 403, 403, 302, method="post", data={"interval_minutes": 30}),
+    "dnsbl:zones": it_only(),
+    "dnsbl:zone_add": it_only(),
+    "dnsbl:zone_edit": it_only(kwargs=lambda: {"pk": _dnsbl_zone().pk}),
+    "dnsbl:addresses": it_only(),
+    "dnsbl:address_toggle": Row(LOGIN, 403, 403, 302, method="post", kwargs=lambda: {"pk": _monitored_address().pk}),
+    "dnsbl:check": it_only(),
+    "dnsbl:check_result": it_only(kwargs=lambda: {"pk": _dnsbl_sweep("check").pk}),
     # Server load and configuration drift: executives read; IT staff change settings, check and approve.
-    "monitoring:load-dashboard": summary_readers(),
-    "monitoring:load-alerts": summary_readers(),
-    "monitoring:load-alert": summary_readers(kwargs=lambda: {"pk": _load_alert().pk}),
-    "monitoring:load-settings": it_only(),
-    "monitoring:drift": summary_readers(),
-    "monitoring:drift-check": Row(LOGIN, 403, 403, 302, method="post"),
-    "monitoring:drift-finding": it_only(kwargs=lambda: {"pk": _drift_finding().pk}),
-    "monitoring:drift-approve": Row(
+    "serverload:dashboard": summary_readers(),
+    "serverload:alerts": summary_readers(),
+    "serverload:alert": summary_readers(kwargs=lambda: {"pk": _load_alert().pk}),
+    "serverload:settings": it_only(),
+    "serverload:drift": summary_readers(),
+    "serverload:drift_check": Row(LOGIN, 403, 403, 302, method="post"),
+    "serverload:drift_finding": it_only(kwargs=lambda: {"pk": _drift_finding().pk}),
+    "serverload:drift_approve": Row(
         LOGIN, 403, 403, 302, method="post", kwargs=lambda: {"pk": _drift_finding().pk}, data={"note": "Matrix ok."}
     ),
 }
@@ -243,19 +241,19 @@ def _policies_procedure():
 
 
 def _monitored_address():
-    from monitoring.models.dnsbl import MonitoredAddress
+    from monitoring.dnsbl.models import MonitoredAddress
 
     return MonitoredAddress.objects.get_or_create(value="192.0.2.25")[0]
 
 
 def _dnsbl_sweep(kind: str):
-    from monitoring.models.dnsbl import DnsblSweep
+    from monitoring.dnsbl.models import DnsblSweep
 
     return DnsblSweep.objects.create(kind=kind, state="done", targets=["192.0.2.25"])
 
 
 def _dnsbl_zone():
-    from monitoring.models.dnsbl import DnsblZone
+    from monitoring.dnsbl.models import DnsblZone
 
     return DnsblZone.objects.get_or_create(zone="bl.example.test", defaults={"name": "Example list"})[0]
 
@@ -263,7 +261,7 @@ def _dnsbl_zone():
 def _load_alert():
     from django.utils import timezone
 
-    from monitoring.models.load import LoadAlert
+    from monitoring.serverload.models import LoadAlert
 
     now = timezone.now()
     return LoadAlert.objects.create(
@@ -273,7 +271,7 @@ def _load_alert():
 
 
 def _drift_finding():
-    from monitoring.models.load import DriftCheck, DriftFinding
+    from monitoring.serverload.models import DriftCheck, DriftFinding
 
     check = DriftCheck.objects.create(status="done")
     return DriftFinding.objects.create(

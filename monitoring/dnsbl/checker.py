@@ -30,9 +30,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
 
-from monitoring.dnsbl_catalogue import DOMAIN_TEST_POINTS, FAMILY_REFUSAL_CODES, family_value
-from monitoring.dnsbl_resolver import ANSWER, NODATA, NXDOMAIN, TIMEOUT, Answer, Resolver, ResolverConfig
-from monitoring.models.dnsbl import Health, Status, describe_codes
+from monitoring.dnsbl.catalogue import DOMAIN_TEST_POINTS, FAMILY_REFUSAL_CODES, family_value
+from monitoring.dnsbl.models import Health, Status, describe_codes
+from monitoring.dnsbl.resolver import ANSWER, NODATA, NXDOMAIN, TIMEOUT, Answer, Resolver, ResolverConfig
 
 LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
 MAX_IPV4_PREFIX, MAX_IPV6_PREFIX = 24, 120  # largest ranges a check accepts: 256 addresses

@@ -5,8 +5,8 @@ from datetime import timedelta
 from django import forms
 from django.utils import timezone
 
-from monitoring.dnsbl import BadInput, expand_targets, validate_zone_name
-from monitoring.models.dnsbl import DnsblSchedule, DnsblZone, MonitoredAddress
+from monitoring.dnsbl.checker import BadInput, expand_targets, validate_zone_name
+from monitoring.dnsbl.models import DnsblSchedule, DnsblZone, MonitoredAddress
 
 
 class CheckForm(forms.Form):

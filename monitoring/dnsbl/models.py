@@ -5,6 +5,9 @@ by IT staff). A ``DnsblSweep`` is one run of the checker: a scheduled or
 "check now" sweep of the monitored addresses, or an ad-hoc check of a new
 address or range. Its results are ``DnsblResult`` rows; list health per sweep
 is ``SweepZoneHealth``; every change of state is a ``ListingChange``.
+
+The tables keep the names they had when monitoring was one app (``monitoring_*``, set with
+``Meta.db_table``): see ``migrations/0001_initial.py`` for why they were not renamed.
 """
 
 from __future__ import annotations
@@ -79,6 +82,7 @@ class DnsblZone(models.Model):
     health_checked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        db_table = "monitoring_dnsblzone"
         ordering = ["position", "name"]
 
     def __str__(self) -> str:
@@ -126,6 +130,7 @@ class MonitoredAddress(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        db_table = "monitoring_monitoredaddress"
         ordering = ["kind", "value"]
         verbose_name_plural = "monitored addresses"
 
@@ -160,6 +165,9 @@ class DnsblSchedule(models.Model):
     resolver = models.CharField(max_length=200, blank=True)
     resolver_is_public = models.BooleanField(default=False)
     resolver_rewrites_nxdomain = models.BooleanField(default=False)
+
+    class Meta:
+        db_table = "monitoring_dnsblschedule"
 
     def __str__(self) -> str:
         return f"every {self.interval_minutes} min"
@@ -208,6 +216,7 @@ class DnsblSweep(models.Model):
     alert_sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        db_table = "monitoring_dnsblsweep"
         ordering = ["-created_at", "-pk"]
         get_latest_by = "created_at"
 
@@ -239,6 +248,7 @@ class SweepZoneHealth(models.Model):
     detail = models.CharField(max_length=300, blank=True)
 
     class Meta:
+        db_table = "monitoring_sweepzonehealth"
         ordering = ["zone_name"]
 
     def __str__(self) -> str:
@@ -262,6 +272,7 @@ class DnsblResult(models.Model):
     settled = models.CharField(max_length=10, blank=True)
 
     class Meta:
+        db_table = "monitoring_dnsblresult"
         ordering = ["address", "zone_name"]
         indexes = [models.Index(fields=["sweep", "status"])]
 
@@ -285,6 +296,7 @@ class ListingChange(models.Model):
     changed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        db_table = "monitoring_listingchange"
         ordering = ["-changed_at", "-pk"]
         indexes = [models.Index(fields=["monitored", "zone", "changed_at"])]
 

@@ -8,8 +8,7 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 from django.utils.formats import date_format
 
-from monitoring.dnsbl_sweep import active_sweep, last_sweep
-from monitoring.models.dnsbl import (
+from monitoring.dnsbl.models import (
     DnsblResult,
     DnsblSchedule,
     DnsblSweep,
@@ -19,6 +18,7 @@ from monitoring.models.dnsbl import (
     MonitoredAddress,
     Status,
 )
+from monitoring.dnsbl.sweep import active_sweep, last_sweep
 from monitoring.status import StatusLine
 
 LEGEND = [
@@ -235,4 +235,4 @@ def status_line() -> StatusLine:
             (p.started for p in periods if p.ended is None and (p.address, p.zone_name) in listed), default=None
         )
     summary = summarise(sweep, zones, results, since)
-    return StatusLine("DNS block lists", summary.status, summary.text, "monitoring:dnsbl")
+    return StatusLine("DNS block lists", summary.status, summary.text, "dnsbl:dashboard", "Block list dashboard")

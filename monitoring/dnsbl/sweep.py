@@ -20,9 +20,8 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from monitoring.dnsbl import Report, ZoneSpec, check, count_lookups, expand_targets
-from monitoring.dnsbl_resolver import ANSWER, NODATA, NXDOMAIN, Resolver, ResolverConfig
-from monitoring.models.dnsbl import (
+from monitoring.dnsbl.checker import Report, ZoneSpec, check, count_lookups, expand_targets
+from monitoring.dnsbl.models import (
     DnsblResult,
     DnsblSchedule,
     DnsblSweep,
@@ -33,6 +32,7 @@ from monitoring.models.dnsbl import (
     Status,
     SweepZoneHealth,
 )
+from monitoring.dnsbl.resolver import ANSWER, NODATA, NXDOMAIN, Resolver, ResolverConfig
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ QUICK_PUBLISH = {"max_retries": 0, "socket_connect_timeout": 2, "socket_timeout"
 
 
 def _send(sweep_id: int) -> bool:
-    from monitoring.tasks import run_dnsbl_sweep
+    from monitoring.dnsbl.tasks import run_dnsbl_sweep
 
     try:
         with run_dnsbl_sweep.app.connection_for_write(transport_options=QUICK_PUBLISH) as connection:

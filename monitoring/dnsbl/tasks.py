@@ -1,38 +1,29 @@
-"""Celery tasks of the monitoring app: thin wrappers around plain functions (which the tests call)."""
+"""Celery tasks of the DNS block lists: thin wrappers around plain functions (which the tests call).
+
+Task names changed when monitoring became two apps ("monitoring.dnsbl_tick" -> "dnsbl.tick",
+"monitoring.run_dnsbl_sweep" -> "dnsbl.run_sweep"). A message still queued under an old name when
+the new worker starts is an unregistered task to it: Celery logs it and drops it. Nothing is lost
+for good, because the work lives in the database, not in the message: beat sends the next "dnsbl.tick"
+within a minute, and that tick hands every sweep still queued (after 2 minutes, for 30 minutes) to
+the broker again under the new name; a sweep that was running when the old worker stopped is
+marked failed after 30 minutes and the schedule runs the next one; an unsent alert is retried by
+every tick (``sweep.tick``).
+"""
 
 from __future__ import annotations
 
 from celery import shared_task
 
-# --- DNS block lists -------------------------------------------------------------------------------
 
-
-@shared_task(name="monitoring.dnsbl_tick", acks_late=False, ignore_result=True)
+@shared_task(name="dnsbl.tick", acks_late=False, ignore_result=True)
 def dnsbl_tick() -> None:
-    from monitoring.dnsbl_sweep import tick
+    from monitoring.dnsbl.sweep import tick
 
     tick()
 
 
-@shared_task(name="monitoring.run_dnsbl_sweep", ignore_result=True)
+@shared_task(name="dnsbl.run_sweep", ignore_result=True)
 def run_dnsbl_sweep(sweep_id: int) -> None:
-    from monitoring.dnsbl_sweep import run_sweep
+    from monitoring.dnsbl.sweep import run_sweep
 
     run_sweep(sweep_id)
-
-
-# --- Server load and drift ---------------------------------------------------------------------------
-
-
-@shared_task(name="monitoring.load_tick", acks_late=False, ignore_result=True)
-def load_tick() -> None:
-    from monitoring.sampling import tick
-
-    tick()
-
-
-@shared_task(name="monitoring.run_drift_check", ignore_result=True)
-def run_drift_check(check_id: int) -> None:
-    from monitoring.drift import claim_and_run
-
-    claim_and_run(check_id)

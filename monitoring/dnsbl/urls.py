@@ -2,19 +2,21 @@ from __future__ import annotations
 
 from django.urls import path
 
-from monitoring import dnsbl_views as views
+from monitoring.dnsbl import views
+
+app_name = "dnsbl"
 
 urlpatterns = [
-    path("", views.dashboard, name="dnsbl"),
-    path("addresses/<int:pk>/history", views.address_history, name="dnsbl-address"),
-    path("sweep", views.sweep_now, name="dnsbl-sweep-now"),
-    path("sweeps/<int:pk>/status.json", views.sweep_status, name="dnsbl-sweep-status"),
-    path("schedule", views.schedule, name="dnsbl-schedule"),
-    path("zones/", views.zones, name="dnsbl-zones"),
-    path("zones/new", views.zone_edit, name="dnsbl-zone-add"),
-    path("zones/<int:pk>/", views.zone_edit, name="dnsbl-zone-edit"),
-    path("addresses/", views.addresses, name="dnsbl-addresses"),
-    path("addresses/<int:pk>/toggle", views.address_toggle, name="dnsbl-address-toggle"),
-    path("check/", views.check_new, name="dnsbl-check"),
-    path("check/<int:pk>/", views.check_result, name="dnsbl-check-result"),
+    path("", views.dashboard, name="dashboard"),
+    path("addresses/<int:pk>/history", views.address_history, name="address_history"),
+    path("sweep", views.sweep_now, name="sweep_now"),
+    path("sweeps/<int:pk>/status.json", views.sweep_status, name="sweep_status"),
+    path("schedule", views.schedule, name="schedule"),
+    path("zones/", views.zones, name="zones"),
+    path("zones/new", views.zone_edit, name="zone_add"),
+    path("zones/<int:pk>/", views.zone_edit, name="zone_edit"),
+    path("addresses/", views.addresses, name="addresses"),
+    path("addresses/<int:pk>/toggle", views.address_toggle, name="address_toggle"),
+    path("check/", views.check_new, name="check"),
+    path("check/<int:pk>/", views.check_result, name="check_result"),
 ]

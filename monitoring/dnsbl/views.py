@@ -10,11 +10,11 @@ from django.views.decorators.http import require_POST
 
 from accounts.audit import record
 from accounts.roles import requires
-from monitoring import dnsbl_report
-from monitoring.dnsbl import expand_targets, unchecked
-from monitoring.dnsbl_forms import AddressForm, CheckForm, ScheduleForm, ZoneForm
-from monitoring.dnsbl_sweep import active_sweep, queue_sweep
-from monitoring.models.dnsbl import DnsblSchedule, DnsblSweep, DnsblZone, MonitoredAddress
+from monitoring.dnsbl import report
+from monitoring.dnsbl.checker import expand_targets, unchecked
+from monitoring.dnsbl.forms import AddressForm, CheckForm, ScheduleForm, ZoneForm
+from monitoring.dnsbl.models import DnsblSchedule, DnsblSweep, DnsblZone, MonitoredAddress
+from monitoring.dnsbl.sweep import active_sweep, queue_sweep
 
 BROKER_DOWN = (
     "The task queue (the Celery broker) is not reachable, so no worker has this check yet. It stays queued and is"
@@ -32,16 +32,16 @@ def _get_sweep_for_user(request: HttpRequest, pk: int) -> DnsblSweep:
 
 @requires("view_monitoring")
 def dashboard(request: HttpRequest) -> HttpResponse:
-    ctx = dnsbl_report.dashboard(request.user.can("manage_monitoring"))
+    ctx = report.dashboard(request.user.can("manage_monitoring"))
     ctx["schedule_form"] = ScheduleForm(instance=ctx["schedule"])
-    return render(request, "monitoring/dnsbl/dashboard.html", ctx)
+    return render(request, "dnsbl/dashboard.html", ctx)
 
 
 @requires("view_monitoring")
 def address_history(request: HttpRequest, pk: int) -> HttpResponse:
     address = get_object_or_404(MonitoredAddress, pk=pk)
-    ctx = {"address": address, "timeline": dnsbl_report.timeline(address)}
-    return render(request, "monitoring/dnsbl/address.html", ctx)
+    ctx = {"address": address, "timeline": report.timeline(address)}
+    return render(request, "dnsbl/address.html", ctx)
 
 
 @requires("manage_monitoring")
@@ -56,7 +56,7 @@ def sweep_now(request: HttpRequest) -> HttpResponse:
             messages.success(request, "The check has started; this page shows its progress.")
     else:
         messages.info(request, "A check is already running.")
-    return redirect("monitoring:dnsbl")
+    return redirect("dnsbl:dashboard")
 
 
 @never_cache
@@ -78,12 +78,12 @@ def schedule(request: HttpRequest) -> HttpResponse:
         messages.success(request, f"Sweeps now run every {form.cleaned_data['interval_minutes']} minutes.")
     else:
         messages.error(request, " ".join(form.errors.get("interval_minutes", ["Invalid interval."])))
-    return redirect("monitoring:dnsbl")
+    return redirect("dnsbl:dashboard")
 
 
 @requires("manage_monitoring")
 def zones(request: HttpRequest) -> HttpResponse:
-    return render(request, "monitoring/dnsbl/zones.html", {"zones": DnsblZone.objects.all()})
+    return render(request, "dnsbl/zones.html", {"zones": DnsblZone.objects.all()})
 
 
 @requires("manage_monitoring")
@@ -95,8 +95,8 @@ def zone_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         # The key is a credential: the audit log records only that the list changed.
         record("dnsbl.zone_saved", request=request, target=saved.zone, enabled=saved.enabled)
         messages.success(request, f"{saved.name} saved.")
-        return redirect("monitoring:dnsbl-zones")
-    return render(request, "monitoring/dnsbl/zone_form.html", {"form": form, "zone": zone})
+        return redirect("dnsbl:zones")
+    return render(request, "dnsbl/zone_form.html", {"form": form, "zone": zone})
 
 
 @requires("manage_monitoring")
@@ -106,12 +106,12 @@ def addresses(request: HttpRequest) -> HttpResponse:
         address = form.save()
         record("dnsbl.address_added", request=request, target=address.value)
         messages.success(request, f"{address.value} is now monitored from the next sweep.")
-        return redirect("monitoring:dnsbl-addresses")
+        return redirect("dnsbl:addresses")
     addresses = list(MonitoredAddress.objects.all())
     known = {address.value for address in addresses}
     rows = [(address, address.new_suggestions(known)) for address in addresses]
     ctx = {"form": form, "rows": rows}
-    return render(request, "monitoring/dnsbl/addresses.html", ctx)
+    return render(request, "dnsbl/addresses.html", ctx)
 
 
 @requires("manage_monitoring")
@@ -126,7 +126,7 @@ def address_toggle(request: HttpRequest, pk: int) -> HttpResponse:
         address.enabled = not address.enabled
         address.save(update_fields=["enabled"])
         record("dnsbl.address_toggled", request=request, target=address.value, enabled=address.enabled)
-    return redirect("monitoring:dnsbl-addresses")
+    return redirect("dnsbl:addresses")
 
 
 @requires("manage_monitoring")
@@ -140,9 +140,9 @@ def check_new(request: HttpRequest) -> HttpResponse:
         record("dnsbl.check_requested", request=request, target=" ".join(sweep.targets)[:300])
         if sweep.handed_over is False:
             messages.warning(request, BROKER_DOWN)
-        return redirect("monitoring:dnsbl-check-result", pk=sweep.pk)
+        return redirect("dnsbl:check_result", pk=sweep.pk)
     recent = DnsblSweep.objects.filter(kind=DnsblSweep.Kind.CHECK)[:10]
-    return render(request, "monitoring/dnsbl/check.html", {"form": form, "recent": recent})
+    return render(request, "dnsbl/check.html", {"form": form, "recent": recent})
 
 
 @requires("manage_monitoring")
@@ -158,6 +158,6 @@ def check_result(request: HttpRequest, pk: int) -> HttpResponse:
         "others": [r for r in results if r.status not in ("listed", "clean")],
         "clean_count": sum(1 for r in results if r.status == "clean"),
         "unchecked": unchecked(expand_targets(sweep.targets), results) if sweep.state == "done" else "",
-        "legend": dnsbl_report.LEGEND,
+        "legend": report.LEGEND,
     }
-    return render(request, "monitoring/dnsbl/check_result.html", ctx)
+    return render(request, "dnsbl/check_result.html", ctx)

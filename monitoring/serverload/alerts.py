@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import smtplib
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -22,7 +23,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.roles import Role
-from monitoring.models.load import (
+from monitoring.serverload.models import (
     LoadAlert,
     LoadSample,
     LoadSettings,
@@ -202,7 +203,7 @@ def email_message(name: str, ctx: dict, to: list[str]) -> EmailMultiAlternatives
 
 
 def _alert_context(alert: LoadAlert) -> dict:
-    return {"alert": alert, "url": settings.PORTAL_BASE_URL + reverse("monitoring:load-alert", args=[alert.pk])}
+    return {"alert": alert, "url": settings.PORTAL_BASE_URL + reverse("serverload:alert", args=[alert.pk])}
 
 
 def load_alert_raised_email(alert: LoadAlert, to: list[str]) -> EmailMultiAlternatives:
@@ -252,22 +253,22 @@ def metric_label(metric: str) -> str:
 
 def status_line() -> StatusLine:
     """ "Server load" in plain words, from stored rows (four queries)."""
-    url = "monitoring:load-dashboard"
+    line = partial(StatusLine, "Server load", url_name="serverload:dashboard", link_text="Load dashboard")
     sample = LoadSample.objects.order_by("-taken_at").first()
     open_alerts = list(LoadAlert.objects.filter(cleared_at__isnull=True))
     interval = LoadSettings.objects.values_list("sample_interval_seconds", flat=True).first() or 60
     if sample is None:
-        return StatusLine("Server load", "unknown", "No load sample yet: the worker and beat must be running.", url)
+        return line("unknown", "No load sample yet: the worker and beat must be running.")
     if timezone.now() - sample.taken_at > timedelta(seconds=max(3 * interval, 300)):
         when = timezone.localtime(sample.taken_at).strftime("%Y-%m-%d %H:%M")
-        return StatusLine("Server load", "unknown", f"No load sample since {when}: is the worker running?", url)
+        return line("unknown", f"No load sample since {when}: is the worker running?")
     if open_alerts:
         worst = max(open_alerts, key=lambda a: (a.level == "critical", a.peak))
         since = timezone.localtime(worst.above_since).strftime("%H:%M")
         unit = " %" if worst.unit == "%" else " messages"
         others = f" and {len(open_alerts) - 1} more" if len(open_alerts) > 1 else ""
         text = f"{worst.get_metric_display()} above {worst.warning_mark:.0f}{unit} since {since}{others}."
-        return StatusLine("Server load", worst.level, text, url)
+        return line(worst.level, text)
     # Above a mark but not yet for long enough to raise an alert: not "normal", not an alert yet either.
     rising = list(LoadThreshold.objects.filter(enabled=True, above_since__isnull=False).order_by("above_since"))
     if rising:
@@ -278,7 +279,7 @@ def status_line() -> StatusLine:
             f"{first.get_metric_display()} above {first.warning:.0f}{unit} since {since}; an alert follows "
             f"if it stays there for {first.duration_minutes} minutes."
         )
-        return StatusLine("Server load", "warning", text, url)
+        return line("warning", text)
     parts = [f"CPU {sample.cpu:.0f} %", f"memory {sample.memory:.0f} %", f"fullest disk {sample.disk:.0f} %"]
     if sample.net_in_pct is not None:
         parts.append(f"download {sample.net_in_pct:.0f} % of the line")
@@ -286,4 +287,4 @@ def status_line() -> StatusLine:
         parts.append("no mail server found")
     elif sample.queue is not None:
         parts.append(f"{sample.queue} message{'s' if sample.queue != 1 else ''} in the mail queue")
-    return StatusLine("Server load", "ok", "Normal: " + ", ".join(parts) + ".", url)
+    return line("ok", "Normal: " + ", ".join(parts) + ".")

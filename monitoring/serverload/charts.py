@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
-from monitoring.rollups import RANGES, RAW, STEP, series
+from monitoring.serverload.rollups import RANGES, RAW, STEP, series
 
 WIDTH, HEIGHT = 720, 180
 LEFT, RIGHT, TOP, BOTTOM = 48, 12, 10, 24

@@ -22,6 +22,7 @@ import stat
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from fnmatch import fnmatch
+from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -29,8 +30,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.audit import record
-from monitoring.alerts import email_message, it_staff_addresses
-from monitoring.models.load import DriftBaseline, DriftCheck, DriftFinding, LoadSettings
+from monitoring.serverload.alerts import email_message, it_staff_addresses
+from monitoring.serverload.models import DriftBaseline, DriftCheck, DriftFinding, LoadSettings
 from monitoring.status import StatusLine
 
 log = logging.getLogger(__name__)
@@ -317,11 +318,11 @@ def send_findings_mail(check: DriftCheck) -> bool:
         {
             "finding": f,
             "stats": diff_stats(f.diff),
-            "url": settings.PORTAL_BASE_URL + reverse("monitoring:drift-finding", args=[f.pk]),
+            "url": settings.PORTAL_BASE_URL + reverse("serverload:drift_finding", args=[f.pk]),
         }
         for f in findings
     ]
-    ctx = {"check": check, "rows": rows, "url": settings.PORTAL_BASE_URL + reverse("monitoring:drift")}
+    ctx = {"check": check, "rows": rows, "url": settings.PORTAL_BASE_URL + reverse("serverload:drift")}
     try:
         email_message("monitoring-drift-findings", ctx, recipients).send()
     except (smtplib.SMTPException, OSError) as exc:
@@ -337,7 +338,7 @@ def send_findings_mail(check: DriftCheck) -> bool:
 
 def status_line() -> StatusLine:
     """ "Configuration" in plain words, from stored rows (three queries)."""
-    url = "monitoring:drift"
+    line = partial(StatusLine, "Configuration", url_name="serverload:drift", link_text="Configuration drift")
     findings = list(DriftFinding.objects.filter(resolved_at__isnull=True).values_list("kind", "found_at"))
     last = DriftCheck.objects.filter(status=DriftCheck.Status.DONE).order_by("-finished_at").first()
     watched = DriftBaseline.objects.count()
@@ -346,11 +347,11 @@ def status_line() -> StatusLine:
         since = timezone.localtime(min(found for _, found in findings)).strftime("%Y-%m-%d %H:%M")
         count = len(findings)
         text = f"{count} configuration file{'s' if count != 1 else ''} not as approved (since {since})."
-        return StatusLine("Configuration", "critical" if serious else "warning", text, url)
+        return line("critical" if serious else "warning", text)
     if last is None:
-        return StatusLine("Configuration", "unknown", "Not checked yet.", url)
+        return line("unknown", "Not checked yet.")
     when = timezone.localtime(last.finished_at).strftime("%Y-%m-%d %H:%M")
     if not watched:
-        return StatusLine("Configuration", "unknown", f"None of the watched files is on this server ({when}).", url)
+        return line("unknown", f"None of the watched files is on this server ({when}).")
     text = f"All {watched} watched file{'s' if watched != 1 else ''} as approved (checked {when})."
-    return StatusLine("Configuration", "ok", text, url)
+    return line("ok", text)

@@ -6,7 +6,7 @@ import shlex
 
 from django import forms
 
-from monitoring.models.load import LoadSettings, LoadThreshold
+from monitoring.serverload.models import LoadSettings, LoadThreshold
 
 
 class LoadSettingsForm(forms.ModelForm):

@@ -3,6 +3,9 @@
 Raw samples are kept 48 hours; rollups (average and maximum) are kept per tier:
 5-minute buckets for 30 days, hourly for 2 years and daily for 2 years (the
 daily tier lets a one-year chart read 365 rows instead of 8,760).
+
+The tables keep the names they had when monitoring was one app (``monitoring_*``, set with
+``Meta.db_table``): see ``migrations/0001_initial.py`` for why they were not renamed.
 """
 
 from __future__ import annotations
@@ -121,6 +124,7 @@ class LoadSettings(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        db_table = "monitoring_loadsettings"
         verbose_name = "load and drift settings"
         verbose_name_plural = "load and drift settings"
 
@@ -150,6 +154,9 @@ class LoadState(models.Model):
     disk_forecast = models.JSONField(default=list, blank=True)
     forecast_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
+
+    class Meta:
+        db_table = "monitoring_loadstate"
 
     def __str__(self) -> str:
         return "Load sampler state"
@@ -191,6 +198,7 @@ class LoadSample(models.Model):
     queue_hold = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
+        db_table = "monitoring_loadsample"
         ordering = ["-taken_at"]
         get_latest_by = "taken_at"
 
@@ -243,6 +251,7 @@ class LoadRollup(models.Model):
     queue_deferred_max = models.FloatField(null=True)
 
     class Meta:
+        db_table = "monitoring_loadrollup"
         ordering = ["tier", "bucket_start"]
         constraints = [models.UniqueConstraint(fields=["tier", "bucket_start"], name="load_rollup_unique_bucket")]
 
@@ -265,6 +274,7 @@ class LoadThreshold(models.Model):
     critical_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        db_table = "monitoring_loadthreshold"
         ordering = ["id"]
 
     def __str__(self) -> str:
@@ -324,6 +334,7 @@ class LoadAlert(models.Model):
     mail_error = models.CharField(max_length=300, blank=True)
 
     class Meta:
+        db_table = "monitoring_loadalert"
         ordering = ["-raised_at", "-id"]
         constraints = [
             models.UniqueConstraint(
@@ -365,6 +376,7 @@ class DriftBaseline(models.Model):
     note = models.TextField(blank=True)
 
     class Meta:
+        db_table = "monitoring_driftbaseline"
         ordering = ["path"]
 
     def __str__(self) -> str:
@@ -395,6 +407,7 @@ class DriftCheck(models.Model):
     mail_error = models.CharField(max_length=300, blank=True)
 
     class Meta:
+        db_table = "monitoring_driftcheck"
         ordering = ["-requested_at", "-id"]
 
     def __str__(self) -> str:
@@ -432,6 +445,7 @@ class DriftFinding(models.Model):
     note = models.TextField(blank=True)
 
     class Meta:
+        db_table = "monitoring_driftfinding"
         ordering = ["-found_at", "-id"]
         constraints = [
             models.UniqueConstraint(

@@ -18,7 +18,7 @@ from django.db import connections, transaction
 from django.db.models import Avg, Count, Max
 from django.utils import timezone
 
-from monitoring.models.load import ROLLUP_FIELDS, LoadRollup, LoadSample, LoadState
+from monitoring.serverload.models import ROLLUP_FIELDS, LoadRollup, LoadSample, LoadState
 
 Tier = LoadRollup.Tier
 RAW = "raw"
@@ -233,7 +233,7 @@ def refresh_forecast(now: datetime | None = None) -> list[dict]:
 
 def maintain(now: datetime | None = None) -> dict:
     """Roll up, and once an hour prune and refresh the disk forecast (claimed like a sample)."""
-    from monitoring.models.load import LoadSettings
+    from monitoring.serverload.models import LoadSettings
 
     now = now or timezone.now()
     result: dict = {"rollups": build_rollups(now)}

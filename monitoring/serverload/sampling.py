@@ -25,7 +25,7 @@ import psutil
 from django.db import transaction
 from django.utils import timezone
 
-from monitoring.models.load import MAIL_PORTS, LoadSample, LoadSettings, LoadState
+from monitoring.serverload.models import MAIL_PORTS, LoadSample, LoadSettings, LoadState
 
 log = logging.getLogger(__name__)
 
@@ -457,7 +457,7 @@ def tick(now: datetime | None = None) -> dict:
     "I have just patched" button is answered within seconds; their failed
     emails are retried by the claiming tick only.
     """
-    from monitoring import alerts, drift, rollups
+    from monitoring.serverload import alerts, drift, rollups
 
     now = now or timezone.now()
     done: dict = {}

@@ -1,7 +1,7 @@
 """Pages of the server load dashboard, its alerts and settings, and configuration drift.
 
 The views read stored rows only: psutil, the queue command and the watched
-files are read by the Celery tick (``monitoring.sampling.tick``).
+files are read by the Celery tick (``monitoring.serverload.sampling.tick``).
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from django.views.decorators.http import require_POST
 
 from accounts.audit import record
 from accounts.roles import requires
-from monitoring import charts, drift, rollups
-from monitoring.load_forms import ApproveBaselineForm, LoadSettingsForm, ThresholdFormSet
-from monitoring.models.load import (
+from monitoring.serverload import charts, drift, rollups
+from monitoring.serverload.forms import ApproveBaselineForm, LoadSettingsForm, ThresholdFormSet
+from monitoring.serverload.models import (
     DriftBaseline,
     DriftCheck,
     DriftFinding,
@@ -94,19 +94,19 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "queue_chart": queue_chart,
         "open_alerts": LoadAlert.objects.filter(cleared_at__isnull=True),
     }
-    return render(request, "monitoring/load/dashboard.html", ctx)
+    return render(request, "serverload/dashboard.html", ctx)
 
 
 @requires("view_monitoring")
 def alert_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(LoadAlert.objects.all(), 50).get_page(request.GET.get("page"))
-    return render(request, "monitoring/load/alerts.html", {"page": page})
+    return render(request, "serverload/alerts.html", {"page": page})
 
 
 @requires("view_monitoring")
 def alert_detail(request: HttpRequest, pk: int) -> HttpResponse:
     alert = _get_alert(pk)
-    return render(request, "monitoring/load/alert.html", {"alert": alert})
+    return render(request, "serverload/alert.html", {"alert": alert})
 
 
 @requires("manage_monitoring")
@@ -139,9 +139,9 @@ def load_settings(request: HttpRequest) -> HttpResponse:
                 **{name: value for name, value in values.items() if name in form.changed_data},
             )
         messages.success(request, "Settings saved. They apply from the next sample.")
-        return redirect("monitoring:load-settings")
+        return redirect("serverload:settings")
     ctx = {"form": form, "formset": formset, "totals": rollups.totals()}
-    return render(request, "monitoring/load/settings.html", ctx)
+    return render(request, "serverload/settings.html", ctx)
 
 
 # --- Configuration drift ----------------------------------------------------------------------
@@ -164,7 +164,7 @@ def drift_overview(request: HttpRequest) -> HttpResponse:
         "pending": DriftCheck.objects.filter(status__in=["pending", "running"]).exists(),
         "settings": settings_row,
     }
-    return render(request, "monitoring/drift/overview.html", ctx)
+    return render(request, "serverload/drift/overview.html", ctx)
 
 
 @require_POST
@@ -173,11 +173,11 @@ def drift_check(request: HttpRequest) -> HttpResponse:
     check = drift.request_check(request.user, request)
     transaction.on_commit(lambda: _send_check_task(check.pk))
     messages.success(request, "Check requested: the files are compared within a minute. This page refreshes itself.")
-    return redirect("monitoring:drift")
+    return redirect("serverload:drift")
 
 
 def _send_check_task(check_id: int) -> None:
-    from monitoring.tasks import run_drift_check
+    from monitoring.serverload.tasks import run_drift_check
 
     try:
         run_drift_check.apply_async(args=[check_id], retry=False)
@@ -196,7 +196,7 @@ def drift_finding(request: HttpRequest, pk: int) -> HttpResponse:
         "form": ApproveBaselineForm(),
         "can_approve": finding.is_open and finding.kind != DriftFinding.Kind.UNREADABLE,
     }
-    return render(request, "monitoring/drift/finding.html", ctx)
+    return render(request, "serverload/drift/finding.html", ctx)
 
 
 def _diff_lines(diff: str) -> list[tuple[str, str]]:
@@ -218,9 +218,9 @@ def drift_approve(request: HttpRequest, pk: int) -> HttpResponse:
             drift.approve(finding, request.user, form.cleaned_data["note"], request)
         except drift.CannotApprove as exc:
             messages.error(request, str(exc))
-            return redirect("monitoring:drift-finding", pk=finding.pk)
+            return redirect("serverload:drift_finding", pk=finding.pk)
         messages.success(request, f"{finding.path}: approved as the new baseline.")
-        return redirect("monitoring:drift")
+        return redirect("serverload:drift")
     ctx = {
         "finding": finding,
         "baseline": DriftBaseline.objects.filter(path=finding.path).first(),
@@ -228,4 +228,4 @@ def drift_approve(request: HttpRequest, pk: int) -> HttpResponse:
         "form": form,
         "can_approve": finding.is_open,
     }
-    return render(request, "monitoring/drift/finding.html", ctx, status=400)
+    return render(request, "serverload/drift/finding.html", ctx, status=400)

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from monitoring.models.dnsbl import DnsblSweep, MonitoredAddress
+from monitoring.dnsbl.models import DnsblSweep, MonitoredAddress
 from tests.dnsserver import ip_zone
 
 pytestmark = pytest.mark.integration

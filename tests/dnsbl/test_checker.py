@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from monitoring.dnsbl import BadInput, ZoneSpec, check, expand_targets, reverse_name, validate_zone_name
-from monitoring.dnsbl_resolver import ResolverConfig, parse_nameserver
+from monitoring.dnsbl.checker import BadInput, ZoneSpec, check, expand_targets, reverse_name, validate_zone_name
+from monitoring.dnsbl.resolver import ResolverConfig, parse_nameserver
 from tests.dnsserver import DNSServer, domain_zone, ip_zone
 
 
@@ -305,7 +305,7 @@ def test_queries_are_well_formed_recursive_questions():
     import dns.message
     import dns.name
 
-    from monitoring.dnsbl_resolver import _query_wire
+    from monitoring.dnsbl.resolver import _query_wire
 
     name = dns.name.from_text("b.a.9.8.7.6.5.0.4.0.0.0.3.0.0.0.2.0.0.0.1.0.0.0.8.b.d.0.1.0.0.2.zen.spamhaus.org.")
     message = dns.message.from_wire(_query_wire(4242, name, 16))

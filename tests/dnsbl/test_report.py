@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from monitoring.dnsbl_report import summarise
-from monitoring.models.dnsbl import DnsblResult, DnsblSweep, DnsblZone
+from monitoring.dnsbl.models import DnsblResult, DnsblSweep, DnsblZone
+from monitoring.dnsbl.report import summarise
 
 
 def zones(**health_counts: int) -> list[DnsblZone]:
@@ -72,8 +72,8 @@ def test_the_status_line_gives_when_the_current_listing_began(db, django_assert_
 
     import time_machine
 
-    from monitoring.dnsbl_report import status_line
-    from monitoring.models.dnsbl import ListingChange, MonitoredAddress
+    from monitoring.dnsbl.models import ListingChange, MonitoredAddress
+    from monitoring.dnsbl.report import status_line
 
     t0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
     a = DnsblZone.objects.create(zone="a.test", health="healthy")

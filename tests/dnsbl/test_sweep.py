@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from monitoring import dnsbl_sweep
-from monitoring.models.dnsbl import (
+from monitoring.dnsbl import sweep as dnsbl_sweep
+from monitoring.dnsbl.models import (
     DnsblResult,
     DnsblSchedule,
     DnsblSweep,
@@ -113,7 +113,7 @@ def test_a_timeout_between_two_listed_answers_does_not_alert_twice(setup, mailou
 
 
 def test_delisting_is_reported_and_the_listing_duration_is_known(setup, mailoutbox):
-    from monitoring.dnsbl_report import listing_periods
+    from monitoring.dnsbl.report import listing_periods
 
     serve = setup
     serve(listed=True)

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from monitoring import dnsbl_sweep
-from monitoring.models.dnsbl import DnsblSchedule, DnsblSweep, DnsblZone, MonitoredAddress
+from monitoring.dnsbl import sweep as dnsbl_sweep
+from monitoring.dnsbl.models import DnsblSchedule, DnsblSweep, DnsblZone, MonitoredAddress
 from monitoring.status import status_lines
 from tests.dnsserver import ip_zone
 
@@ -22,7 +22,7 @@ T0 = datetime(2026, 3, 2, 10, 42, tzinfo=UTC)
 @pytest.fixture
 def catalogue(db):
     """The catalogue as the migration loads it (a transactional test elsewhere may have flushed it)."""
-    from monitoring.dnsbl_catalogue import load_catalogue
+    from monitoring.dnsbl.catalogue import load_catalogue
 
     load_catalogue(DnsblZone)
 
@@ -69,7 +69,7 @@ def test_the_dashboard_warns_about_public_and_rewriting_resolvers(client, login,
 
 
 def test_the_status_line_feeds_the_executive_summary(listed_sweep, django_assert_max_num_queries):
-    from monitoring.dnsbl_report import status_line
+    from monitoring.dnsbl.report import status_line
 
     with django_assert_max_num_queries(4):
         line = status_line()

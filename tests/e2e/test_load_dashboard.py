@@ -33,8 +33,8 @@ def csp_watch(page) -> list[str]:
 
 
 def test_it_staff_read_the_dashboard_with_live_samples(page, it_staff):
-    from monitoring import rollups, sampling
-    from monitoring.models.load import LoadRollup, LoadSettings, LoadThreshold
+    from monitoring.serverload import rollups, sampling
+    from monitoring.serverload.models import LoadRollup, LoadSettings, LoadThreshold
 
     LoadSettings.objects.update_or_create(pk=1, defaults={"line_download_mbps": 100, "line_upload_mbps": 20})
     LoadThreshold.ensure_defaults()
@@ -72,8 +72,8 @@ def test_it_staff_read_the_dashboard_with_live_samples(page, it_staff):
 
 
 def test_it_staff_patch_check_and_approve_a_drifted_file(page, it_staff, tmp_path):
-    from monitoring import drift
-    from monitoring.models.load import DriftBaseline, DriftCheck, LoadSettings
+    from monitoring.serverload import drift
+    from monitoring.serverload.models import DriftBaseline, DriftCheck, LoadSettings
 
     main_cf = tmp_path / "main.cf"
     main_cf.write_text("smtpd_tls_security_level = may\n")
@@ -101,8 +101,8 @@ def test_it_staff_patch_check_and_approve_a_drifted_file(page, it_staff, tmp_pat
 
 
 def test_an_executive_copies_the_report_for_the_isp(page, executive):
-    from monitoring import alerts
-    from monitoring.models.load import LoadSample, LoadSettings
+    from monitoring.serverload import alerts
+    from monitoring.serverload.models import LoadSample, LoadSettings
 
     LoadSettings.objects.update_or_create(pk=1, defaults={"line_download_mbps": 50, "line_upload_mbps": 10})
     start = timezone.now() - timedelta(minutes=10)

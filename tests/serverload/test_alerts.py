@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitoring import alerts
-from monitoring.models.load import LoadAlert, LoadSettings, LoadThreshold
+from monitoring.serverload import alerts
+from monitoring.serverload.models import LoadAlert, LoadSettings, LoadThreshold
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
@@ -165,7 +165,7 @@ def test_status_line_reads_stored_rows(make_load_sample, django_assert_max_num_q
 def test_status_line_warns_while_a_value_is_above_its_mark_before_the_alert(make_load_sample):
     from django.utils import timezone
 
-    from monitoring.models.load import LoadThreshold
+    from monitoring.serverload.models import LoadThreshold
 
     make_load_sample(timezone.now(), cpu=97.0)
     LoadThreshold.ensure_defaults()

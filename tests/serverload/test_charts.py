@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from monitoring import charts
-from monitoring.models.load import LoadThreshold
+from monitoring.serverload import charts
+from monitoring.serverload.models import LoadThreshold
 
 START = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 

@@ -7,8 +7,8 @@ import os
 import pytest
 
 from accounts.models import AuditEvent
-from monitoring import drift
-from monitoring.models.load import DriftBaseline, DriftCheck, DriftFinding, LoadSettings
+from monitoring.serverload import drift
+from monitoring.serverload.models import DriftBaseline, DriftCheck, DriftFinding, LoadSettings
 
 MAIN_CF = "smtpd_tls_security_level = may\nsmtpd_tls_protocols = !SSLv2, !SSLv3\nmyhostname = mail.example.com\n"
 
@@ -227,7 +227,7 @@ def test_a_failed_findings_email_is_retried_only_by_the_tick_that_claimed_the_sa
 
     from django.utils import timezone
 
-    from monitoring import sampling
+    from monitoring.serverload import sampling
 
     check()
     (etc / "postfix" / "main.cf").write_text("changed\n")

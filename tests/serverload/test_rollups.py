@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from monitoring import rollups
-from monitoring.models.load import LoadRollup, LoadSample, LoadSettings
+from monitoring.serverload import rollups
+from monitoring.serverload.models import LoadRollup, LoadSample, LoadSettings
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 

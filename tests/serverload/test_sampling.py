@@ -12,8 +12,8 @@ import psutil
 import pytest
 from django.utils import timezone
 
-from monitoring import sampling
-from monitoring.models.load import LoadSample, LoadSettings, LoadState
+from monitoring.serverload import sampling
+from monitoring.serverload.models import LoadSample, LoadSettings, LoadState
 
 
 def test_it_discards_the_first_reading_and_stores_the_second(db):

@@ -8,7 +8,7 @@ import time
 import pytest
 from django.utils import timezone
 
-from monitoring.models.load import DriftCheck, LoadSample, LoadSettings, LoadState
+from monitoring.serverload.models import DriftCheck, LoadSample, LoadSettings, LoadState
 
 pytestmark = pytest.mark.integration
 
@@ -23,7 +23,7 @@ def wait_until(condition, timeout: float = 60) -> None:
 
 
 def test_a_sample_uses_the_counters_another_worker_process_stored(celery_worker_factory, celery_app, tmp_path):
-    from monitoring.tasks import load_tick
+    from monitoring.serverload.tasks import load_tick
 
     LoadSettings.objects.update_or_create(
         pk=1, defaults={"watched_files": str(tmp_path / "main.cf"), "line_download_mbps": 100}

@@ -10,8 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import AuditEvent
-from monitoring import rollups
-from monitoring.models.load import DriftBaseline, DriftCheck, DriftFinding, LoadAlert, LoadSettings, LoadThreshold
+from monitoring.serverload import rollups
+from monitoring.serverload.models import DriftBaseline, DriftCheck, DriftFinding, LoadAlert, LoadSettings, LoadThreshold
 
 
 @pytest.fixture
@@ -36,7 +36,7 @@ def history(make_load_sample):
 def test_it_shows_gauges_with_their_level(client, login, executive, history):
     LoadThreshold.ensure_defaults()
     login(client, executive)
-    response = client.get(reverse("monitoring:load-dashboard"))
+    response = client.get(reverse("serverload:dashboard"))
     assert response.status_code == 200
     body = response.content.decode()
     assert re.search(r'data-gauge="cpu" data-level="warning"', body)
@@ -49,7 +49,7 @@ def test_it_shows_gauges_with_their_level(client, login, executive, history):
 def test_every_range_renders_svg_without_inline_style_or_script(client, login, it_staff, history, range_key):
     LoadThreshold.ensure_defaults()
     login(client, it_staff)
-    response = client.get(reverse("monitoring:load-dashboard"), {"range": range_key})
+    response = client.get(reverse("serverload:dashboard"), {"range": range_key})
     body = response.content.decode()
     assert response.status_code == 200
     assert "style=" not in body and "<script>" not in body and " onclick" not in body
@@ -61,20 +61,20 @@ def test_every_range_renders_svg_without_inline_style_or_script(client, login, i
 
 def test_an_unknown_range_falls_back_to_24_hours(client, login, it_staff, db):
     login(client, it_staff)
-    response = client.get(reverse("monitoring:load-dashboard"), {"range": "'; drop"})
+    response = client.get(reverse("serverload:dashboard"), {"range": "'; drop"})
     assert response.context["range_key"] == "24h"
 
 
 def test_an_empty_installation_explains_what_to_wait_for(client, login, it_staff):
     login(client, it_staff)
-    body = client.get(reverse("monitoring:load-dashboard")).content.decode()
+    body = client.get(reverse("serverload:dashboard")).content.decode()
     assert "No sample yet" in body
 
 
 def test_no_mail_server_is_a_state_not_an_error(client, login, it_staff, make_load_sample):
     make_load_sample(timezone.now(), queue_status="none", queue=None, processes=[])
     login(client, it_staff)
-    body = client.get(reverse("monitoring:load-dashboard")).content.decode()
+    body = client.get(reverse("serverload:dashboard")).content.decode()
     assert "No mail server found" in body
 
 
@@ -85,16 +85,16 @@ def test_the_alert_page_shows_the_isp_report(client, login, executive, db):
         value_at_raise=85, peak=91, isp_report="Hello,\nour line was above 80 %...",
     )  # fmt: skip
     login(client, executive)
-    body = client.get(reverse("monitoring:load-alert", args=[alert.pk])).content.decode()
+    body = client.get(reverse("serverload:alert", args=[alert.pk])).content.decode()
     assert "Report to your ISP" in body and "our line was above 80 %" in body
-    history = client.get(reverse("monitoring:load-alerts")).content.decode()
+    history = client.get(reverse("serverload:alerts")).content.decode()
     assert "Download (share of the line)" in history
 
 
 def test_it_staff_change_settings_and_thresholds(client, login, it_staff, db):
     LoadThreshold.ensure_defaults()
     login(client, it_staff)
-    response = client.get(reverse("monitoring:load-settings"))
+    response = client.get(reverse("serverload:settings"))
     formset = response.context["formset"]
     data = {
         "sample_interval_seconds": 30, "line_download_mbps": 100, "line_upload_mbps": 20,
@@ -109,7 +109,7 @@ def test_it_staff_change_settings_and_thresholds(client, login, it_staff, db):
             marks = (200, 1000, 100)
         data.update({f"t-{i}-warning": marks[0], f"t-{i}-critical": marks[1], f"t-{i}-clear": marks[2]})
 
-    response = client.post(reverse("monitoring:load-settings"), data)
+    response = client.post(reverse("serverload:settings"), data)
 
     assert response.status_code == 302
     settings = LoadSettings.get()
@@ -119,7 +119,7 @@ def test_it_staff_change_settings_and_thresholds(client, login, it_staff, db):
 
     data["t-0-clear"] = 95  # clear above warning: rejected, nothing saved
     data["sample_interval_seconds"] = 5
-    response = client.post(reverse("monitoring:load-settings"), data)
+    response = client.post(reverse("serverload:settings"), data)
     assert response.status_code == 200
     assert "clear below warning" in response.content.decode()
     assert "between 30 and 3600" in response.content.decode()
@@ -137,15 +137,15 @@ def _finding():
 def test_the_drift_page_lists_findings_and_the_patched_button(client, login, it_staff, db):
     finding = _finding()
     login(client, it_staff)
-    body = client.get(reverse("monitoring:drift")).content.decode()
+    body = client.get(reverse("serverload:drift")).content.decode()
     assert "I have just patched" in body
-    assert reverse("monitoring:drift-finding", args=[finding.pk]) in body
+    assert reverse("serverload:drift_finding", args=[finding.pk]) in body
 
 
 def test_executives_see_findings_but_not_the_diffs(client, login, executive, db):
     _finding()
     login(client, executive)
-    body = client.get(reverse("monitoring:drift")).content.decode()
+    body = client.get(reverse("serverload:drift")).content.decode()
     assert "/etc/postfix/main.cf" in body
     assert "I have just patched" not in body
     assert "drift/findings/" not in body
@@ -154,35 +154,35 @@ def test_executives_see_findings_but_not_the_diffs(client, login, executive, db)
 def test_the_finding_page_shows_the_diff_and_approval_needs_a_note(client, login, it_staff, db):
     finding = _finding()
     login(client, it_staff)
-    body = client.get(reverse("monitoring:drift-finding", args=[finding.pk])).content.decode()
+    body = client.get(reverse("serverload:drift_finding", args=[finding.pk])).content.decode()
     assert '<span class="diff-add">+myhostname = mx</span>' in body
 
-    response = client.post(reverse("monitoring:drift-approve", args=[finding.pk]), {"note": " "})
+    response = client.post(reverse("serverload:drift_approve", args=[finding.pk]), {"note": " "})
     assert response.status_code == 400
     assert not DriftBaseline.objects.exists()
 
-    response = client.post(reverse("monitoring:drift-approve", args=[finding.pk]), {"note": "Renamed the host."})
+    response = client.post(reverse("serverload:drift_approve", args=[finding.pk]), {"note": "Renamed the host."})
     assert response.status_code == 302
     assert DriftBaseline.objects.get().content == "myhostname = mx\n"
 
 
 def test_the_patched_button_queues_a_check(client, login, it_staff, db):
     login(client, it_staff)
-    response = client.post(reverse("monitoring:drift-check"))
+    response = client.post(reverse("serverload:drift_check"))
     assert response.status_code == 302
     assert DriftCheck.objects.get().trigger == "patched"
-    body = client.get(reverse("monitoring:drift")).content.decode()
+    body = client.get(reverse("serverload:drift")).content.decode()
     assert 'http-equiv="refresh"' in body
 
 
 def test_the_threshold_form_cannot_add_rows(client, login, it_staff, make_load_sample):
     """A crafted extra form used to create a threshold without a metric, which broke every alert check."""
-    from monitoring import alerts
+    from monitoring.serverload import alerts
 
     LoadThreshold.ensure_defaults()
     count = LoadThreshold.objects.count()
     login(client, it_staff)
-    formset = client.get(reverse("monitoring:load-settings")).context["formset"]
+    formset = client.get(reverse("serverload:settings")).context["formset"]
     data = {
         "sample_interval_seconds": 60, "watched_mounts": "/", "watched_files": "/etc/mailname",
         "drift_check_interval_hours": 6, "t-TOTAL_FORMS": count + 1, "t-INITIAL_FORMS": count,
@@ -194,7 +194,7 @@ def test_the_threshold_form_cannot_add_rows(client, login, it_staff, make_load_s
     data.update({f"t-{count}-enabled": "on", f"t-{count}-warning": 50, f"t-{count}-critical": 60})
     data.update({f"t-{count}-clear": 40, f"t-{count}-duration_minutes": 2})
 
-    client.post(reverse("monitoring:load-settings"), data)
+    client.post(reverse("serverload:settings"), data)
 
     assert LoadThreshold.objects.count() == count
     assert alerts.evaluate(make_load_sample(timezone.now(), cpu=10)) == {}
@@ -204,7 +204,7 @@ def test_the_audit_names_the_new_queue_command_and_the_changed_thresholds(client
     """The queue command is run by the worker: the audit log must say which one IT staff set."""
     LoadThreshold.ensure_defaults()
     login(client, it_staff)
-    formset = client.get(reverse("monitoring:load-settings")).context["formset"]
+    formset = client.get(reverse("serverload:settings")).context["formset"]
     data = {
         "sample_interval_seconds": 60, "watched_mounts": "/", "watched_files": LoadSettings.get().watched_files,
         "queue_command": "/usr/local/bin/exim -bpc", "drift_check_interval_hours": 6,
@@ -216,7 +216,7 @@ def test_the_audit_names_the_new_queue_command_and_the_changed_thresholds(client
         warning = 85 if t.metric == "cpu" else t.warning
         data.update({f"t-{i}-warning": warning, f"t-{i}-critical": t.critical, f"t-{i}-clear": t.clear})
 
-    assert client.post(reverse("monitoring:load-settings"), data).status_code == 302
+    assert client.post(reverse("serverload:settings"), data).status_code == 302
 
     details = AuditEvent.objects.get(action="load.settings_changed").details
     assert details["queue_command"] == "/usr/local/bin/exim -bpc"

@@ -4,7 +4,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from accounts import demo as accounts_demo
-from monitoring import demo as monitoring_demo
+from monitoring.dnsbl import demo as dnsbl_demo
+from monitoring.serverload import demo as serverload_demo
 from policies import demo as policies_demo
 
 
@@ -17,7 +18,7 @@ class Command(BaseCommand):
     def handle(self, *args, password: str | None = None, **options) -> None:
         password = password or accounts_demo.demo_password()
         users = accounts_demo.load_people(password)
-        lines = [*accounts_demo.load(), *policies_demo.load(), *monitoring_demo.load()]
+        lines = [*accounts_demo.load(), *policies_demo.load(), *dnsbl_demo.load(), *serverload_demo.load()]
         for line in lines:
             self.stdout.write(line)
         self.stdout.write(self.style.SUCCESS(f"Demo organisation ready: {len(users)} people."))

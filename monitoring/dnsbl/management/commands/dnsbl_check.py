@@ -14,9 +14,9 @@ import sys
 import dns.exception
 from django.core.management.base import BaseCommand, CommandParser
 
-from monitoring.dnsbl import BadInput, Finding, ZoneSpec, check, expand_targets
-from monitoring.dnsbl_sweep import usable_zones
-from monitoring.models.dnsbl import DnsblZone, Status
+from monitoring.dnsbl.checker import BadInput, Finding, ZoneSpec, check, expand_targets
+from monitoring.dnsbl.models import DnsblZone, Status
+from monitoring.dnsbl.sweep import usable_zones
 
 EXIT_CLEAN, EXIT_LISTED, EXIT_BAD_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
 
