@@ -37,6 +37,16 @@ def service_missing(reason: str) -> None:
     pytest.skip(reason)
 
 
+def wait_until(condition, timeout: float = 60) -> None:
+    """Poll ``condition`` (a worker in another process is doing the work) until it holds, or fail."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError("timed out")
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))

@@ -7,7 +7,6 @@ the work, kept in the database, is done after the next tick under the new names.
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 import pytest
@@ -19,17 +18,9 @@ from monitoring.dnsbl.models import DnsblSchedule, DnsblSweep
 from monitoring.serverload.models import DriftCheck, LoadSettings
 from monitoring.serverload.tasks import load_tick
 from tests.dnsserver import ip_zone
+from tests.services import wait_until
 
 pytestmark = pytest.mark.integration
-
-
-def wait_until(condition, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError("timed out")
 
 
 def _dropped(worker, celery_app, name: str) -> None:

@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 import os
-import time
 
 import pytest
 from django.utils import timezone
 
 from monitoring.serverload.models import DriftCheck, LoadSample, LoadSettings, LoadState
+from tests.services import wait_until
 
 pytestmark = pytest.mark.integration
-
-
-def wait_until(condition, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError("timed out")
 
 
 def test_a_sample_uses_the_counters_another_worker_process_stored(celery_worker_factory, celery_app, tmp_path):
