@@ -1,5 +1,9 @@
 """The DNS block lists the portal knows about, loaded into ``DnsblZone`` by a migration.
 
+That migration (``monitoring/migrations/0003``) loads its own frozen copy of this list
+(``_catalogue_0003.py``): a list added here reaches existing installs only through a new data
+migration of the ``dnsbl`` app.
+
 Only lists that still operate. Closed lists are left out on purpose: SORBS
 (closed 2024), NiX Spam / ix.dnsbl.manitu.net (closed January 2025), GBUdb
 Truncate (reported discontinued), Lashback UBL (reported unavailable), NJABL
