@@ -12,7 +12,6 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import audit
 from accounts.models import (
-    AccountEmail,
     AuditEvent,
     BackupCodeDevice,
     Department,
@@ -133,15 +132,4 @@ class OrganisationSettingsAdmin(admin.ModelAdmin):
         return not OrganisationSettings.objects.exists()
 
     def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
-@admin.register(AccountEmail)
-class AccountEmailAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "kind", "subject", "status", "attempts", "sent_at"]
-    list_filter = ["kind", "status"]
-    fields = ["kind", "to", "subject", "status", "attempts", "last_error", "created_at", "sent_at"]
-    readonly_fields = fields
-
-    def has_add_permission(self, request) -> bool:
         return False

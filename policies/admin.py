@@ -13,7 +13,6 @@ from policies.models import (
     Procedure,
     ProcedureCompletion,
     ProcedureStep,
-    ReviewDigest,
 )
 
 
@@ -81,13 +80,8 @@ class CampaignRunAdmin(ReadOnlyAdmin):
 
 @admin.register(Delivery)
 class DeliveryAdmin(ReadOnlyAdmin):
-    list_display = ["campaign", "recipient", "occurrence", "status", "attempts", "sent_at"]
+    list_display = ["campaign", "recipient", "occurrence", "status", "attempts", "sent_at", "last_error"]
     list_filter = ["status", "campaign"]
-
-
-@admin.register(ReviewDigest)
-class ReviewDigestAdmin(ReadOnlyAdmin):
-    list_display = ["owner", "week_of", "status", "attempts", "sent_at"]
 
 
 class StepInline(admin.TabularInline):

@@ -19,6 +19,7 @@ from django.utils import timezone
 from accounts.roles import Role
 from policies import schedules
 from policies.markdown import render_markdown
+from portal.models import OutgoingMessage
 
 
 class PolicySettings(models.Model):
@@ -366,30 +367,7 @@ class CampaignRun(models.Model):
         return f"{self.campaign} at {self.occurrence:%Y-%m-%d %H:%M}"
 
 
-class OutgoingMail(models.Model):
-    """Status of one email: a row first, then sent by a task that claims it (see policies.dispatch)."""
-
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
-
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    last_error = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    # When a task was last queued for a pending row / when a worker claimed it; the tick's recovery reads these.
-    queued_at = models.DateTimeField(null=True, blank=True)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        abstract = True
-
-
-class Delivery(OutgoingMail):
+class Delivery(OutgoingMessage):
     """One campaign email to one person for one occurrence."""
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="deliveries")
@@ -407,19 +385,6 @@ class Delivery(OutgoingMail):
 
     def __str__(self) -> str:
         return f"{self.campaign} → {self.recipient_id} ({self.status})"
-
-
-class ReviewDigest(OutgoingMail):
-    """The weekly email to an owner listing the policies and procedures due for review."""
-
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="review_digests")
-    week_of = models.DateField()
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["owner", "week_of"], name="review_digest_once_a_week")]
-
-    def __str__(self) -> str:
-        return f"Review digest for {self.owner_id}, week of {self.week_of}"
 
 
 class AttestationResponse(models.Model):

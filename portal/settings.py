@@ -210,6 +210,12 @@ EMAIL_BACKEND = env_str(
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "portal@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
+# --- Outbox (portal/outbox.py): every message is a row first, retried with a doubling backoff ---------
+OUTBOX_RETRY_SECONDS = env_int("OUTBOX_RETRY_SECONDS", 60, minimum=1)  # wait before the first retry
+OUTBOX_RETRY_WINDOW = env_int("OUTBOX_RETRY_WINDOW", 24 * 3600, minimum=60)  # seconds of retries, then failed
+# Seconds an alert channel (Apprise) may take to answer before the try counts as failed.
+ALERT_CHANNEL_TIMEOUT = env_float("ALERT_CHANNEL_TIMEOUT", 10.0, minimum=0.5)
+
 # --- Celery --------------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
 _broker_dir = VAR_DIR / "broker"
@@ -241,6 +247,8 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 HEARTBEAT_INTERVAL = env_int("HEARTBEAT_INTERVAL", 30, minimum=5)
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "portal.tasks.heartbeat", "schedule": float(HEARTBEAT_INTERVAL)},
+    # Publishes due and lost outbox sends and recovers rows of dead workers (it never sends itself).
+    "outbox-tick": {"task": "portal.outbox_tick", "schedule": 30.0},
     "accounts-tick": {"task": "accounts.tasks.tick", "schedule": 60.0},
     "policies-tick": {"task": "policies.tick", "schedule": 60.0},
     "dnsbl-tick": {"task": "dnsbl.tick", "schedule": 60.0},
@@ -299,7 +307,15 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "discard": {"class": "logging.NullHandler"},
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Apprise logs channel URLs and ntfy topics (tokens): never into the portal's logs. What it says
+        # about a failure reaches the channel's status through portal.channels, with the URL removed.
+        "apprise": {"handlers": ["discard"], "level": "WARNING", "propagate": False},
+    },
 }

@@ -151,6 +151,15 @@ MATRIX: dict[str, Row] = {
     "policies:procedure_edit": it_only(kwargs=lambda: {"pk": _policies_procedure().pk}),
     "policies:summary": summary_readers(),
     "policies:summary_csv": summary_readers(),
+    # --- outbox: outgoing messages and alert channels (IT staff) ------------------------
+    "outbox:messages": it_only(),
+    "outbox:message_retry": Row(LOGIN, 403, 403, 302, method="post", kwargs=lambda: {"pk": _outbox_failed().pk}),
+    "outbox:channels": it_only(),
+    "outbox:channel_add": it_only(),
+    "outbox:channel_edit": it_only(kwargs=lambda: {"pk": _alert_channel().pk}),
+    "outbox:channel_delete": it_only(kwargs=lambda: {"pk": _alert_channel().pk}),
+    "outbox:channel_toggle": Row(LOGIN, 403, 403, 302, method="post", kwargs=lambda: {"pk": _alert_channel().pk}),
+    "outbox:channel_test": Row(LOGIN, 403, 403, 302, method="post", kwargs=lambda: {"pk": _alert_channel().pk}),
     # --- monitoring ---------------------------------------------------------------
     # DNS block lists: executives read the dashboard; IT staff manage lists, addresses and checks.
     "dnsbl:dashboard": summary_readers(),
@@ -238,6 +247,22 @@ def _policies_procedure():
     procedure = Procedure.objects.create(title="Matrix procedure", next_due_on=timezone.localdate())
     procedure.steps.create(text="Do the thing.")
     return procedure
+
+
+def _outbox_failed():
+    from portal.models import OutboxMessage
+
+    return OutboxMessage.objects.create(
+        key="matrix|email", kind="matrix", to=["x@example.com"], subject="Matrix", status="failed"
+    )
+
+
+def _alert_channel():
+    from portal.models import AlertChannel
+
+    return AlertChannel.objects.get_or_create(
+        name="Matrix channel", defaults={"url": "json://127.0.0.1:9/hook", "severities": ["critical"]}
+    )[0]
 
 
 def _monitored_address():

@@ -13,7 +13,6 @@ from django.utils import timezone
 from django_otp.models import Device, ThrottlingMixin
 
 __all__ = [
-    "AccountEmail",
     "BackupCode",
     "BackupCodeDevice",
     "Invitation",
@@ -192,37 +191,3 @@ class SignInFailure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.email} {self.ip_address} {self.step}"
-
-
-class AccountEmail(models.Model):
-    """An email of the accounts area: a row first, then sent by a task; retried until sent.
-
-    ``key`` makes each send idempotent. Bodies may contain a secret link, so they are
-    cleared once the message has been handed to the mail server.
-    """
-
-    QUEUED = "queued"
-    SENDING = "sending"
-    SENT = "sent"
-    FAILED = "failed"
-    STATUSES = [(QUEUED, "queued"), (SENDING, "sending"), (SENT, "sent"), (FAILED, "failed")]
-    MAX_ATTEMPTS = 10
-
-    key = models.CharField(max_length=200, unique=True)
-    kind = models.CharField(max_length=40)
-    to = models.JSONField(default=list)
-    subject = models.CharField(max_length=300)
-    body_text = models.TextField(blank=True)
-    body_html = models.TextField(blank=True)
-    status = models.CharField(max_length=10, choices=STATUSES, default=QUEUED, db_index=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    last_error = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-
-    def __str__(self) -> str:
-        return f"{self.kind} to {', '.join(self.to)} ({self.status})"
