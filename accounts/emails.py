@@ -72,11 +72,11 @@ def send_otp_reuse_alert(user, *, device, time_step: int, ip: str | None, when):
     return notice
 
 
-def send_lockout_alert(event, *, account_failures: int, address_failures: int, window_minutes: int):
+def send_lockout_alert(event, *, ip: str | None, account_failures: int, address_failures: int, window_minutes: int):
     context = {
         "event": event,
         "target": event.target,
-        "ip": event.ip_address or "unknown",
+        "ip": ip or "unknown",
         "account_failures": account_failures,
         "address_failures": address_failures,
         "window_minutes": window_minutes,

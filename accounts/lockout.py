@@ -66,7 +66,7 @@ def record_failure(email: str, ip: str | None, step: str, request=None) -> bool:
         from accounts import emails
 
         emails.send_lockout_alert(
-            event, account_failures=account, address_failures=address, window_minutes=org.lockout_window_minutes
+            event, ip=ip, account_failures=account, address_failures=address, window_minutes=org.lockout_window_minutes
         )
     return locked_now
 

@@ -33,8 +33,9 @@ from django_otp.plugins.otp_totp.models import TOTPDevice  # noqa: E402
 
 from accounts import backup_codes  # noqa: E402
 from accounts.coverage import otp_coverage  # noqa: E402
-from accounts.models import AccountEmail, BackupCodeDevice, User  # noqa: E402
+from accounts.models import BackupCodeDevice, User  # noqa: E402
 from accounts.users_import import import_bytes  # noqa: E402
+from portal.models import OutboxMessage  # noqa: E402
 from tests.conftest import otp_sign_in  # noqa: E402
 
 ROWS = 10_000
@@ -70,7 +71,7 @@ def main() -> None:
     assert result.ok
     print(
         f"import {ROWS} rows with invitations: {time.perf_counter() - started:.2f} s "
-        f"({AccountEmail.objects.count()} emails queued)"
+        f"({OutboxMessage.objects.count()} emails queued)"
     )
 
     bad = csv_file("plain").replace(b"plain9999@example.com", b"not-an-email")

@@ -203,6 +203,22 @@ def celery_app(redis_server, settings, monkeypatch):
     reset_pools()
 
 
+@pytest.fixture
+def dead_broker(celery_app, monkeypatch):
+    """The portal's Celery app pointed at a port where no broker listens (the celery_app fixture restores it)."""
+    from kombu import pools
+
+    dead = "redis://127.0.0.1:1/0"
+    # Celery reads the environment's CELERY_BROKER_URL before its configuration.
+    monkeypatch.setenv("CELERY_BROKER_URL", dead)
+    monkeypatch.delenv("CELERY_BROKER_WRITE_URL", raising=False)
+    celery_app.conf.broker_url = dead
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+    pools.reset()
+    return celery_app
+
+
 # --- Monitoring: server load --------------------------------------------------------
 
 
