@@ -15,6 +15,7 @@ from tests.services import (
     redis_url,
     service_missing,
 )
+from tests.http_receiver import HTTPReceiver
 from tests.smtp import SMTPServer
 
 PASSWORD = "correct horse battery staple 42"
@@ -121,6 +122,14 @@ def smtp_server(settings) -> Iterator[SMTPServer]:
     settings.EMAIL_HOST_PASSWORD = ""
     yield server
     server.stop()
+
+
+@pytest.fixture
+def http_receiver() -> Iterator[HTTPReceiver]:
+    """A real HTTP server on 127.0.0.1 for alert channels (Apprise json:// and ntfy:// point at it)."""
+    receiver = HTTPReceiver().start()
+    yield receiver
+    receiver.stop()
 
 
 @pytest.fixture
