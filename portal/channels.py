@@ -1,14 +1,18 @@
 """Alert channels through Apprise (ntfy, Teams, Slack, Telegram, Matrix, Gotify, webhooks, SMS services).
 
 A channel's URL holds its tokens, so nothing here lets it reach a page, a log or the audit log:
-``mask_url`` is what pages show, Apprise's own logger (which prints URLs and ntfy topics) is kept out of
-the portal's logs (``LOGGING`` in settings), and what Apprise says about a failure is stored only after
-``redact`` has removed every part of the URL from it.
+``mask_url`` is what pages show; Apprise and urllib3 print URLs, paths and ntfy topics in their log
+records, so while a URL is in use ``RedactChannelSecrets`` (a filter on those loggers, see ``LOGGING``)
+removes every part of it from each record before any handler sees it, and Apprise's own logger does not
+reach the portal's console at all; what Apprise says about a failure is stored only after ``redact``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import re
+import threading
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -74,11 +78,43 @@ def redact(text: str, url: str) -> str:
     return text
 
 
+_in_use: set[str] = set()
+_in_use_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _secret(url: str):
+    """While ``url`` is in use, every log record of Apprise and urllib3 has it redacted (any thread)."""
+    with _in_use_lock:
+        _in_use.add(url)
+    try:
+        yield
+    finally:
+        with _in_use_lock:
+            _in_use.discard(url)
+
+
+class RedactChannelSecrets(logging.Filter):
+    """A logger filter (Apprise, urllib3): the parts of the channel URLs in use never reach a handler."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        with _in_use_lock:
+            urls = list(_in_use)
+        if urls:
+            text = record.getMessage()
+            for url in urls:
+                text = redact(text, url)
+            record.msg, record.args = text, ()
+        return True
+
+
 def check_url(url: str) -> str | None:
     """None when Apprise can send to ``url``; else a message for the form (without the URL in it)."""
     if not SCHEME.match(url.strip()):
         return "Enter an Apprise URL that starts with its service, e.g. ntfy://, json://, tgram:// or msteams://."
-    if _apprise().Apprise.instantiate(url.strip()) is None:
+    with _secret(url.strip()):
+        plugin = _apprise().Apprise.instantiate(url.strip())
+    if plugin is None:
         scheme = SCHEME.match(url.strip()).group(1).lower()
         return (
             f"Apprise cannot use this {scheme}:// URL: the service is unknown or a part it needs is missing "
@@ -89,8 +125,13 @@ def check_url(url: str) -> str | None:
 
 def notify(url: str, *, title: str, body: str, severity: str, timeout: float) -> Outcome:
     """Send one notification; never longer than about ``timeout`` seconds, never raises for a send error."""
+    with _secret(url.strip()):
+        return _notify(url.strip(), title=title, body=body, severity=severity, timeout=timeout)
+
+
+def _notify(url: str, *, title: str, body: str, severity: str, timeout: float) -> Outcome:
     apprise = _apprise()
-    plugin = apprise.Apprise.instantiate(url.strip())
+    plugin = apprise.Apprise.instantiate(url)
     if plugin is None:
         return Outcome(False, "Apprise cannot use this channel's URL any more; edit the channel.")
     # Bound the HTTP request itself, not only the wait for it: a hanging endpoint must not keep a thread.

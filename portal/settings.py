@@ -307,6 +307,7 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "filters": {"channel_secrets": {"()": "portal.channels.RedactChannelSecrets"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain"},
         "discard": {"class": "logging.NullHandler"},
@@ -314,8 +315,12 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
-        # Apprise logs channel URLs and ntfy topics (tokens): never into the portal's logs. What it says
+        # Apprise and urllib3 log channel URLs and ntfy topics (tokens): redacted in every record
+        # (portal.channels), and Apprise's own records stay out of the console altogether. What it says
         # about a failure reaches the channel's status through portal.channels, with the URL removed.
-        "apprise": {"handlers": ["discard"], "level": "WARNING", "propagate": False},
+        "apprise": {"handlers": ["discard"], "level": "WARNING", "propagate": False, "filters": ["channel_secrets"]},
+        "urllib3": {"level": "WARNING"},
+        "urllib3.connectionpool": {"filters": ["channel_secrets"]},
+        "urllib3.util.retry": {"filters": ["channel_secrets"]},
     },
 }

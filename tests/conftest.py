@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.http_receiver import HTTPReceiver
 from tests.services import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -15,7 +16,6 @@ from tests.services import (
     redis_url,
     service_missing,
 )
-from tests.http_receiver import HTTPReceiver
 from tests.smtp import SMTPServer
 
 PASSWORD = "correct horse battery staple 42"
