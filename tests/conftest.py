@@ -213,6 +213,16 @@ def celery_app(redis_server, settings, monkeypatch):
 
 
 @pytest.fixture
+def fresh_producer_pools(celery_app):
+    """kombu keeps producer pools per broker URL across tests; other tests close them at teardown."""
+    from kombu import pools
+
+    pools.reset()
+    yield celery_app
+    pools.reset()
+
+
+@pytest.fixture
 def dead_broker(celery_app, monkeypatch):
     """The portal's Celery app pointed at a port where no broker listens (the celery_app fixture restores it)."""
     from kombu import pools

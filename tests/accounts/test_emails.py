@@ -134,16 +134,6 @@ def test_a_reset_makes_a_user_count_again_for_the_overdue_notice(make_user, it_s
     assert OutboxMessage.objects.filter(kind="accounts-overdue").count() == 2
 
 
-@pytest.fixture
-def fresh_producer_pools():
-    # kombu keeps producer pools per broker URL across tests; other tests close them at teardown.
-    from kombu import pools
-
-    pools.reset()
-    yield
-    pools.reset()
-
-
 @pytest.mark.integration
 def test_the_outbox_tick_runs_on_a_real_worker(
     celery_worker_factory, celery_app, fresh_producer_pools, smtp_server, employee, it_staff

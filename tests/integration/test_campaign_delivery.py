@@ -12,18 +12,10 @@ from django.utils import timezone
 from policies import dispatch
 from policies.models import Campaign, Delivery, PolicySettings
 
-pytestmark = pytest.mark.integration
 Status = Delivery.Status
 
 
-@pytest.fixture(autouse=True)
-def fresh_producer_pools(celery_app):
-    # kombu keeps producer pools per broker URL across tests; the celery_app fixture closes them at teardown.
-    from kombu import pools
-
-    pools.reset()
-    yield
-    pools.reset()
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("fresh_producer_pools")]
 
 
 def wait_until(predicate, timeout: float = 60, worker=None) -> None:

@@ -12,17 +12,10 @@ from django.utils import timezone
 from portal import outbox
 from portal.models import AlertChannel, OutboxMessage
 
-pytestmark = pytest.mark.integration
 Status = OutboxMessage.Status
 
 
-@pytest.fixture(autouse=True)
-def fresh_producer_pools(celery_app):
-    from kombu import pools
-
-    pools.reset()
-    yield
-    pools.reset()
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("fresh_producer_pools")]
 
 
 def wait_until(predicate, timeout: float = 60, worker=None) -> None:
