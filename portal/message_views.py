@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -25,9 +26,8 @@ def message_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(rows, 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    counts = {status: 0 for status in OutboxMessage.Status.values}
-    for status in OutboxMessage.objects.values_list("status", flat=True):
-        counts[status] += 1
+    by_status = dict(OutboxMessage.objects.values_list("status").annotate(n=Count("pk")).order_by())
+    counts = {status: by_status.get(status, 0) for status in OutboxMessage.Status.values}
     ctx = {"form": form, "page": page, "query": query.urlencode(), "counts": counts}
     return render(request, "portal/outbox.html", ctx)
 
@@ -44,7 +44,7 @@ def message_retry(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(request, f"The {message.kind} message to {message.destination} is queued again.")
     else:
         messages.info(request, "That message is not failed (any more); nothing to retry.")
-    return redirect(request.POST.get("next") or "outbox:messages")
+    return redirect("outbox:messages")
 
 
 def _get_channel(pk: int) -> AlertChannel:

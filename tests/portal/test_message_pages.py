@@ -136,3 +136,12 @@ def test_the_it_navigation_links_the_pages(staff_client, client):
     home = staff_client.get(reverse("home")).content.decode()
     assert f'href="{reverse("outbox:messages")}"' in home
     assert f'href="{reverse("outbox:channels")}"' in staff_client.get(reverse("outbox:messages")).content.decode()
+
+
+def test_the_admin_lists_the_outbox_read_only_and_never_the_channels(staff_client):
+    from django.contrib import admin
+
+    row = _row("d|email")
+    assert staff_client.get("/admin/portal/outboxmessage/").status_code == 200
+    assert staff_client.get(f"/admin/portal/outboxmessage/{row.pk}/change/").status_code == 200
+    assert AlertChannel not in admin.site._registry
