@@ -203,6 +203,26 @@ def channel_row(channel: AlertChannel, kind: str, key: str, rendered: Rendered, 
     )
 
 
+def messages_about(*keys: str):
+    """The rows of the messages sent under ``keys`` (every destination), for a page that shows them."""
+    about = Q(pk__in=[])
+    for key in keys:
+        about |= Q(key__startswith=f"{key}|")
+    return OutboxMessage.objects.filter(about).defer("body_text", "body_html").order_by("created_at", "pk")
+
+
+def summary(rows) -> tuple[str, str]:
+    """(status, words) for a set of rows: failed if any failed, sent when all are, else pending."""
+    statuses = [row.status for row in rows]
+    if not statuses:
+        return "none", "none"
+    if Status.FAILED in statuses:
+        return Status.FAILED, f"{statuses.count(Status.FAILED)} of {len(statuses)} failed"
+    if all(status == Status.SENT for status in statuses):
+        return Status.SENT, f"{len(statuses)} sent"
+    return Status.PENDING, f"{statuses.count(Status.SENT)} of {len(statuses)} sent"
+
+
 def retry(rows) -> int:
     """Failed rows get a fresh day of retries and are published at once (the "retry" button)."""
     ids = list(rows.filter(status=Status.FAILED).values_list("pk", flat=True))

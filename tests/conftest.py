@@ -212,6 +212,40 @@ def celery_app(redis_server, settings, monkeypatch):
     reset_pools()
 
 
+class DeliveredMail:
+    """The emails the outbox holds, sent as the worker would (each pending email row once), read from locmem."""
+
+    def __init__(self, outbox_list: list) -> None:
+        self.outbox_list = outbox_list
+
+    def messages(self) -> list:
+        from portal import outbox
+        from portal.models import OutboxMessage
+
+        pending = OutboxMessage.objects.filter(status=OutboxMessage.Status.PENDING, channel_name="")
+        if ids := list(pending.values_list("pk", flat=True)):
+            outbox.send_emails(ids)
+        return list(self.outbox_list)
+
+    def __len__(self) -> int:
+        return len(self.messages())
+
+    def __getitem__(self, index):
+        return self.messages()[index]
+
+    def __iter__(self):
+        return iter(self.messages())
+
+    def __eq__(self, other) -> bool:
+        return self.messages() == other
+
+
+@pytest.fixture
+def sent_mail(mailoutbox) -> DeliveredMail:
+    """Like pytest-django's ``mailoutbox``, for mail that goes through the outbox: reading it sends what is due."""
+    return DeliveredMail(mailoutbox)
+
+
 @pytest.fixture
 def fresh_producer_pools(celery_app):
     """kombu keeps producer pools per broker URL across tests; other tests close them at teardown."""

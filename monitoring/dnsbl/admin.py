@@ -23,7 +23,7 @@ class MonitoredAddressAdmin(admin.ModelAdmin):
 
 @admin.register(DnsblSweep)
 class DnsblSweepAdmin(admin.ModelAdmin):
-    list_display = ["pk", "kind", "state", "created_at", "finished_at", "done", "total", "alert_sent_at"]
+    list_display = ["pk", "kind", "state", "created_at", "finished_at", "done", "total"]
     list_filter = ["kind", "state"]
 
     def has_add_permission(self, request) -> bool:

@@ -213,7 +213,6 @@ class DnsblSweep(models.Model):
     error = models.CharField(max_length=300, blank=True)
     # What the one alert e-mail of this sweep says (empty: nothing changed, no e-mail).
     alert_text = models.TextField(blank=True)
-    alert_sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "monitoring_dnsblsweep"

@@ -20,7 +20,7 @@ class _ReadOnly(admin.ModelAdmin):
 
 @admin.register(LoadAlert)
 class LoadAlertAdmin(_ReadOnly):
-    list_display = ["metric", "level", "above_since", "raised_at", "cleared_at", "peak", "raised_mail_sent_at"]
+    list_display = ["metric", "level", "above_since", "raised_at", "cleared_at", "peak"]
     list_filter = ["metric", "level"]
 
 
@@ -33,7 +33,7 @@ class DriftBaselineAdmin(_ReadOnly):
 
 @admin.register(DriftCheck)
 class DriftCheckAdmin(_ReadOnly):
-    list_display = ["requested_at", "trigger", "status", "files_checked", "new_findings", "mail_sent_at"]
+    list_display = ["requested_at", "trigger", "status", "files_checked", "new_findings"]
     list_filter = ["trigger", "status"]
 
 

@@ -328,10 +328,6 @@ class LoadAlert(models.Model):
     peak = models.FloatField()
     value_at_clear = models.FloatField(null=True, blank=True)
     isp_report = models.TextField(blank=True)
-    raised_mail_sent_at = models.DateTimeField(null=True, blank=True)
-    cleared_mail_sent_at = models.DateTimeField(null=True, blank=True)
-    mail_attempts = models.PositiveIntegerField(default=0)
-    mail_error = models.CharField(max_length=300, blank=True)
 
     class Meta:
         db_table = "monitoring_loadalert"
@@ -344,6 +340,17 @@ class LoadAlert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_metric_display()} {self.level} at {self.raised_at:%Y-%m-%d %H:%M}"
+
+    def messages(self):
+        """Its messages to IT (raised and cleared, email and channels) in the outbox."""
+        from portal.outbox import messages_about
+
+        return messages_about(f"serverload.load-raised:{self.pk}", f"serverload.load-cleared:{self.pk}")
+
+    def messages_summary(self) -> tuple[str, str]:
+        from portal.outbox import summary
+
+        return summary(self.messages())
 
     @property
     def is_open(self) -> bool:
@@ -403,8 +410,6 @@ class DriftCheck(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     files_checked = models.PositiveIntegerField(default=0)
     new_findings = models.PositiveIntegerField(default=0)
-    mail_sent_at = models.DateTimeField(null=True, blank=True)
-    mail_error = models.CharField(max_length=300, blank=True)
 
     class Meta:
         db_table = "monitoring_driftcheck"

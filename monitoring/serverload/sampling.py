@@ -474,6 +474,5 @@ def tick(now: datetime | None = None) -> dict:
         if sample is not None:
             done["alerts"] = alerts.evaluate(sample)
         done["maintenance"] = rollups.maintain(now)
-        done["mail"] = alerts.send_pending_mail()
-    done["drift"] = len(drift.run_due(now, retry_mail=claimed))
+    done["drift"] = len(drift.run_due(now))
     return done

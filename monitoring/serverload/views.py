@@ -31,6 +31,7 @@ from monitoring.serverload.models import (
     LoadState,
     LoadThreshold,
 )
+from portal.outbox import publish_on_commit
 
 log = logging.getLogger(__name__)
 
@@ -170,19 +171,13 @@ def drift_overview(request: HttpRequest) -> HttpResponse:
 @require_POST
 @requires("manage_monitoring")
 def drift_check(request: HttpRequest) -> HttpResponse:
-    check = drift.request_check(request.user, request)
-    transaction.on_commit(lambda: _send_check_task(check.pk))
-    messages.success(request, "Check requested: the files are compared within a minute. This page refreshes itself.")
-    return redirect("serverload:drift")
-
-
-def _send_check_task(check_id: int) -> None:
     from monitoring.serverload.tasks import run_drift_check
 
-    try:
-        run_drift_check.apply_async(args=[check_id], retry=False)
-    except Exception as exc:  # broker down: the tick runs pending checks anyway
-        log.warning("drift check %s not queued (%s); the next tick runs it", check_id, exc)
+    check = drift.request_check(request.user, request)
+    # Broker down: the check stays pending and the tick runs pending checks anyway.
+    publish_on_commit(run_drift_check, check.pk)
+    messages.success(request, "Check requested: the files are compared within a minute. This page refreshes itself.")
+    return redirect("serverload:drift")
 
 
 @requires("manage_monitoring")
