@@ -212,6 +212,19 @@ def celery_app(redis_server, settings, monkeypatch):
     reset_pools()
 
 
+def deliver_outbox() -> int:
+    """What the worker does with the outbox's email: send each due pending row once. Returns how many were sent."""
+    from portal import outbox
+    from portal.models import OutboxMessage
+
+    sent = OutboxMessage.objects.filter(status=OutboxMessage.Status.SENT)
+    before = sent.count()
+    pending = OutboxMessage.objects.filter(status=OutboxMessage.Status.PENDING, channel_name="")
+    if ids := list(pending.values_list("pk", flat=True)):
+        outbox.send_emails(ids)
+    return sent.count() - before
+
+
 class DeliveredMail:
     """The emails the outbox holds, sent as the worker would (each pending email row once), read from locmem."""
 
@@ -219,12 +232,7 @@ class DeliveredMail:
         self.outbox_list = outbox_list
 
     def messages(self) -> list:
-        from portal import outbox
-        from portal.models import OutboxMessage
-
-        pending = OutboxMessage.objects.filter(status=OutboxMessage.Status.PENDING, channel_name="")
-        if ids := list(pending.values_list("pk", flat=True)):
-            outbox.send_emails(ids)
+        deliver_outbox()
         return list(self.outbox_list)
 
     def __len__(self) -> int:
