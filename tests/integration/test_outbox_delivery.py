@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections import Counter
+from collections.abc import Callable
 
 import pytest
 from django.utils import timezone
 
 from portal import outbox
 from portal.models import AlertChannel, OutboxMessage
+from tests.services import wait_until
 
 Status = OutboxMessage.Status
 
@@ -18,14 +20,10 @@ Status = OutboxMessage.Status
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("fresh_producer_pools")]
 
 
-def wait_until(predicate, timeout: float = 60, worker=None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    rows = list(OutboxMessage.objects.values_list("key", "status", "attempts", "last_error"))
-    raise AssertionError(f"timed out after {timeout} s; rows: {rows[:20]}\n{worker.log() if worker else ''}")
+def seen(worker) -> Callable[[], str]:
+    return lambda: (
+        f"rows: {list(OutboxMessage.objects.values_list('key', 'status', 'last_error'))[:20]}\n{worker.log()}"
+    )
 
 
 def worker_env(smtp_server) -> dict[str, str]:
@@ -42,9 +40,9 @@ def test_with_smtp_down_the_channel_alert_arrives_at_once_and_the_email_once_smt
     rows = outbox.alert_it("accounts-overdue", "it:smtp-down", "critical", {"overdue": [it_staff]})
     assert len(rows) == 2
     celery_app.send_task("portal.outbox_tick")  # one tick
-    wait_until(lambda: len(http_receiver.received("/hook")) == 1, timeout=30, worker=worker)
+    wait_until(lambda: len(http_receiver.received("/hook")) == 1, timeout=30, describe=seen(worker))
     email = OutboxMessage.objects.get(key="it:smtp-down|email")
-    wait_until(lambda: OutboxMessage.objects.get(pk=email.pk).attempts >= 1, timeout=30, worker=worker)
+    wait_until(lambda: OutboxMessage.objects.get(pk=email.pk).attempts >= 1, timeout=30, describe=seen(worker))
     email.refresh_from_db()
     assert email.status in (Status.PENDING, Status.SENDING) and "refused" in email.last_error.lower()
 
@@ -53,7 +51,7 @@ def test_with_smtp_down_the_channel_alert_arrives_at_once_and_the_email_once_smt
     while time.monotonic() < deadline and not smtp_server.messages:
         celery_app.send_task("portal.outbox_tick")  # what beat does every 30 s
         time.sleep(1)
-    wait_until(lambda: OutboxMessage.objects.get(pk=email.pk).status == Status.SENT, timeout=30, worker=worker)
+    wait_until(lambda: OutboxMessage.objects.get(pk=email.pk).status == Status.SENT, timeout=30, describe=seen(worker))
     celery_app.send_task("portal.outbox_tick")
     time.sleep(2)  # nothing more arrives
     assert [m.rcpt_tos for m in smtp_server.messages] == [[it_staff.email]]
@@ -74,10 +72,14 @@ def test_one_hanging_channel_holds_neither_email_nor_the_other_channel(
         http_receiver.hang(60)
         worker = celery_worker_factory(concurrency=2, env=worker_env(smtp_server))
         outbox.alert_it("accounts-overdue", "it:hang", "warning", {"overdue": [it_staff]})
-        wait_until(lambda: len(healthy.received()) == 1 and len(smtp_server.messages) == 1, timeout=30, worker=worker)
+        wait_until(
+            lambda: len(healthy.received()) == 1 and len(smtp_server.messages) == 1, timeout=30, describe=seen(worker)
+        )
         dead = OutboxMessage.objects.get(key__endswith="|channel:" + str(AlertChannel.objects.get(name="Dead").pk))
-        wait_until(lambda: OutboxMessage.objects.get(pk=dead.pk).attempts >= 1, timeout=30, worker=worker)
-        wait_until(lambda: OutboxMessage.objects.get(pk=dead.pk).status == Status.PENDING, timeout=30, worker=worker)
+        wait_until(lambda: OutboxMessage.objects.get(pk=dead.pk).attempts >= 1, timeout=30, describe=seen(worker))
+        wait_until(
+            lambda: OutboxMessage.objects.get(pk=dead.pk).status == Status.PENDING, timeout=30, describe=seen(worker)
+        )
         assert AlertChannel.objects.get(name="Dead").last_result_ok is False
     finally:
         healthy.stop()
@@ -92,7 +94,7 @@ def test_a_worker_killed_mid_send_and_restarted_sends_each_message_once(
     worker = celery_worker_factory(concurrency=2, env=worker_env(smtp_server))
     for i in range(count):
         outbox.send_email("accounts-overdue", f"it:kill:{i}", [f"person{i:04d}@example.com"], {"overdue": []})
-    wait_until(lambda: len(smtp_server.messages) >= 40, worker=worker)
+    wait_until(lambda: len(smtp_server.messages) >= 40, describe=seen(worker))
     worker.kill()  # SIGKILL: in-flight tasks are neither finished nor acknowledged
     killed_at = Counter(OutboxMessage.objects.values_list("status", flat=True))
     assert killed_at.get(Status.SENT, 0) < count, "everything was sent before the kill; send more"
