@@ -47,7 +47,7 @@ def cpu_seconds() -> float:
 def main() -> int:
     call_command("migrate", verbosity=0)
     LoadThreshold.ensure_defaults()
-    settings = LoadSettings.get()
+    settings = LoadSettings.load()
     settings.line_download_mbps, settings.line_upload_mbps = 100, 20
     settings.save()
     assert sampling.take_sample() is None  # the first reading is only the baseline

@@ -20,10 +20,11 @@ from accounts.roles import Role
 from policies import schedules
 from policies.markdown import render_markdown
 from portal.models import OutgoingMessage
+from portal.singletons import Singleton
 
 
-class PolicySettings(models.Model):
-    """The organisation's settings for this area (one row, edited in the admin).
+class PolicySettings(Singleton):
+    """The organisation's settings for this area (one row, ``load()``, edited in the admin).
 
     Schedules run in the organisation's time zone, which is the ``TIME_ZONE`` setting (see README).
     """
@@ -42,10 +43,6 @@ class PolicySettings(models.Model):
 
     def __str__(self) -> str:
         return "Policy settings"
-
-    @classmethod
-    def load(cls) -> PolicySettings:
-        return cls.objects.get_or_create(pk=1)[0]
 
     @property
     def zone(self) -> ZoneInfo:

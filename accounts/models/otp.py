@@ -12,6 +12,8 @@ from django.db import models, transaction
 from django.utils import timezone
 from django_otp.models import Device, ThrottlingMixin
 
+from portal.singletons import Singleton
+
 __all__ = [
     "BackupCode",
     "BackupCodeDevice",
@@ -21,8 +23,8 @@ __all__ = [
 ]
 
 
-class OrganisationSettings(models.Model):
-    """The organisation's sign-in rules: one row (pk=1), edited by IT staff."""
+class OrganisationSettings(Singleton):
+    """The organisation's sign-in rules: one row (``load()``), edited by IT staff."""
 
     otp_required = models.BooleanField(
         "OTP required", default=True, help_text="Every user must enrol a token before using the portal."
@@ -57,14 +59,6 @@ class OrganisationSettings(models.Model):
 
     def __str__(self) -> str:
         return "Organisation sign-in settings"
-
-    def save(self, *args, **kwargs) -> None:
-        self.pk = 1
-        super().save(*args, **kwargs)
-
-    @classmethod
-    def load(cls) -> OrganisationSettings:
-        return cls.objects.get_or_create(pk=1)[0]
 
     @property
     def grace_period(self) -> timedelta:

@@ -19,6 +19,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from portal.singletons import Singleton
+
 __all__ = [
     "DnsblResult",
     "DnsblSchedule",
@@ -156,7 +158,7 @@ class MonitoredAddress(models.Model):
         return [s for s in self.suggestions if s["address"] not in known]
 
 
-class DnsblSchedule(models.Model):
+class DnsblSchedule(Singleton):
     """The one row saying how often the monitored addresses are swept (edited in the portal)."""
 
     interval_minutes = models.PositiveIntegerField(default=30)
@@ -171,10 +173,6 @@ class DnsblSchedule(models.Model):
 
     def __str__(self) -> str:
         return f"every {self.interval_minutes} min"
-
-    @classmethod
-    def get(cls) -> DnsblSchedule:
-        return cls.objects.get_or_create(pk=1)[0]
 
     def claim(self, now: datetime) -> bool:
         """Take this run: only one tick wins, even with two beats or a redelivered task."""

@@ -93,7 +93,7 @@ def tick(now: datetime | None = None) -> DnsblSweep | None:
     DnsblSweep.objects.filter(
         state__in=[DnsblSweep.State.QUEUED, DnsblSweep.State.RUNNING], created_at__lt=now - STALE_AFTER
     ).update(state=DnsblSweep.State.FAILED, finished_at=now, error="no worker finished it within 30 minutes")
-    schedule = DnsblSchedule.get()
+    schedule = DnsblSchedule.load()
     if not schedule.claim(now):
         return None
     if active_sweep() is not None:
@@ -172,7 +172,7 @@ def _run_monitoring(sweep: DnsblSweep, config: ResolverConfig) -> None:
         results = _store(sweep, report, monitored, previous)
         health_lines = _update_health(sweep, report, now)
         listing_lines = _record_transitions(sweep, results, previous, now)
-        schedule = DnsblSchedule.get()
+        schedule = DnsblSchedule.load()
         schedule.resolver = report.resolver[:200]
         schedule.resolver_is_public = bool(report.public_resolvers)
         schedule.resolver_rewrites_nxdomain = report.rewrites_nxdomain

@@ -138,7 +138,7 @@ def busiest_ports(samples: list[dict], limit: int = 3) -> list[tuple[str, int, d
 
 def isp_report(alert: LoadAlert, now: datetime) -> str:
     """A plain text IT staff can forward to the ISP: window, rates against the line, busiest mail ports."""
-    line = LoadSettings.get()
+    line = LoadSettings.load()
     end = alert.cleared_at or now
     window = LoadSample.objects.filter(taken_at__gte=alert.above_since, taken_at__lte=end)
     figures = window.aggregate(

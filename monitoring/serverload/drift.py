@@ -160,7 +160,7 @@ def _finding_for(state: FileState, baseline: DriftBaseline | None, first_run: bo
 def run_check(check: DriftCheck, now: datetime | None = None) -> CheckResult:
     """Compare every watched file with its baseline; record findings on ``check``."""
     now = now or timezone.now()
-    patterns = LoadSettings.get().watched_patterns()
+    patterns = LoadSettings.load().watched_patterns()
     baselines = {b.path: b for b in DriftBaseline.objects.all()}
     first_run = not baselines and not DriftCheck.objects.filter(status=DriftCheck.Status.DONE).exists()
     paths = sorted(set(expand(patterns)) | {path for path in baselines if watched_by(path, patterns)})
@@ -229,7 +229,7 @@ def run_due(now: datetime | None = None) -> list[CheckResult]:
     DriftCheck.objects.filter(status=DriftCheck.Status.RUNNING, started_at__lt=now - STUCK_AFTER).update(
         status=DriftCheck.Status.PENDING
     )
-    settings_row = LoadSettings.get()
+    settings_row = LoadSettings.load()
     if settings_row.next_drift_check_at <= now:
         following = now + timedelta(hours=settings_row.drift_check_interval_hours)
         if LoadSettings.objects.filter(pk=settings_row.pk, next_drift_check_at=settings_row.next_drift_check_at).update(

@@ -16,6 +16,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from portal.singletons import Singleton
+
 __all__ = [
     "DriftBaseline",
     "DriftCheck",
@@ -84,8 +86,8 @@ def _default_mounts() -> str:
     return "/\n/var/spool/postfix\n/var/mail"
 
 
-class LoadSettings(models.Model):
-    """The single row of settings IT staff edit on the settings page (``LoadSettings.get()``)."""
+class LoadSettings(Singleton):
+    """The single row of settings IT staff edit on the settings page (``LoadSettings.load()``)."""
 
     sample_interval_seconds = models.PositiveIntegerField(
         default=60, help_text="How often the server's load is sampled (30 to 3600 seconds)."
@@ -131,10 +133,6 @@ class LoadSettings(models.Model):
     def __str__(self) -> str:
         return "Load and drift settings"
 
-    @classmethod
-    def get(cls) -> LoadSettings:
-        return cls.objects.get_or_create(pk=1)[0]
-
     def mount_list(self) -> list[str]:
         return [line.strip() for line in self.watched_mounts.splitlines() if line.strip()]
 
@@ -145,7 +143,7 @@ class LoadSettings(models.Model):
         return [line.strip() for line in self.watched_files.splitlines() if line.strip()]
 
 
-class LoadState(models.Model):
+class LoadState(Singleton):
     """What the sampler remembers between runs (any worker process): the previous counters and derived facts."""
 
     previous = models.JSONField(default=dict, blank=True)  # counters of the last reading, for rates
@@ -160,10 +158,6 @@ class LoadState(models.Model):
 
     def __str__(self) -> str:
         return "Load sampler state"
-
-    @classmethod
-    def get(cls) -> LoadState:
-        return cls.objects.get_or_create(pk=1)[0]
 
 
 class LoadSample(models.Model):

@@ -71,7 +71,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     range_key = request.GET.get("range", "24h")
     if range_key not in rollups.RANGES:
         range_key = "24h"
-    settings_row = LoadSettings.get()
+    settings_row = LoadSettings.load()
     thresholds = {t.metric: t for t in LoadThreshold.objects.all()}
     sample = LoadSample.objects.order_by("-taken_at").first()
     stale_after = timedelta(seconds=max(3 * settings_row.sample_interval_seconds, 300))
@@ -89,7 +89,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "sample": sample,
         "stale": sample is None or timezone.now() - sample.taken_at > stale_after,
         "settings": settings_row,
-        "state": LoadState.get(),
+        "state": LoadState.load(),
         "gauges": _gauges(sample, thresholds),
         "charts": chart_list,
         "queue_chart": queue_chart,
@@ -112,7 +112,7 @@ def alert_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @requires("manage_monitoring")
 def load_settings(request: HttpRequest) -> HttpResponse:
-    settings_row = LoadSettings.get()
+    settings_row = LoadSettings.load()
     LoadThreshold.ensure_defaults()
     form = LoadSettingsForm(request.POST or None, instance=settings_row)
     formset = ThresholdFormSet(request.POST or None, queryset=LoadThreshold.objects.all(), prefix="t")
@@ -150,7 +150,7 @@ def load_settings(request: HttpRequest) -> HttpResponse:
 
 @requires("view_monitoring")
 def drift_overview(request: HttpRequest) -> HttpResponse:
-    settings_row = LoadSettings.get()
+    settings_row = LoadSettings.load()
     patterns = settings_row.watched_patterns()
     baselines = list(DriftBaseline.objects.select_related("approved_by"))
     open_findings = list(DriftFinding.objects.filter(resolved_at__isnull=True))

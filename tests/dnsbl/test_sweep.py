@@ -139,7 +139,7 @@ def test_a_list_that_starts_listing_everything_is_ignored_and_reported(setup, se
 
 
 def test_the_tick_claims_a_due_sweep_once(db, django_capture_on_commit_callbacks):
-    schedule = DnsblSchedule.get()
+    schedule = DnsblSchedule.load()
     schedule.next_run_at = T0
     schedule.save()
     with (
@@ -150,7 +150,7 @@ def test_the_tick_claims_a_due_sweep_once(db, django_capture_on_commit_callbacks
         second = dnsbl_sweep.tick()
     assert first is not None and first.kind == "scheduled" and second is None
     assert len(callbacks) == 1
-    assert DnsblSchedule.get().next_run_at == T0 + timedelta(seconds=5) + timedelta(minutes=30)
+    assert DnsblSchedule.load().next_run_at == T0 + timedelta(seconds=5) + timedelta(minutes=30)
 
 
 def test_the_tick_does_not_start_a_sweep_beside_a_running_check_now(setup, sent_mail):
@@ -167,14 +167,14 @@ def test_the_tick_does_not_start_a_sweep_beside_a_running_check_now(setup, sent_
     with time_machine.travel(T0 + timedelta(minutes=31), tick=False):
         dnsbl_sweep.run_sweep(manual.pk)
     assert len([m for m in sent_mail if "LISTED" in m.body]) == 1
-    assert DnsblSchedule.get().next_run_at == T0 + timedelta(minutes=60)  # the run was taken, not postponed
+    assert DnsblSchedule.load().next_run_at == T0 + timedelta(minutes=60)  # the run was taken, not postponed
 
 
 def test_a_stale_copy_of_the_schedule_cannot_claim_twice(db):
-    schedule = DnsblSchedule.get()
+    schedule = DnsblSchedule.load()
     schedule.next_run_at = T0
     schedule.save()
-    a, b = DnsblSchedule.get(), DnsblSchedule.get()
+    a, b = DnsblSchedule.load(), DnsblSchedule.load()
     assert a.claim(T0) is True
     assert b.claim(T0) is False
 

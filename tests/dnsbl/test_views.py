@@ -279,6 +279,6 @@ def test_a_shorter_sweep_interval_takes_effect_now(client, login, it_staff, db):
         )
         login(client, it_staff)
         client.post("/monitoring/dnsbl/schedule", {"interval_minutes": "30"})
-    schedule = DnsblSchedule.get()
+    schedule = DnsblSchedule.load()
     assert schedule.interval_minutes == 30
     assert schedule.next_run_at == T0 + timedelta(minutes=30)
