@@ -24,7 +24,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Iterable
 
-from django.db import models, transaction
+from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
@@ -35,9 +35,8 @@ from policies.models import (
     Campaign,
     CampaignRun,
     Delivery,
-    Policy,
     PolicySettings,
-    Procedure,
+    due_for_review,
 )
 from portal import sending
 from portal.outbox import it_alert_recipients, publish
@@ -48,7 +47,6 @@ Status = Delivery.Status
 BATCH_SIZE = 25
 LOST_TASK_AFTER = sending.LOST_TASK_AFTER
 STUCK_SENDING_AFTER = sending.STUCK_SENDING_AFTER
-REVIEW_WINDOW_DAYS = 30
 
 Enqueue = Callable[[list[int]], None]
 
@@ -246,15 +244,6 @@ def next_digest_time(conf: PolicySettings, after: dt.datetime) -> dt.datetime:
     if aware <= after:
         aware = (candidate + dt.timedelta(days=7)).replace(tzinfo=zone)
     return aware.astimezone(dt.UTC)
-
-
-def due_for_review(today: dt.date, owner=None) -> tuple[models.QuerySet, models.QuerySet]:
-    horizon = today + dt.timedelta(days=REVIEW_WINDOW_DAYS)
-    policies = Policy.objects.filter(state=Policy.State.PUBLISHED, review_due_on__lte=horizon).select_related("owner")
-    procedures = Procedure.objects.filter(active=True, next_due_on__lte=horizon).select_related("owner")
-    if owner is not None:
-        policies, procedures = policies.filter(owner=owner), procedures.filter(owner=owner)
-    return policies.order_by("review_due_on"), procedures.order_by("next_due_on")
 
 
 def claim_review_digests(now: dt.datetime) -> list:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.core.mail import EmailMultiAlternatives
 
 from policies.markdown import render_markdown_text
+from policies.models import REVIEW_WINDOW_DAYS
 from portal.mailer import build_email, message_id
 from portal.outbox import absolute_url, render, send_email
 
@@ -60,6 +61,7 @@ def send_review_digest(owner, *, policies: list, procedures: list, today, week_o
         "policies": [(policy, absolute_url("policies:read", policy.pk)) for policy in policies],
         "procedures": [(procedure, absolute_url("policies:procedure", procedure.pk)) for procedure in procedures],
         "today": today,
+        "window": REVIEW_WINDOW_DAYS,
         "reviews_link": absolute_url("policies:reviews"),
     }
     key = f"policies.review-digest:{owner.pk}:{week_of.isoformat()}"

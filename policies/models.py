@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
-from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -486,5 +485,14 @@ class ProcedureCompletion(models.Model):
         return all(step["done"] for step in self.steps)
 
 
-def review_window_q(today: dt.date, days: int = 30) -> Q:
-    return Q(state=Policy.State.PUBLISHED, review_due_on__lte=today + dt.timedelta(days=days))
+# A review counts as due this many days before its date (and overdue after it). The review list, the weekly
+# digest, the home page and the executive summary all use this one window.
+REVIEW_WINDOW_DAYS = 30
+
+
+def due_for_review(today: dt.date) -> tuple[models.QuerySet[Policy], models.QuerySet[Procedure]]:
+    """Published policies and active procedures due within the review window or overdue, soonest first."""
+    horizon = today + dt.timedelta(days=REVIEW_WINDOW_DAYS)
+    policies = Policy.objects.filter(state=Policy.State.PUBLISHED, review_due_on__lte=horizon).select_related("owner")
+    procedures = Procedure.objects.filter(active=True, next_due_on__lte=horizon).select_related("owner")
+    return policies.order_by("review_due_on"), procedures.order_by("next_due_on")

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from policies.models import (
+    REVIEW_WINDOW_DAYS,
     Acknowledgement,
     AttestationAnswer,
     Campaign,
@@ -190,6 +191,7 @@ def build(now: dt.datetime | None = None) -> Summary:
         if missing.get(pk)
     ]
     outstanding.sort(key=lambda row: (-len(row.policies), row.name.lower()))
+    horizon = today + dt.timedelta(days=REVIEW_WINDOW_DAYS)
 
     return Summary(
         today=today,
@@ -200,7 +202,7 @@ def build(now: dt.datetime | None = None) -> Summary:
         outstanding=outstanding,
         otp=_otp_coverage(),
         overdue_reviews=[p for p in policies if p.review_due_on and p.review_due_on < today],
-        due_reviews=[p for p in policies if p.review_due_on and today <= p.review_due_on <= today + dt.timedelta(30)],
+        due_reviews=[p for p in policies if p.review_due_on and today <= p.review_due_on <= horizon],
         overdue_procedures=list(
             Procedure.objects.filter(active=True, next_due_on__lt=today).select_related("owner").order_by("next_due_on")
         ),

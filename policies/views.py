@@ -14,6 +14,7 @@ from policies import dispatch, emails, library, summary
 from policies.diffs import version_diff
 from policies.forms import AttestationForm, CampaignForm, CompletionForm, PolicyForm, ProcedureForm, PublishForm
 from policies.models import (
+    REVIEW_WINDOW_DAYS,
     AttestationAnswer,
     AttestationResponse,
     Campaign,
@@ -21,6 +22,7 @@ from policies.models import (
     Policy,
     PolicyVersion,
     Procedure,
+    due_for_review,
     organisation_zone,
 )
 from policies.services import my_policies, open_attestations
@@ -229,8 +231,8 @@ def adopt_procedure(request: HttpRequest, key: str) -> HttpResponse:
 @requires("manage_policies")
 def reviews(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate(timezone=organisation_zone())
-    policies, procedures = dispatch.due_for_review(today)
-    ctx = {"policies": policies, "procedures": procedures, "today": today, "window": dispatch.REVIEW_WINDOW_DAYS}
+    policies, procedures = due_for_review(today)
+    ctx = {"policies": policies, "procedures": procedures, "today": today, "window": REVIEW_WINDOW_DAYS}
     return render(request, "policies/reviews.html", ctx)
 
 
