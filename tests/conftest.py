@@ -363,9 +363,67 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, live_server):
-    context = browser.new_context(base_url=live_server.url)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
+def new_page(browser, live_server) -> Iterator[Callable]:
+    """Open a page in a browser context of its own (its own cookies: another person at another desk)."""
+    contexts = []
+
+    def open_page(**options):
+        context = browser.new_context(base_url=live_server.url, **options)
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_page):
+    return new_page()
+
+
+LOGIN_PATH = "/accounts/login/"
+
+
+class BrowserSignIn:
+    """The portal's sign-in in Chromium, the way a person does it: email and password, then the code on the phone.
+
+    ``browser_sign_in(page, user)`` does both steps (the user gets a confirmed token if they have none) and
+    waits for the page the portal sends them to; ``.password()`` and ``.code()`` are the two steps alone, for
+    tests about the steps themselves. ``goto=None`` signs in on the sign-in page the browser is on already
+    (sent there by a protected page, with its ``next``).
+    """
+
+    def __call__(self, page, user, *, password: str = PASSWORD, code: str | None = None,
+                 goto: str | None = LOGIN_PATH, wait_for: str | None = "**/"):  # fmt: skip
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+        if device is None:
+            device = TOTPDevice.objects.create(user=user, name="Phone", confirmed=True)
+        self.password(page, user.email, password, goto=goto)
+        self.code(page, code or totp_code(device))
+        if wait_for:
+            page.wait_for_url(wait_for)
+        return device
+
+    @staticmethod
+    def password(page, email: str, password: str = PASSWORD, *, goto: str | None = LOGIN_PATH) -> None:
+        if goto:
+            page.goto(goto)
+        page.get_by_label("Email address").fill(email)
+        page.get_by_label("Password").fill(password)
+        page.get_by_role("button", name="Sign in").click()
+
+    @staticmethod
+    def code(page, code: str) -> None:
+        page.wait_for_url("**/accounts/login/code/**")
+        page.get_by_label("Code").fill(code)
+        page.get_by_role("button", name="Verify").click()
+
+
+@pytest.fixture
+def browser_sign_in() -> BrowserSignIn:
+    return BrowserSignIn()
