@@ -231,7 +231,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 else:
-    # Tasks never carry an ETA beyond this; see DESIGN.md (Redis redelivery).
+    # Redis hands an unacknowledged task (acks are late) to another worker after this long, so a task with an
+    # ETA or countdown further out than this would run again and again. Retries wait at most 30 minutes
+    # (portal.sending.MAX_BACKOFF) and everything later is a row in the database that a tick picks up.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -243,7 +245,9 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
-# Fixed ticks: every timing decision lives in the database (DESIGN.md, Data flow).
+# Beat only sends these fixed ticks. Every timing decision (when a campaign, sweep, sample or digest is due)
+# lives in the database, edited in the portal: each tick asks what is due and claims it with a conditional
+# UPDATE, so two beats or a redelivered tick never do the same work twice.
 HEARTBEAT_INTERVAL = env_int("HEARTBEAT_INTERVAL", 30, minimum=5)
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "portal.tasks.heartbeat", "schedule": float(HEARTBEAT_INTERVAL)},
