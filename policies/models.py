@@ -398,10 +398,6 @@ class AttestationResponse(models.Model):
     def __str__(self) -> str:
         return f"{self.user} on {self.campaign}"
 
-    @property
-    def all_yes(self) -> bool:
-        return all(a.answer for a in self.answers.all())
-
 
 class AttestationAnswer(models.Model):
     response = models.ForeignKey(AttestationResponse, on_delete=models.CASCADE, related_name="answers")
@@ -439,9 +435,6 @@ class Procedure(models.Model):
 
     def description_html(self) -> str:
         return render_markdown(self.description)
-
-    def is_overdue(self, today: dt.date | None = None) -> bool:
-        return self.next_due_on < (today or timezone.localdate(timezone=organisation_zone()))
 
     @transaction.atomic
     def complete(self, *, by, ticked: set[int], notes: str) -> ProcedureCompletion:

@@ -128,9 +128,5 @@ class OutboxMessage(OutgoingMessage):
         return f"{self.kind} to {self.destination} ({self.status})"
 
     @property
-    def is_email(self) -> bool:
-        return not self.channel_name
-
-    @property
     def destination(self) -> str:
         return f"channel “{self.channel_name}”" if self.channel_name else ", ".join(self.to)

@@ -299,7 +299,3 @@ class ListingChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.address or 'health'} on {self.zone_name}: {self.previous or '-'} -> {self.current}"
-
-    @property
-    def is_health(self) -> bool:
-        return not self.address

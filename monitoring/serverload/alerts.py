@@ -181,10 +181,6 @@ def isp_report(alert: LoadAlert, now: datetime) -> str:
     return "\n".join(lines)
 
 
-def metric_label(metric: str) -> str:
-    return Metric(metric).label
-
-
 # --- Status for the home page and the executive summary ---------------------------------------------
 
 

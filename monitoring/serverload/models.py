@@ -73,7 +73,6 @@ class Metric(models.TextChoices):
     QUEUE = "queue", "Mail queue"
 
 
-PERCENT_METRICS = {m.value for m in Metric} - {Metric.QUEUE}
 BANDWIDTH_METRICS = {Metric.NET_IN.value, Metric.NET_OUT.value}
 
 

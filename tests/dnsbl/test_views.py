@@ -22,7 +22,7 @@ T0 = datetime(2026, 3, 2, 10, 42, tzinfo=UTC)
 @pytest.fixture
 def catalogue(db):
     """The catalogue as the migration loads it (a transactional test elsewhere may have flushed it)."""
-    from monitoring.dnsbl.catalogue import load_catalogue
+    from monitoring.migrations._catalogue_0003 import load_catalogue
 
     load_catalogue(DnsblZone)
 
