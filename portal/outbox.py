@@ -19,10 +19,11 @@ the destination is added here (``|email``, ``|channel:<id>``), so each destinati
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
@@ -57,20 +58,21 @@ def absolute_url(viewname: str, *args, **kwargs) -> str:
     return base + path
 
 
+# Who gets IT alerts by email is the rule of the app that owns people and roles: accounts registers
+# ``accounts.directory.it_alert_recipients`` from its AppConfig.ready(), so the outbox imports no app.
+_it_recipients: Callable[[], list[str]] | None = None
+
+
+def register_it_recipients(source: Callable[[], list[str]]) -> None:
+    global _it_recipients
+    _it_recipients = source
+
+
 def it_alert_recipients() -> list[str]:
-    """Who gets IT alerts by email: active IT staff with an accepted account and an email address.
-
-    "Accepted": the person has a usable password (an imported or invited user gets one only by accepting
-    the invitation), so nobody is alerted at an address that never confirmed it belongs to them.
-    """
-    from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
-
-    from accounts.models import User
-    from accounts.roles import Role
-
-    accepted = ~Q(password__startswith=UNUSABLE_PASSWORD_PREFIX) | Q(invitations__accepted_at__isnull=False)
-    users = User.objects.filter(accepted, role=Role.IT_STAFF, is_active=True).exclude(email="")
-    return sorted(set(users.values_list("email", flat=True)))
+    """The email addresses of the people who get IT alerts (the rule accounts registered)."""
+    if _it_recipients is None:
+        raise ImproperlyConfigured("no app has said who gets IT alerts (accounts does, in its AppConfig.ready())")
+    return _it_recipients()
 
 
 @dataclass(frozen=True)
