@@ -37,6 +37,7 @@ from policies.models import (
     Delivery,
     PolicySettings,
     due_for_review,
+    organisation_zone,
 )
 from portal import sending
 from portal.outbox import it_alert_recipients, publish
@@ -236,7 +237,7 @@ def recover(now: dt.datetime, enqueue: Enqueue = enqueue_deliveries) -> dict[str
 
 
 def next_digest_time(conf: PolicySettings, after: dt.datetime) -> dt.datetime:
-    zone = conf.zone
+    zone = organisation_zone()
     local = after.astimezone(zone)
     days_ahead = (conf.digest_weekday - local.weekday()) % 7
     candidate = dt.datetime.combine(local.date() + dt.timedelta(days=days_ahead), dt.time(conf.digest_hour))
@@ -260,7 +261,7 @@ def claim_review_digests(now: dt.datetime) -> list:
         next_digest_at=next_digest_time(conf, now)
     ):
         return []
-    today = timezone.localdate(now, timezone=conf.zone)
+    today = timezone.localdate(now, timezone=organisation_zone())
     week_of = today - dt.timedelta(days=today.weekday())
     policies, procedures = due_for_review(today)
     owners = {p.owner for p in policies if p.owner_id} | {p.owner for p in procedures if p.owner_id}

@@ -43,14 +43,9 @@ class PolicySettings(Singleton):
     def __str__(self) -> str:
         return "Policy settings"
 
-    @property
-    def zone(self) -> ZoneInfo:
-        # The organisation's time zone is the TIME_ZONE setting: schedules and every page use the same one.
-        return ZoneInfo(settings.TIME_ZONE)
-
 
 def organisation_zone() -> ZoneInfo:
-    """The organisation's time zone: the TIME_ZONE setting (no query, so lists may call it per row)."""
+    """The organisation's time zone: the TIME_ZONE setting, which schedules and every page use (no query)."""
     return ZoneInfo(settings.TIME_ZONE)
 
 

@@ -26,8 +26,8 @@ from policies.models import (
     CampaignRun,
     Delivery,
     Policy,
-    PolicySettings,
     Procedure,
+    organisation_zone,
 )
 
 ACTIVITY_DAYS = 90
@@ -134,7 +134,7 @@ def _status_lines() -> list[dict]:
 
 def build(now: dt.datetime | None = None) -> Summary:
     now = now or timezone.now()
-    zone = PolicySettings.load().zone
+    zone = organisation_zone()
     today = timezone.localdate(now, timezone=zone)
     users = list(
         User.objects.filter(is_active=True)
