@@ -16,6 +16,7 @@ from django.utils import timezone
 from accounts.coverage import status_filter, users_with_enrolment
 from accounts.models import OrganisationSettings, SignInFailure, User
 from accounts.roles import Role
+from portal.spreadsheets import safe_cell
 
 
 def it_alert_recipients() -> list[str]:
@@ -60,12 +61,6 @@ def filtered_users(data: dict, org: OrganisationSettings) -> QuerySet[User]:
     return users.order_by("email")
 
 
-def csv_safe(value: object) -> str:
-    """Spreadsheet programs run cells starting with = + - @ as formulas: neutralise them."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 class Echo:
     def write(self, value: str) -> str:
         return value
@@ -75,4 +70,4 @@ def csv_lines(header: list[str], rows: Iterable[list[object]]) -> Iterator[str]:
     writer = csv.writer(Echo())
     yield writer.writerow(header)
     for row in rows:
-        yield writer.writerow([csv_safe(v) for v in row])
+        yield writer.writerow([safe_cell(v) for v in row])

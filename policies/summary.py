@@ -29,6 +29,7 @@ from policies.models import (
     Procedure,
     organisation_zone,
 )
+from portal.spreadsheets import safe_cell
 
 ACTIVITY_DAYS = 90
 TREND_WEEKS = 12
@@ -308,17 +309,11 @@ def trend_chart(points: list[tuple[dt.date, float]], width: int = 640, height: i
     }
 
 
-def _cell(value: object) -> str:
-    # Spreadsheet programs run cells that start with these as formulas (CSV injection).
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def write_csv(summary: Summary, out) -> None:
     writer = csv.writer(out)
 
     def row(*cells: object) -> None:
-        writer.writerow([_cell(c) for c in cells])
+        writer.writerow([safe_cell(c) for c in cells])
 
     row("Security summary", summary.today.isoformat())
     row()
