@@ -9,23 +9,12 @@ from __future__ import annotations
 
 import os
 import statistics
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-WORK = Path(tempfile.mkdtemp(prefix="bench-accounts-"))
-os.environ["PORTAL_VAR_DIR"] = str(WORK)
-os.environ.setdefault("DATABASE_URL", f"sqlite:///{WORK / 'bench.sqlite3'}")
-os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
+from _scratch import scratch_django
 
-import django  # noqa: E402
+scratch_django("accounts", database_url=os.environ.get("DATABASE_URL"))
 
-django.setup()
-
-from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
@@ -58,7 +47,6 @@ def timed(fn, repeat: int = REPEAT) -> tuple[float, object]:
 
 
 def main() -> None:
-    call_command("migrate", verbosity=0)
     print(f"database: {connection.vendor}")
 
     started = time.perf_counter()
