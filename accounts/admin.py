@@ -12,10 +12,12 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import audit
 from accounts.models import (
+    AppPassword,
     AuditEvent,
     BackupCodeDevice,
     Department,
     Invitation,
+    MailLoginSummary,
     OrganisationSettings,
     User,
 )
@@ -112,3 +114,24 @@ class InvitationAdmin(ReadOnlyAdmin):
 @admin.register(OrganisationSettings)
 class OrganisationSettingsAdmin(SingletonAdmin):
     list_display = ["__str__", "otp_required", "grace_period_days", "lockout_threshold", "updated_at"]
+
+
+@admin.register(AppPassword)
+class AppPasswordAdmin(ReadOnlyAdmin):
+    """App passwords are made by their owners in the portal (the secret is shown there once) and
+    revoked on the user page, which audits it; the admin only shows them, without their hash."""
+
+    list_display = ["user", "name", "scope_label", "state", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["state", "can_read", "can_send"]
+    search_fields = ["user__email", "name"]
+    fields = [
+        "user", "name", "can_read", "can_send", "state", "created_at", "created_ip", "first_used_at",
+        "last_used_at", "last_used_service", "last_used_ip", "suspended_at", "suspended_reason", "revoked_at",
+        "revoked_by", "revoked_reason",
+    ]  # fmt: skip
+
+
+@admin.register(MailLoginSummary)
+class MailLoginSummaryAdmin(ReadOnlyAdmin):
+    list_display = ["user", "mailbox_password_last_used_at", "mailbox_password_logins", "refused", "refused_last_at"]
+    search_fields = ["user__email"]

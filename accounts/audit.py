@@ -44,12 +44,14 @@ def record(
     actor: Any = None,
     target: Any = "",
     request: HttpRequest | None = None,
+    ip: str | None = None,
     **details: Any,
 ) -> AuditEvent:
     """Record ``action`` (e.g. "login.success", "otp.reuse", "policy.published").
 
-    ``actor`` defaults to the request's signed-in user. ``details`` must be
-    JSON-serialisable and must never contain secrets (codes, passwords, keys).
+    ``actor`` defaults to the request's signed-in user. ``ip`` is the client's address when there is
+    no request (the mail login verifier). ``details`` must be JSON-serialisable and must never
+    contain secrets (codes, passwords, keys).
     """
     if actor is None and request is not None and getattr(request, "user", None) is not None:
         actor = request.user if request.user.is_authenticated else None
@@ -58,7 +60,7 @@ def record(
         actor_email=getattr(actor, "email", "") or "",
         action=action,
         target=str(target)[:300],
-        ip_address=client_ip(request),
+        ip_address=client_ip(request) if request is not None else ip,
         user_agent=user_agent(request),
         details=details,
     )

@@ -115,11 +115,19 @@ def remove_token(device: TOTPDevice, request=None) -> AuditEvent:
 def reset_tokens(user: User, *, actor: User, reason: str, request=None) -> int:
     """IT staff reset: every token and backup code of ``user`` goes; the user must enrol again.
 
+    With the organisation's setting (on by default) their app passwords are revoked too: a reset
+    usually follows a lost phone, whose mail app holds one.
+
     Deleting the devices also ends OTP verification of every existing session at once
     (django-otp's middleware finds no device behind the session's device id).
     """
     removed, _ = TOTPDevice.objects.filter(user=user).delete()
     BackupCodeDevice.objects.filter(user=user).delete()
+    if OrganisationSettings.load().revoke_app_passwords_on_token_reset:
+        from accounts import app_passwords
+        from accounts.models import AppPassword
+
+        app_passwords.revoke_all(user, reason=AppPassword.RevokeReason.TOKEN_RESET, by=actor, request=request)
     # The grace period starts again: enrolling at the next sign-in is expected, not overdue.
     User.objects.filter(pk=user.pk).update(otp_grace_start=timezone.now(), otp_overdue_notified_at=None)
     event = audit.record("otp.reset", actor=actor, target=user.email, request=request, reason=reason, tokens=removed)

@@ -5,9 +5,10 @@ from django import forms
 from django.contrib.auth import authenticate
 from django.contrib.auth.forms import PasswordResetForm as DjangoPasswordResetForm
 from django.contrib.auth.forms import SetPasswordForm
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import Department, OrganisationSettings, User
+from accounts.models import AppPassword, Department, OrganisationSettings, User
 from accounts.roles import Role
 
 # The same words whether the account exists, is inactive, or the password is wrong.
@@ -216,11 +217,63 @@ class OrganisationSettingsForm(forms.ModelForm):
             "lockout_threshold",
             "lockout_window_minutes",
             "captcha_after_failures",
+            "mailbox_passwords",
+            "mailbox_passwords_until",
+            "app_passwords_per_user",
+            "revoke_app_passwords_on_token_reset",
+            "mail_refusal_alert_threshold",
+            "mail_refusal_alert_minutes",
         ]
+        widgets = {"mailbox_passwords_until": forms.DateInput(attrs={"type": "date"})}
 
     def clean(self) -> dict:
         data = super().clean()
         threshold, captcha = data.get("lockout_threshold"), data.get("captcha_after_failures")
         if threshold and captcha and captcha >= threshold:
             raise forms.ValidationError(_("The CAPTCHA must come before the lockout (fewer failures)."))
+        mode, until = data.get("mailbox_passwords"), data.get("mailbox_passwords_until")
+        if mode == OrganisationSettings.MailboxPasswords.UNTIL and until is None:
+            self.add_error("mailbox_passwords_until", "Choose the last day on which mailbox passwords work.")
+        elif (
+            mode == OrganisationSettings.MailboxPasswords.UNTIL
+            and until < timezone.localdate()
+            and {"mailbox_passwords", "mailbox_passwords_until"} & set(self.changed_data)
+        ):
+            self.add_error(
+                "mailbox_passwords_until", "That day has passed: choose a later day, or refuse mailbox passwords now."
+            )
+        elif mode != OrganisationSettings.MailboxPasswords.UNTIL and until is not None:
+            data["mailbox_passwords_until"] = None  # a date only means something with "until"
         return data
+
+
+class AppPasswordForm(forms.Form):
+    ACCESS = [
+        ("read_send", "Read and send mail (a mail program: Outlook, Thunderbird, Apple Mail, a phone's mail app)"),
+        ("read", "Read mail only (IMAP, POP3)"),
+        ("send", "Send mail only (a scanner, a printer or a script that sends mail)"),
+    ]
+    name = forms.CharField(
+        label="Device and program",
+        max_length=64,
+        help_text="So you can tell them apart, e.g. “Outlook on my laptop” or “iPhone Mail”.",
+    )
+    access = forms.ChoiceField(label="What may it do?", choices=ACCESS, initial="read_send", widget=forms.RadioSelect)
+
+    def __init__(self, user: User, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean_name(self) -> str:
+        name = " ".join(self.cleaned_data["name"].split())
+        if AppPassword.objects.usable().filter(user=self.user, name__iexact=name).exists():
+            raise forms.ValidationError("You already have an app password with this name. Choose another name.")
+        return name
+
+    @property
+    def can_read(self) -> bool:
+        return self.cleaned_data["access"] in ("read_send", "read")
+
+    @property
+    def can_send(self) -> bool:
+        return self.cleaned_data["access"] in ("read_send", "send")

@@ -29,6 +29,9 @@ OPEN_URL_NAMES = frozenset(
         # redirect; the gateway's staff pages are ordinary pages and need the OTP step like any other.
         "gateway_auth",
         "gateway_signin",
+        # Thunderbird's autoconfig: public facts about the mail server, for mail programs.
+        "autoconfig",
+        "autoconfig_well_known",
     }
 )
 # Enrolment: open to a signed-in user who has no confirmed token yet (and only to them: with a

@@ -28,6 +28,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     # Every signed-in user: own account, own tokens, policies addressed to them.
     "use_portal": EVERYONE,
     "manage_own_tokens": EVERYONE,
+    "manage_own_devices": EVERYONE,
     "read_policies": EVERYONE,
     # Read-only summaries.
     "view_summary": frozenset({Role.EXECUTIVE, Role.IT_STAFF}),

@@ -7,12 +7,13 @@ import json
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
+from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from accounts import audit, backup_codes, enrolment, invitations, lockout
+from accounts import app_passwords, audit, backup_codes, enrolment, invitations, lockout
 from accounts.coverage import deadline, otp_coverage, status_filter, status_of, users_with_enrolment
 from accounts.directory import annotated_users, csv_lines, filtered_users
 from accounts.forms import (
@@ -24,7 +25,7 @@ from accounts.forms import (
     UserFilterForm,
     UserImportForm,
 )
-from accounts.models import AuditEvent, Invitation, OrganisationSettings, User
+from accounts.models import AppPassword, AuditEvent, Invitation, OrganisationSettings, User
 from accounts.roles import Role, requires
 from accounts.users_import import MAX_ERRORS_SHOWN, import_bytes
 
@@ -120,6 +121,7 @@ def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "locked": lockout.is_locked(person.email, None),
         "invitations": person.invitations.all()[:5],
         "events": AuditEvent.objects.filter(target=person.email)[:20],
+        "mail": app_passwords.mail_facts(person),
     }
     return render(request, "accounts/user_detail.html", ctx)
 
@@ -179,7 +181,18 @@ def coverage(request: HttpRequest) -> HttpResponse:
     for user in not_enrolled:
         user.otp_status = status_of(user, org)
         user.deadline = deadline(user, org)
-    ctx = {"coverage": otp_coverage(), "not_enrolled": not_enrolled, "org": org}
+    mailbox_users = list(
+        app_passwords.mailbox_password_users().annotate(
+            app_password_count=Count("app_passwords", filter=Q(app_passwords__state=AppPassword.State.ACTIVE))
+        )[:500]
+    )
+    ctx = {
+        "coverage": otp_coverage(),
+        "not_enrolled": not_enrolled,
+        "org": org,
+        "mailbox_users": mailbox_users,
+        "mail_rule": app_passwords.mail_rule(),
+    }
     return render(request, "accounts/coverage.html", ctx)
 
 
@@ -235,7 +248,8 @@ def sign_in_settings(request: HttpRequest) -> HttpResponse:
         audit.record("settings.sign_in_changed", request=request, target="organisation", **changes)
         messages.success(request, "Sign-in settings saved.")
         return redirect("sign_in_settings")
-    return render(request, "accounts/settings.html", {"form": form})
+    ctx = {"form": form, "verifier": app_passwords.verifier_status()}
+    return render(request, "accounts/settings.html", ctx)
 
 
 def _audit_events(request: HttpRequest):

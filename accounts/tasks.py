@@ -1,4 +1,4 @@
-"""Accounts background work: telling IT staff about overdue enrolment, pruning old sign-in failures."""
+"""Accounts background work: overdue enrolment, mailbox-password reminders, stray app passwords, old failures."""
 
 from __future__ import annotations
 
@@ -7,16 +7,23 @@ from datetime import timedelta
 from celery import shared_task
 from django.utils import timezone
 
-from accounts import enrolment
+from accounts import app_passwords, enrolment
 from accounts.models import SignInFailure
 
 
 def run_tick() -> dict:
     """One pass of the accounts tick (beat runs it every minute; every step is idempotent)."""
     overdue = enrolment.notify_overdue()
+    revoked = app_passwords.revoke_for_inactive_users()
+    reminded = app_passwords.remind_mailbox_password_users()
     # Failures older than a day count for nothing (the longest lockout window is 24 h).
     pruned, _ = SignInFailure.objects.filter(created_at__lt=timezone.now() - timedelta(days=1)).delete()
-    return {"overdue_notified": len(overdue), "failures_pruned": pruned}
+    return {
+        "overdue_notified": len(overdue),
+        "app_passwords_revoked": revoked,
+        "mailbox_password_reminders": reminded,
+        "failures_pruned": pruned,
+    }
 
 
 @shared_task(name="accounts.tasks.tick", ignore_result=True)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from accounts import staff_views, views
+from accounts import device_views, staff_views, views
 
 urlpatterns = [
     # Sign-in: password, then OTP.
@@ -25,6 +25,12 @@ urlpatterns = [
     path("tokens/backup-codes/", views.backup_codes_show, name="otp_backup_codes"),
     path("tokens/backup-codes/download/", views.backup_codes_download, name="otp_backup_codes_download"),
     path("tokens/backup-codes/new/", views.backup_codes_regenerate, name="otp_backup_codes_regenerate"),
+    # Mail on own devices: app passwords for IMAP, POP3 and SMTP.
+    path("devices/", device_views.devices, name="devices"),
+    path("devices/new/", device_views.device_create, name="device_create"),
+    path("devices/<int:pk>/setup/", device_views.device_setup, name="device_setup"),
+    path("devices/<int:pk>/profile.mobileconfig", device_views.device_profile, name="device_profile"),
+    path("devices/<int:pk>/revoke/", device_views.device_revoke, name="device_revoke"),
     # IT staff.
     path("users/", staff_views.users, name="users"),
     path("users/new/", staff_views.user_create, name="user_create"),
@@ -32,6 +38,12 @@ urlpatterns = [
     path("users/<int:pk>/", staff_views.user_detail, name="user_detail"),
     path("users/<int:pk>/reset-tokens/", staff_views.user_reset_tokens, name="user_reset_tokens"),
     path("users/<int:pk>/invite/", staff_views.user_invite, name="user_invite"),
+    path(
+        "users/<int:pk>/app-passwords/<int:password_pk>/revoke/",
+        device_views.staff_revoke,
+        name="user_app_password_revoke",
+    ),
+    path("users/<int:pk>/app-passwords/revoke/", device_views.staff_revoke_all, name="user_app_passwords_revoke"),
     path("invitations/", staff_views.invitation_list, name="invitations"),
     path("invitations/<int:pk>/revoke/", staff_views.invitation_revoke, name="invitation_revoke"),
     path("coverage/", staff_views.coverage, name="otp_coverage"),

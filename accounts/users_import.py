@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts import audit
-from accounts.models import Department, User
+from accounts.models import Department, MailAuthState, User
 from accounts.roles import Role
 
 COLUMNS = ["email", "first_name", "last_name", "department", "role"]
@@ -168,6 +168,7 @@ def create_users(
         user.set_unusable_password()
         users.append(user)
     User.objects.bulk_create(users, batch_size=500)
+    MailAuthState.bump()  # bulk_create sends no post_save: tell the mail login verifier here
     audit.record("users.imported", actor=actor, target=source[:300], request=request, count=len(users), invited=invite)
     if invite:
         from accounts import invitations

@@ -152,10 +152,12 @@ def reauth(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/reauth.html", {"form": form, "next": _next(request)})
 
 
-def _needs_reauth(request: HttpRequest) -> HttpResponse | None:
+def needs_reauth(request: HttpRequest, fallback: str = "otp_tokens") -> HttpResponse | None:
+    """A redirect to "enter your password again" unless it was entered recently; then back here
+    (a GET) or to ``fallback`` (a POST cannot be repeated after the detour)."""
     if signin.password_recent(request):
         return None
-    next_url = request.get_full_path() if request.method == "GET" else reverse("otp_tokens")
+    next_url = request.get_full_path() if request.method == "GET" else reverse(fallback)
     return redirect(_with_next("reauth", next_url))
 
 
@@ -165,7 +167,7 @@ def _needs_reauth(request: HttpRequest) -> HttpResponse | None:
 @requires("manage_own_tokens")
 @never_cache
 def enrol(request: HttpRequest) -> HttpResponse:
-    if (response := _needs_reauth(request)) is not None:
+    if (response := needs_reauth(request)) is not None:
         return response
     if request.method == "GET" and _next(request):
         request.session[ENROL_NEXT_KEY] = _next(request)
@@ -270,7 +272,7 @@ def backup_codes_download(request: HttpRequest) -> HttpResponse:
 @requires("manage_own_tokens")
 @require_POST
 def backup_codes_regenerate(request: HttpRequest) -> HttpResponse:
-    if (response := _needs_reauth(request)) is not None:
+    if (response := needs_reauth(request)) is not None:
         return response
     signed_in_with_a_backup_code = isinstance(request.user.otp_device, BackupCodeDevice)
     # The old set goes, and with it every session signed in with one of its codes ...
@@ -299,7 +301,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
 @require_POST
 def token_remove(request: HttpRequest, pk: int) -> HttpResponse:
     device = get_object_or_404(TOTPDevice, pk=pk, user=request.user, confirmed=True)
-    if (response := _needs_reauth(request)) is not None:
+    if (response := needs_reauth(request)) is not None:
         return response
     if enrolment.otp_required() and enrolment.confirmed_tokens(request.user).count() <= 1:
         messages.error(request, "You cannot remove your only token. Add another one first.")

@@ -275,6 +275,26 @@ DNSBL_TIMEOUT = env_float("DNSBL_TIMEOUT", 2.0, minimum=0.05)  # seconds per att
 DNSBL_LIFETIME = env_float("DNSBL_LIFETIME", 4.0, minimum=0.05)  # seconds per lookup, retries included
 DNSBL_MAX_IN_FLIGHT = env_int("DNSBL_MAX_IN_FLIGHT", 100, minimum=1)
 
+# --- Mail programs: app passwords and the mail login verifier (docs/mail-clients.md) ------------
+# The verifier's Unix socket (manage.py mail_auth_server); Dovecot's Lua passdb connects to it.
+MAIL_AUTH_SOCKET = env_str("MAIL_AUTH_SOCKET", str(VAR_DIR / "mail-auth.sock"))
+# Group given the socket (mode 0660) so Dovecot's auth workers may connect, e.g. dovecot.
+MAIL_AUTH_SOCKET_GROUP = env_str("MAIL_AUTH_SOCKET_GROUP")
+# Dovecot's master-type auth listener (portal-master in mail_auth_config's output), through which the
+# verifier flushes cached logins of people whose passwords changed. Empty: only the cache TTL applies.
+MAIL_AUTH_DOVECOT_SOCKET = env_str("MAIL_AUTH_DOVECOT_SOCKET")
+# What the mail server calls people: their email address, or its local part (system users, PAM).
+MAIL_USERNAME = env_str("MAIL_USERNAME", "email")
+if MAIL_USERNAME not in {"email", "localpart"}:
+    raise ImproperlyConfigured("MAIL_USERNAME must be email or localpart")
+# Host name mail programs connect to (IMAP and SMTP); empty: mail.<domain of the person's address>.
+MAIL_SERVER = env_str("MAIL_SERVER")
+MAIL_IMAP_PORT = env_int("MAIL_IMAP_PORT", 993, minimum=1)
+MAIL_POP3_PORT = env_int("MAIL_POP3_PORT", 995, minimum=1)
+MAIL_SUBMISSION_PORT = env_int("MAIL_SUBMISSION_PORT", 587, minimum=1)
+MAIL_SUBMISSIONS_PORT = env_int("MAIL_SUBMISSIONS_PORT", 465, minimum=1)
+MAIL_POP3 = env_bool("MAIL_POP3", True)
+
 # --- Security --------------------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", True) else None
 # Peers (nginx) whose last X-Forwarded-For entry is the browser's address (lockout per address, audit log).

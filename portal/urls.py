@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
+from accounts import device_views
 from accounts.admin import PortalAdminSite
 from portal import views
 
@@ -20,6 +21,9 @@ urlpatterns = [
     path("messages/", include("portal.message_urls")),
     path("captcha/", include("captcha.urls")),
     path("admin/", admin.site.urls),
+    # Thunderbird's autoconfig for the organisation's mail domains (docs/mail-clients.md).
+    path(".well-known/autoconfig/mail/config-v1.1.xml", device_views.autoconfig, name="autoconfig_well_known"),
+    path("mail/config-v1.1.xml", device_views.autoconfig, name="autoconfig"),
 ]
 
 handler403 = "portal.errors.permission_denied"

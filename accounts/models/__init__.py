@@ -1,5 +1,6 @@
-"""Accounts models, one module per area: people and the audit log, OTP, the webmail gateway."""
+"""Accounts models, one module per area: people and the audit log, OTP, the webmail gateway, app passwords."""
 
+from accounts.models.app_passwords import *  # noqa: F403
 from accounts.models.gateway import *  # noqa: F403
 from accounts.models.otp import *  # noqa: F403
 from accounts.models.users import AuditEvent, Department, User, UserManager

@@ -51,6 +51,49 @@ class OrganisationSettings(Singleton):
         validators=[MinValueValidator(1), MaxValueValidator(100)],
         help_text="Failed sign-ins after which the form also asks for the code in a picture.",
     )
+
+    # --- mail clients (IMAP, POP3, SMTP submission); docs/mail-clients.md ---
+    class MailboxPasswords(models.TextChoices):
+        ALLOWED = "allowed", "Accepted (app passwords optional)"
+        UNTIL = "until", "Accepted until a date, then refused"
+        REFUSED = "refused", "Refused: app passwords only"
+
+    mailbox_passwords = models.CharField(
+        "mailbox passwords for mail programs",
+        max_length=10,
+        choices=MailboxPasswords.choices,
+        default=MailboxPasswords.ALLOWED,
+        help_text="Whether IMAP, POP3 and SMTP still accept a person's mailbox password besides app passwords. "
+        "A deactivated account never gets in, whatever this says.",
+    )
+    mailbox_passwords_until = models.DateField(
+        "mailbox passwords accepted until",
+        null=True,
+        blank=True,
+        help_text="Last day on which mailbox passwords work (with “until a date”). People who still use "
+        "theirs are reminded 14, 7 and 1 day(s) before.",
+    )
+    app_passwords_per_user = models.PositiveSmallIntegerField(
+        "app passwords per person",
+        default=10,
+        validators=[MinValueValidator(1), MaxValueValidator(50)],
+        help_text="How many devices one person may have app passwords for (revoked ones do not count).",
+    )
+    revoke_app_passwords_on_token_reset = models.BooleanField(
+        "token reset revokes app passwords",
+        default=True,
+        help_text="Resetting someone's tokens (e.g. a lost phone) also revokes all their app passwords.",
+    )
+    mail_refusal_alert_threshold = models.PositiveSmallIntegerField(
+        "refused mail logins before an alert",
+        default=20,
+        validators=[MinValueValidator(3), MaxValueValidator(10_000)],
+        help_text="Refused IMAP/POP3/SMTP logins for one person within the window below that alert IT staff "
+        "(someone guessing the mailbox password).",
+    )
+    mail_refusal_alert_minutes = models.PositiveSmallIntegerField(
+        "refusal alert window (minutes)", default=10, validators=[MinValueValidator(1), MaxValueValidator(24 * 60)]
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -71,6 +114,26 @@ class OrganisationSettings(Singleton):
     @property
     def invitation_lifetime(self) -> timedelta:
         return timedelta(hours=self.invitation_lifetime_hours)
+
+    def mailbox_password_cutoff(self):
+        """The instant mailbox passwords stop working (start of the day after ``until``), or None."""
+        from datetime import datetime, time
+
+        if self.mailbox_passwords != self.MailboxPasswords.UNTIL or self.mailbox_passwords_until is None:
+            return None
+        day_after = self.mailbox_passwords_until + timedelta(days=1)
+        return timezone.make_aware(datetime.combine(day_after, time.min), timezone.get_default_timezone())
+
+    def mail_policy(self):
+        """The rules the mail login verifier applies (``accounts.mailauth.decision.Policy``)."""
+        from accounts.mailauth.decision import Policy
+
+        return Policy(
+            mailbox=self.mailbox_passwords,
+            mailbox_cutoff=self.mailbox_password_cutoff(),
+            alert_threshold=self.mail_refusal_alert_threshold,
+            alert_minutes=self.mail_refusal_alert_minutes,
+        )
 
 
 # Backup codes: PBKDF2 with a per-code salt. The codes carry 50 random bits, so a
