@@ -16,6 +16,13 @@ from tests.services import (
     redis_url,
     service_missing,
 )
+from tests.mailserver import (  # noqa: F401 - fixtures for the mail path (Dovecot, Postfix, verifier)
+    _module_mail_stack,
+    dovecot_server,
+    mail_stack,
+    make_mail_stack,
+    postfix_server,
+)
 from tests.smtp import SMTPServer
 
 PASSWORD = "correct horse battery staple 42"

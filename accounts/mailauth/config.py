@@ -120,11 +120,13 @@ def dovecot_conf(options: Options) -> str:
         ),
         "",
         "# 3. Tell the portal how the mailbox password fared (who still uses it; guessing alerts).",
-        "#    They never change the outcome (result_* = return) and are never cached.",
+        "#    They never change the outcome (result_* = return). A success is cached like any login (one",
+        "#    report per person and service per cache TTL); a failure never is, so every one is counted.",
         *_db_block(
             "passdb",
             "lua",
-            f"file={lua}/portal-mailbox-ok.lua blocking=yes cache_key=",
+            # Not "cache_key=" (no cache): Dovecot 2.3.19's auth process crashes on an empty cache_key.
+            f"file={lua}/portal-mailbox-ok.lua blocking=yes cache_key=%u%s",
             [
                 "skip = unauthenticated",
                 "result_success = return",
@@ -135,7 +137,7 @@ def dovecot_conf(options: Options) -> str:
         *_db_block(
             "passdb",
             "lua",
-            f"file={lua}/portal-mailbox-failed.lua blocking=yes cache_key=",
+            f"file={lua}/portal-mailbox-failed.lua blocking=yes",
             [
                 "skip = authenticated",
                 "result_success = return",

@@ -175,9 +175,8 @@ class Verifier:
                 self.flush_all = True
             else:
                 self.flush_names |= changed
-            if current is None:
-                log.info("serving version %s: %s users, %s app passwords", new.version, len(new.users_by_id),
-                         new.password_count)  # fmt: skip
+            log.info("serving version %s: %s users, %s app passwords", new.version, len(new.users_by_id),
+                     new.password_count)  # fmt: skip
 
     async def flush_dovecot_cache(self) -> None:
         if not self.master_socket or not (self.flush_all or self.flush_names):

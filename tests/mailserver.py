@@ -1,0 +1,614 @@
+"""Debian's Dovecot and Postfix for the tests, configured from ``manage.py mail_auth_config``, plus the
+real mail login verifier (``manage.py mail_auth_server``) on the test database.
+
+Everything runs as root from a temporary folder on free 127.0.0.1 ports, in the foreground, without
+systemd. The fixtures, for any test that needs the mail path (app passwords, the sending guard):
+
+- ``mail_stack``: the verifier, Dovecot (IMAPS, POP3S) and Postfix (submission 587-style STARTTLS and
+  465-style TLS) started once per test module; each test gets it with a flushed Dovecot auth cache and
+  the verifier serving the test's data. It needs ``transactional_db`` (the verifier is another
+  process and sees only committed rows) and requests it itself.
+- ``dovecot_server`` / ``postfix_server``: the same stack, named for what a test uses.
+- ``make_mail_stack(**options)``: a stack of one's own (another cache TTL, no cache flush socket...).
+
+Clients connect from a random 127.x.y.z address each time (``source=`` to choose one), so Dovecot's
+per-address delay after failed logins never slows the next test, and audit entries can be matched
+to the address of one attempt. Login helpers answer "ok", "failed" or "tempfail".
+
+A service that is missing (not root, Dovecot/Postfix/lua-socket not installed) skips the test, or
+fails it under REQUIRE_SERVICES=1.
+"""
+
+from __future__ import annotations
+
+import base64
+import glob
+import hashlib
+import imaplib
+import os
+import poplib
+import pwd
+import random
+import secrets
+import shutil
+import smtplib
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from tests.services import ROOT, database_url, free_port, port_open, service_missing
+
+DOVECOT = "/usr/sbin/dovecot"
+DOVEADM = "/usr/bin/doveadm"
+POSTFIX = "/usr/sbin/postfix"
+POSTCONF = "/usr/sbin/postconf"
+LUA_AUTH_MODULE = "/usr/lib/dovecot/modules/auth/libauthdb_lua.so"
+MAIL_UID = 65534  # nobody: Dovecot refuses mail for system uids below first_valid_uid (500)
+
+
+def dovecot_missing_reason() -> str | None:
+    if os.geteuid() != 0:
+        return "Dovecot and Postfix are started as root by the tests (run the suite as root, as CI does)"
+    if not os.access(DOVECOT, os.X_OK):
+        return "Dovecot is not installed (apt-get install dovecot-imapd dovecot-pop3d dovecot-auth-lua lua-socket)"
+    if not os.path.exists(LUA_AUTH_MODULE):
+        return "Dovecot's Lua passdb is not installed (apt-get install dovecot-auth-lua)"
+    if not glob.glob("/usr/lib/*/lua/5.4/socket/unix.so"):
+        return "Lua's socket library is not installed (apt-get install lua-socket)"
+    return None
+
+
+def postfix_missing_reason() -> str | None:
+    if not os.access(POSTFIX, os.X_OK):
+        return "Postfix is not installed (apt-get install postfix)"
+    return dovecot_missing_reason()
+
+
+def _mkdir(path: Path, mode: int = 0o755, owner: str | None = None) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(mode)
+    if owner:
+        account = pwd.getpwnam(owner)
+        os.chown(path, account.pw_uid, account.pw_gid)
+    return path
+
+
+def make_certificate(folder: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for mail.test (TLS as in production; clients do not verify it)."""
+    cert, key = folder / "mail.crt", folder / "mail.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=mail.test",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    key.chmod(0o600)
+    return cert, key
+
+
+def ssha512(password: str) -> str:
+    """A Dovecot {SSHA512} hash, as a site's passwd-file would hold it."""
+    salt = secrets.token_bytes(8)
+    return "{SSHA512}" + base64.b64encode(hashlib.sha512(password.encode() + salt).digest() + salt).decode()
+
+
+# --- clients -------------------------------------------------------------------------------------------
+
+
+def wait_until(condition: Callable[[], object], timeout: float = 10, what: str = "condition") -> object:
+    """Poll ``condition`` until it returns something true (the verifier writes in batches)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.1)
+    raise AssertionError(f"{what} not met within {timeout} s")
+
+
+def random_source() -> str:
+    """A fresh loopback address to connect from (Dovecot delays further logins from an address that failed)."""
+    return f"127.{random.randint(1, 254)}.{random.randint(0, 255)}.{random.randint(1, 254)}"
+
+
+def _client_context() -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+class _IMAP(imaplib.IMAP4_SSL):
+    def __init__(self, port: int, source: str) -> None:
+        self.source = source
+        super().__init__("127.0.0.1", port, ssl_context=_client_context(), timeout=20)
+
+    def _create_socket(self, timeout):
+        sock = socket.create_connection((self.host, self.port), timeout, source_address=(self.source, 0))
+        return self.ssl_context.wrap_socket(sock, server_hostname=None)
+
+
+class _POP3(poplib.POP3_SSL):
+    def __init__(self, port: int, source: str) -> None:
+        self.source = source
+        super().__init__("127.0.0.1", port, context=_client_context(), timeout=20)
+
+    def _create_socket(self, timeout):
+        sock = socket.create_connection((self.host, self.port), timeout, source_address=(self.source, 0))
+        return self.context.wrap_socket(sock, server_hostname=None)
+
+
+def imap_login(port: int, user: str, password: str, source: str | None = None) -> str:
+    client = _IMAP(port, source or random_source())
+    try:
+        client.login(user, password)
+        client.select("INBOX")
+        client.logout()
+        return "ok"
+    except imaplib.IMAP4.error as exc:
+        return "tempfail" if b"[UNAVAILABLE]" in str(exc).encode() or "UNAVAILABLE" in str(exc) else "failed"
+    finally:
+        try:
+            client.shutdown()
+        except OSError:
+            pass
+
+
+def pop3_login(port: int, user: str, password: str, source: str | None = None) -> str:
+    client = _POP3(port, source or random_source())
+    try:
+        client.user(user)
+        client.pass_(password)
+        client.stat()
+        client.quit()
+        return "ok"
+    except poplib.error_proto as exc:
+        return "tempfail" if "[SYS/TEMP]" in str(exc) else "failed"
+    finally:
+        client.close()
+
+
+def smtp_login(
+    port: int, user: str, password: str, *, implicit_tls: bool = False, source: str | None = None,
+    send_to: str | None = None,
+) -> str:  # fmt: skip
+    """AUTH on a submission port ("ok", "failed", "tempfail"); with ``send_to``, also send one message."""
+    address = (source or random_source(), 0)
+    if implicit_tls:
+        client = smtplib.SMTP_SSL("127.0.0.1", port, context=_client_context(), timeout=20, source_address=address)
+    else:
+        client = smtplib.SMTP("127.0.0.1", port, timeout=20, source_address=address)
+    try:
+        client.ehlo("client.test")
+        if not implicit_tls:
+            client.starttls(context=_client_context())
+            client.ehlo("client.test")
+        # One attempt with PLAIN, as mail programs make it: smtplib.login() would go on to LOGIN after a
+        # failure, and Dovecot delays a second failure from the same address by seconds.
+        client.user, client.password = user, password
+        client.auth("PLAIN", client.auth_plain)
+        if send_to:
+            message = EmailMessage()
+            message["From"], message["To"], message["Subject"] = user, send_to, "Test"
+            message.set_content("Sent through the portal's test mail stack.\n")
+            client.send_message(message)
+        return "ok"
+    except smtplib.SMTPAuthenticationError as exc:
+        return "tempfail" if exc.smtp_code == 454 else "failed"
+    finally:
+        try:
+            client.quit()
+        except (smtplib.SMTPException, OSError):
+            pass
+
+
+# --- the verifier ----------------------------------------------------------------------------------
+
+
+class VerifierProcess:
+    """``manage.py mail_auth_server`` as its own process on the test database."""
+
+    def __init__(self, env: dict[str, str], socket_path: Path, dovecot_socket: Path | None, log_path: Path) -> None:
+        self.env = env
+        self.socket_path = socket_path
+        self.dovecot_socket = dovecot_socket
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 60) -> VerifierProcess:
+        command = [
+            sys.executable, "manage.py", "mail_auth_server", "--socket", str(self.socket_path),
+            "--dovecot-socket", str(self.dovecot_socket or ""), "--poll", "0.2", "--write-interval", "0.3",
+        ]  # fmt: skip
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"mail_auth_server exited with {self.process.returncode}:\n{self.log()}")
+            if self.serving() is not None:
+                return self
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"mail_auth_server served no data within {timeout} s:\n{self.log()}")
+
+    def serving(self) -> int | None:
+        """The version the verifier serves, or None (not answering, or no data loaded yet)."""
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(2)
+                sock.connect(str(self.socket_path))
+                sock.sendall(b"PING\t1\n")
+                fields = sock.makefile("rb").readline().decode().rstrip("\n").split("\t")
+        except OSError:
+            return None
+        if fields[0] != "PONG" or fields[5] == "-1":
+            return None
+        return int(fields[2])
+
+    def wait_for(self, version: int, timeout: float = 10) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.serving() == version:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"the verifier did not load version {version} in {timeout} s:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-6000:] if self.log_path.exists() else ""
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self) -> None:
+        if self.running():
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+
+# --- Dovecot and Postfix ------------------------------------------------------------------------------
+
+DOVECOT_CONF = """\
+# Test instance: the site's part (ports, TLS, storage); the auth part is mail_auth_config's output.
+base_dir = {root}/run
+state_dir = {root}/state
+instance_name = portal-test-{name}
+listen = 127.0.0.1
+protocols = imap pop3
+ssl = required
+ssl_cert = <{cert}
+ssl_key = <{key}
+log_path = {root}/dovecot.log
+auth_verbose = yes
+mail_location = maildir:{root}/mail/%u
+default_internal_user = dovecot
+default_login_user = dovenull
+# Tests only: answer a failed login at once (production keeps Dovecot's 2 s).
+auth_failure_delay = 0
+service imap-login {{
+  inet_listener imap {{
+    port = 0
+  }}
+  inet_listener imaps {{
+    port = {imaps}
+  }}
+}}
+service pop3-login {{
+  inet_listener pop3 {{
+    port = 0
+  }}
+  inet_listener pop3s {{
+    port = {pop3s}
+  }}
+}}
+!include {auth_conf}
+"""
+
+POSTFIX_MAIN = """\
+# Test instance: the site's part; the SASL part is appended from mail_auth_config's output.
+compatibility_level = 3.6
+queue_directory = {root}/postfix-queue
+data_directory = {root}/postfix-data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = mail.test
+mydomain = test
+myorigin = $myhostname
+mydestination =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+maillog_file = {root}/postfix.log
+maillog_file_prefixes = {root}
+alias_maps =
+alias_database =
+smtpd_tls_cert_file = {cert}
+smtpd_tls_key_file = {key}
+smtpd_tls_security_level = may
+# Accepted mail goes nowhere unless a test relays it to its own SMTP server.
+default_transport = {transport}
+relay_transport = {transport}
+relayhost = {relayhost}
+"""
+
+POSTFIX_MASTER = """\
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+"""
+
+
+class MailStack:
+    """The verifier, Dovecot and Postfix of one test module, configured by ``mail_auth_config``."""
+
+    def __init__(self, env: dict[str, str], *, cache_ttl: int = 30, flush_cache: bool = True,
+                 postfix: bool = True, relay_to: int | None = None) -> None:  # fmt: skip
+        self.root = Path(tempfile.mkdtemp(prefix="mailstack-", dir="/tmp"))
+        self.root.chmod(0o755)
+        self.name = self.root.name.rsplit("-", 1)[-1]
+        self.env = env
+        self.cache_ttl = cache_ttl
+        self.flush_cache = flush_cache
+        self.with_postfix = postfix
+        self.relay_to = relay_to
+        self.imaps_port, self.pop3s_port = free_port(), free_port()
+        self.submission_port, self.submissions_port = free_port(), free_port()
+        self.verifier_socket = self.root / "verifier" / "mail-auth.sock"
+        self.master_socket = self.root / "run" / "portal-master"
+        self.sasl_socket = self.root / "sasl" / "auth"
+        self.passwd_file = self.root / "users.passwd"
+        self.mailbox_passwords: dict[str, str] = {}
+        self.verifier: VerifierProcess | None = None
+        self.dovecot: subprocess.Popen | None = None
+        self.postfix: subprocess.Popen | None = None
+
+    # --- configuration -------------------------------------------------------------------
+
+    def config_command(self) -> list[str]:
+        """The ``mail_auth_config`` call that writes this stack's Dovecot and Postfix configuration."""
+        return [
+            "mail_auth_config", "--write", str(self.root / "portal"), "--socket", str(self.verifier_socket),
+            "--lua-dir", str(self.root / "portal" / "dovecot" / "portal"),
+            "--site-passdb-driver", "passwd-file", "--site-passdb-args", f"scheme=SSHA512 {self.passwd_file}",
+            "--site-userdb-driver", "static",
+            "--site-userdb-args", f"uid={MAIL_UID} gid={MAIL_UID} home={self.root}/mail/%u",
+            "--cache-ttl", str(self.cache_ttl), "--postfix-sasl-listener", str(self.sasl_socket),
+            "--portal-user", "root", "--submission", f"127.0.0.1:{self.submission_port}",
+            "--submissions", f"127.0.0.1:{self.submissions_port}", "--no-postfix-chroot",
+        ]  # fmt: skip
+
+    def write_config(self) -> None:
+        from django.core.management import call_command
+
+        for folder in ("run", "state", "sasl", "verifier", "postfix-conf", "postfix-queue"):
+            _mkdir(self.root / folder)
+        _mkdir(self.root / "mail", owner="nobody")
+        _mkdir(self.root / "postfix-data", 0o700, owner="postfix")
+        self.cert, self.key = make_certificate(self.root)
+        self.set_mailbox_passwords({})
+        call_command(*self.config_command(), stdout=open(os.devnull, "w"))  # noqa: SIM115
+        (self.root / "dovecot.conf").write_text(
+            DOVECOT_CONF.format(
+                root=self.root, name=self.name, cert=self.cert, key=self.key, imaps=self.imaps_port,
+                pop3s=self.pop3s_port, auth_conf=self.root / "portal/dovecot/conf.d/auth-portal.conf.ext",
+            )
+        )  # fmt: skip
+        relay = f"[127.0.0.1]:{self.relay_to}" if self.relay_to else ""
+        main = POSTFIX_MAIN.format(
+            root=self.root, cert=self.cert, key=self.key, transport="smtp" if relay else "discard", relayhost=relay
+        )
+        portal = self.root / "portal" / "postfix"
+        (self.root / "postfix-conf" / "main.cf").write_text(main + (portal / "main.cf.portal").read_text())
+        (self.root / "postfix-conf" / "master.cf").write_text(POSTFIX_MASTER + (portal / "master.cf.portal").read_text())
+
+    def set_mailbox_passwords(self, passwords: dict[str, str]) -> None:
+        """The site's own passdb (a passwd-file standing in for PAM): login name -> mailbox password."""
+        self.mailbox_passwords = dict(passwords)
+        lines = [f"{login}:{ssha512(password)}::::::" for login, password in passwords.items()]
+        self.passwd_file.write_text("".join(line + "\n" for line in lines))
+
+    def set_mailbox_password(self, login: str, password: str) -> None:
+        self.set_mailbox_passwords({**self.mailbox_passwords, login: password})
+
+    # --- life cycle ------------------------------------------------------------------------
+
+    def start(self) -> MailStack:
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> MailStack:
+        self.write_config()
+        self.dovecot = subprocess.Popen(
+            [DOVECOT, "-F", "-c", str(self.root / "dovecot.conf")],
+            stdout=(self.root / "dovecot.out").open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        self._wait_port(self.imaps_port, "Dovecot", lambda: self.log("dovecot.log", "dovecot.out"))
+        if self.with_postfix:
+            self.postfix = subprocess.Popen(
+                [POSTFIX, "-c", str(self.root / "postfix-conf"), "start-fg"],
+                stdout=(self.root / "postfix.out").open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+            self._wait_port(self.submission_port, "Postfix", lambda: self.log("postfix.log", "postfix.out"))
+        self.start_verifier()
+        return self
+
+    def start_verifier(self) -> VerifierProcess:
+        self.verifier = VerifierProcess(
+            self.env, self.verifier_socket, self.master_socket if self.flush_cache else None, self.root / "verifier.log"
+        ).start()
+        return self.verifier
+
+    def _wait_port(self, port: int, name: str, log: Callable[[], str], timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if port_open("127.0.0.1", port, timeout=0.2):
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"{name} did not listen on {port} in {timeout} s:\n{log()}")
+
+    def stop(self) -> None:
+        if self.postfix and self.postfix.poll() is None:
+            subprocess.run([POSTFIX, "-c", str(self.root / "postfix-conf"), "stop"], capture_output=True, check=False)
+            self._wait_exit(self.postfix)
+        if self.dovecot and self.dovecot.poll() is None:
+            self.dovecot.terminate()
+            self._wait_exit(self.dovecot)
+        if self.verifier:
+            self.verifier.stop()
+        if not os.environ.get("KEEP_MAILSTACK"):  # keep the logs and configuration for a look
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    @staticmethod
+    def _wait_exit(process: subprocess.Popen) -> None:
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, 9)
+            process.wait(5)
+
+    # --- during a test ----------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Between tests: no mailbox passwords, an empty auth cache, the verifier on the fresh database."""
+        self.set_mailbox_passwords({})
+        if self.verifier is None or not self.verifier.running():
+            self.start_verifier()
+        self.doveadm("auth", "cache", "flush")
+
+    def sync(self, timeout: float = 10) -> None:
+        """Wait until the verifier serves what the test has committed (every change bumps the version)."""
+        from accounts.models import MailAuthState
+
+        MailAuthState.ensure()
+        self.verifier.wait_for(MailAuthState.current_version(), timeout)
+
+    def doveadm(self, *args: str) -> str:
+        result = subprocess.run(
+            [DOVEADM, "-c", str(self.root / "dovecot.conf"), *args], capture_output=True, text=True, check=False
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"doveadm {' '.join(args)}: {result.stderr or result.stdout}")
+        return result.stdout
+
+    def imap(self, user: str, password: str, source: str | None = None) -> str:
+        self.sync()
+        return imap_login(self.imaps_port, user, password, source)
+
+    def pop3(self, user: str, password: str, source: str | None = None) -> str:
+        self.sync()
+        return pop3_login(self.pop3s_port, user, password, source)
+
+    def smtp(self, user: str, password: str, *, implicit_tls: bool = False, source: str | None = None,
+             send_to: str | None = None) -> str:  # fmt: skip
+        self.sync()
+        port = self.submissions_port if implicit_tls else self.submission_port
+        return smtp_login(port, user, password, implicit_tls=implicit_tls, source=source, send_to=send_to)
+
+    def postconf(self, **settings: str) -> None:
+        """Change Postfix's main.cf (e.g. a policy service for the sending guard) and reload it."""
+        config = str(self.root / "postfix-conf")
+        for key, value in settings.items():
+            subprocess.run([POSTCONF, "-c", config, "-e", f"{key}={value}"], check=True, capture_output=True)
+        subprocess.run([POSTFIX, "-c", config, "reload"], check=True, capture_output=True)
+
+    def log(self, *names: str) -> str:
+        parts = [self.root / name for name in names or ("dovecot.log", "postfix.log", "verifier.log")]
+        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-5000:]}" for p in parts if p.exists())
+
+
+# --- fixtures ------------------------------------------------------------------------------------------
+
+
+def _stack_env() -> dict[str, str]:
+    from django.db import connection
+
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": database_url(connection.settings_dict),
+        "PYTHONPATH": str(ROOT),
+    }
+
+
+@pytest.fixture(scope="module")
+def _module_mail_stack(django_db_setup, django_db_blocker) -> Iterator[MailStack | str]:
+    reason = postfix_missing_reason()
+    if reason:
+        yield reason
+        return
+    with django_db_blocker.unblock():
+        stack = MailStack(_stack_env()).start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture
+def mail_stack(_module_mail_stack, transactional_db) -> MailStack:
+    """Verifier + Dovecot + Postfix, reset for this test (see the module docstring)."""
+    if isinstance(_module_mail_stack, str):
+        service_missing(_module_mail_stack)
+    _module_mail_stack.reset()
+    return _module_mail_stack
+
+
+@pytest.fixture
+def dovecot_server(mail_stack) -> MailStack:
+    return mail_stack
+
+
+@pytest.fixture
+def postfix_server(mail_stack) -> MailStack:
+    return mail_stack
+
+
+@pytest.fixture
+def make_mail_stack(transactional_db) -> Iterator[Callable[..., MailStack]]:
+    """A stack of the test's own: ``make_mail_stack(cache_ttl=5, flush_cache=False, postfix=False)``."""
+    stacks: list[MailStack] = []
+
+    def make(**options) -> MailStack:
+        reason = postfix_missing_reason() if options.get("postfix", True) else dovecot_missing_reason()
+        if reason:
+            service_missing(reason)
+        stack = MailStack(_stack_env(), **options)
+        stacks.append(stack)
+        return stack.start()
+
+    yield make
+    for stack in stacks:
+        stack.stop()
