@@ -7,6 +7,13 @@ from pathlib import Path
 import pytest
 
 from tests.http_receiver import HTTPReceiver
+from tests.mailserver import (  # noqa: F401 - fixtures for the mail path (Dovecot, Postfix, verifier)
+    _module_mail_stack,
+    dovecot_server,
+    mail_stack,
+    make_mail_stack,
+    postfix_server,
+)
 from tests.services import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -15,13 +22,6 @@ from tests.services import (
     database_url,
     redis_url,
     service_missing,
-)
-from tests.mailserver import (  # noqa: F401 - fixtures for the mail path (Dovecot, Postfix, verifier)
-    _module_mail_stack,
-    dovecot_server,
-    mail_stack,
-    make_mail_stack,
-    postfix_server,
 )
 from tests.smtp import SMTPServer
 

@@ -22,6 +22,7 @@ fails it under REQUIRE_SERVICES=1.
 from __future__ import annotations
 
 import base64
+import contextlib
 import glob
 import hashlib
 import imaplib
@@ -153,12 +154,10 @@ def imap_login(port: int, user: str, password: str, source: str | None = None) -
         client.logout()
         return "ok"
     except imaplib.IMAP4.error as exc:
-        return "tempfail" if b"[UNAVAILABLE]" in str(exc).encode() or "UNAVAILABLE" in str(exc) else "failed"
+        return "tempfail" if "[UNAVAILABLE]" in str(exc) else "failed"
     finally:
-        try:
+        with contextlib.suppress(OSError):
             client.shutdown()
-        except OSError:
-            pass
 
 
 def pop3_login(port: int, user: str, password: str, source: str | None = None) -> str:
@@ -203,10 +202,8 @@ def smtp_login(
     except smtplib.SMTPAuthenticationError as exc:
         return "tempfail" if exc.smtp_code == 454 else "failed"
     finally:
-        try:
+        with contextlib.suppress(smtplib.SMTPException, OSError):
             client.quit()
-        except (smtplib.SMTPException, OSError):
-            pass
 
 
 # --- the verifier ----------------------------------------------------------------------------------
@@ -429,7 +426,8 @@ class MailStack:
         )
         portal = self.root / "portal" / "postfix"
         (self.root / "postfix-conf" / "main.cf").write_text(main + (portal / "main.cf.portal").read_text())
-        (self.root / "postfix-conf" / "master.cf").write_text(POSTFIX_MASTER + (portal / "master.cf.portal").read_text())
+        master = POSTFIX_MASTER + (portal / "master.cf.portal").read_text()
+        (self.root / "postfix-conf" / "master.cf").write_text(master)
 
     def set_mailbox_passwords(self, passwords: dict[str, str]) -> None:
         """The site's own passdb (a passwd-file standing in for PAM): login name -> mailbox password."""
