@@ -36,7 +36,10 @@ def facts(pk, secret, *, read=True, send=True, state=ACTIVE, user=1):
     return PasswordFacts(pk, user, f"device {pk}", SALT, digest, read, send, state, False)
 
 
-def snapshot(policy=Policy()):
+ALLOWED = Policy()
+
+
+def snapshot(policy=ALLOWED):
     erin = UserFacts(1, "erin@example.com", True, "erin@example.com")
     gone = UserFacts(2, "gone@example.com", False, "gone@example.com")
     return Snapshot(
