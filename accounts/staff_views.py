@@ -244,7 +244,9 @@ def sign_in_settings(request: HttpRequest) -> HttpResponse:
     form = OrganisationSettingsForm(request.POST or None, instance=org)
     if request.method == "POST" and form.is_valid():
         form.save()
+        # Dates as text: the audit log's details are JSON.
         changes = {name: form.cleaned_data[name] for name in form.changed_data}
+        changes = {name: value.isoformat() if hasattr(value, "isoformat") else value for name, value in changes.items()}
         audit.record("settings.sign_in_changed", request=request, target="organisation", **changes)
         messages.success(request, "Sign-in settings saved.")
         return redirect("sign_in_settings")

@@ -92,12 +92,32 @@ MATRIX: dict[str, Row] = {
     "otp_backup_codes": signed_in(),
     "otp_backup_codes_download": signed_in(404),  # codes are downloadable only right after they are made
     "otp_backup_codes_regenerate": signed_in(302, method="post"),
+    # own devices (app passwords for mail programs); someone else's app password is a 404 for everyone
+    "devices": signed_in(),
+    "device_create": signed_in(),
+    "device_setup": signed_in(404, kwargs=lambda: {"pk": _accounts_app_password().pk}),
+    "device_profile": signed_in(404, kwargs=lambda: {"pk": _accounts_app_password().pk}),
+    "device_revoke": signed_in(404, method="post", kwargs=lambda: {"pk": _accounts_app_password().pk}),
+    # Thunderbird autoconfig: public facts about the mail server, for the organisation's domains
+    "autoconfig": everyone(200, kwargs=lambda: _accounts_person() and {}, data={"emailaddress": "x@example.com"}),
+    "autoconfig_well_known": everyone(
+        200, kwargs=lambda: _accounts_person() and {}, data={"emailaddress": "x@example.com"}
+    ),
     "users": it_only(),
     "user_create": it_only(),
     "users_import": it_only(),
     "user_detail": it_only(kwargs=lambda: {"pk": _accounts_person().pk}),
     "user_reset_tokens": it_only(kwargs=lambda: {"pk": _accounts_person().pk}),
     "user_invite": Row(LOGIN, 403, 403, 302, method="post", kwargs=lambda: {"pk": _accounts_person().pk}),
+    "user_app_password_revoke": Row(
+        LOGIN,
+        403,
+        403,
+        302,
+        method="post",
+        kwargs=lambda: {"pk": _accounts_person().pk, "password_pk": _accounts_app_password().pk},
+    ),  # fmt: skip
+    "user_app_passwords_revoke": Row(LOGIN, 403, 403, 302, method="post", kwargs=lambda: {"pk": _accounts_person().pk}),
     "invitations": it_only(),
     "invitation_revoke": Row(LOGIN, 403, 403, 302, method="post", kwargs=lambda: {"pk": _accounts_invitation()[0]}),
     "otp_coverage": it_only(),
@@ -205,6 +225,12 @@ def _accounts_other_token() -> int:
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
     return TOTPDevice.objects.create(user=_accounts_person(), name="Someone else's", confirmed=True).pk
+
+
+def _accounts_app_password():
+    from accounts import app_passwords
+
+    return app_passwords.create(_accounts_person(), name="Someone else's laptop", can_read=True, can_send=True).password
 
 
 def _captcha_key() -> dict:

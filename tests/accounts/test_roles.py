@@ -23,7 +23,7 @@ def test_executives_read_but_do_not_manage():
 
 def test_employees_only_use_the_portal():
     allowed = {name for name in CAPABILITIES if role_can(Role.EMPLOYEE, name)}
-    assert allowed == {"use_portal", "manage_own_tokens", "read_policies"}
+    assert allowed == {"use_portal", "manage_own_tokens", "manage_own_devices", "read_policies"}
 
 
 def test_an_unknown_capability_is_a_programming_error():
