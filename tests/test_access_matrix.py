@@ -109,14 +109,7 @@ MATRIX: dict[str, Row] = {
     "user_detail": it_only(kwargs=lambda: {"pk": _accounts_person().pk}),
     "user_reset_tokens": it_only(kwargs=lambda: {"pk": _accounts_person().pk}),
     "user_invite": Row(LOGIN, 403, 403, 302, method="post", kwargs=lambda: {"pk": _accounts_person().pk}),
-    "user_app_password_revoke": Row(
-        LOGIN,
-        403,
-        403,
-        302,
-        method="post",
-        kwargs=lambda: {"pk": _accounts_person().pk, "password_pk": _accounts_app_password().pk},
-    ),  # fmt: skip
+    "user_app_password_revoke": Row(LOGIN, 403, 403, 302, method="post", kwargs=lambda: _accounts_person_password()),
     "user_app_passwords_revoke": Row(LOGIN, 403, 403, 302, method="post", kwargs=lambda: {"pk": _accounts_person().pk}),
     "invitations": it_only(),
     "invitation_revoke": Row(LOGIN, 403, 403, 302, method="post", kwargs=lambda: {"pk": _accounts_invitation()[0]}),
@@ -231,6 +224,10 @@ def _accounts_app_password():
     from accounts import app_passwords
 
     return app_passwords.create(_accounts_person(), name="Someone else's laptop", can_read=True, can_send=True).password
+
+
+def _accounts_person_password() -> dict:
+    return {"pk": _accounts_person().pk, "password_pk": _accounts_app_password().pk}
 
 
 def _captcha_key() -> dict:
