@@ -286,9 +286,7 @@ state_dir = {root}/state
 instance_name = portal-test-{name}
 listen = 127.0.0.1
 protocols = imap pop3
-ssl = required
-ssl_cert = <{cert}
-ssl_key = <{key}
+{tls}
 log_path = {root}/dovecot.log
 auth_verbose = yes
 mail_location = maildir:{root}/mail/%u
@@ -298,7 +296,7 @@ default_login_user = dovenull
 auth_failure_delay = 0
 service imap-login {{
   inet_listener imap {{
-    port = 0
+    port = {imap}
   }}
   inet_listener imaps {{
     port = {imaps}
@@ -306,13 +304,26 @@ service imap-login {{
 }}
 service pop3-login {{
   inet_listener pop3 {{
-    port = 0
+    port = {pop3}
   }}
   inet_listener pop3s {{
     port = {pop3s}
   }}
 }}
 !include {auth_conf}
+{extra}"""
+
+# A Dovecot whose only passdb is a passwd-file with the same people: the local limit the benchmark
+# compares the portal's passdb with.
+BASELINE_AUTH = """\
+passdb {{
+  driver = passwd-file
+  args = scheme=SSHA512 {passwd_file}
+}}
+userdb {{
+  driver = static
+  args = uid={uid} gid={uid} home={root}/mail/%u
+}}
 """
 
 POSTFIX_MAIN = """\
@@ -369,7 +380,10 @@ class MailStack:
     """The verifier, Dovecot and Postfix of one test module, configured by ``mail_auth_config``."""
 
     def __init__(self, env: dict[str, str], *, cache_ttl: int = 30, flush_cache: bool = True,
-                 postfix: bool = True, relay_to: int | None = None) -> None:  # fmt: skip
+                 postfix: bool = True, relay_to: int | None = None, tls: bool = True, auth_cache: bool = True,
+                 baseline: bool = False) -> None:  # fmt: skip
+        """``tls=False``: plain IMAP/POP3 (the benchmark); ``auth_cache=False``: Dovecot's cache off;
+        ``baseline=True``: a passwd-file passdb only, no portal and no verifier (the benchmark's local limit)."""
         self.root = Path(tempfile.mkdtemp(prefix="mailstack-", dir="/tmp"))
         self.root.chmod(0o755)
         self.name = self.root.name.rsplit("-", 1)[-1]
@@ -378,7 +392,10 @@ class MailStack:
         self.flush_cache = flush_cache
         self.with_postfix = postfix
         self.relay_to = relay_to
-        self.imaps_port, self.pop3s_port = free_port(), free_port()
+        self.tls = tls
+        self.auth_cache = auth_cache
+        self.baseline = baseline
+        self.imap_port, self.pop3_port = free_port(), free_port()
         self.submission_port, self.submissions_port = free_port(), free_port()
         self.verifier_socket = self.root / "verifier" / "mail-auth.sock"
         self.master_socket = self.root / "run" / "portal-master"
@@ -414,12 +431,20 @@ class MailStack:
         self.cert, self.key = make_certificate(self.root)
         self.set_mailbox_passwords({})
         call_command(*self.config_command(), stdout=open(os.devnull, "w"))  # noqa: SIM115
+        auth_conf = self.root / "portal/dovecot/conf.d/auth-portal.conf.ext"
+        if self.baseline:
+            auth_conf = self.root / "baseline-auth.conf"
+            auth_conf.write_text(BASELINE_AUTH.format(passwd_file=self.passwd_file, uid=MAIL_UID, root=self.root))
+        if self.tls:
+            tls = f"ssl = required\nssl_cert = <{self.cert}\nssl_key = <{self.key}"
+            ports = {"imap": 0, "imaps": self.imap_port, "pop3": 0, "pop3s": self.pop3_port}
+        else:
+            tls = "ssl = no\ndisable_plaintext_auth = no"
+            ports = {"imap": self.imap_port, "imaps": 0, "pop3": self.pop3_port, "pop3s": 0}
+        extra = "" if self.auth_cache else "auth_cache_size = 0\n"
         (self.root / "dovecot.conf").write_text(
-            DOVECOT_CONF.format(
-                root=self.root, name=self.name, cert=self.cert, key=self.key, imaps=self.imaps_port,
-                pop3s=self.pop3s_port, auth_conf=self.root / "portal/dovecot/conf.d/auth-portal.conf.ext",
-            )
-        )  # fmt: skip
+            DOVECOT_CONF.format(root=self.root, name=self.name, tls=tls, auth_conf=auth_conf, extra=extra, **ports)
+        )
         relay = f"[127.0.0.1]:{self.relay_to}" if self.relay_to else ""
         main = POSTFIX_MAIN.format(
             root=self.root, cert=self.cert, key=self.key, transport="smtp" if relay else "discard", relayhost=relay
@@ -453,14 +478,15 @@ class MailStack:
             [DOVECOT, "-F", "-c", str(self.root / "dovecot.conf")],
             stdout=(self.root / "dovecot.out").open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
-        self._wait_port(self.imaps_port, "Dovecot", lambda: self.log("dovecot.log", "dovecot.out"))
+        self._wait_port(self.imap_port, "Dovecot", lambda: self.log("dovecot.log", "dovecot.out"))
         if self.with_postfix:
             self.postfix = subprocess.Popen(
                 [POSTFIX, "-c", str(self.root / "postfix-conf"), "start-fg"],
                 stdout=(self.root / "postfix.out").open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
             self._wait_port(self.submission_port, "Postfix", lambda: self.log("postfix.log", "postfix.out"))
-        self.start_verifier()
+        if not self.baseline:
+            self.start_verifier()
         return self
 
     def start_verifier(self) -> VerifierProcess:
@@ -521,17 +547,22 @@ class MailStack:
             raise RuntimeError(f"doveadm {' '.join(args)}: {result.stderr or result.stdout}")
         return result.stdout
 
-    def imap(self, user: str, password: str, source: str | None = None) -> str:
-        self.sync()
-        return imap_login(self.imaps_port, user, password, source)
+    # Each login first waits until the verifier serves what the test committed (sync=False: it is down).
 
-    def pop3(self, user: str, password: str, source: str | None = None) -> str:
-        self.sync()
-        return pop3_login(self.pop3s_port, user, password, source)
+    def imap(self, user: str, password: str, source: str | None = None, sync: bool = True) -> str:
+        if sync:
+            self.sync()
+        return imap_login(self.imap_port, user, password, source)
+
+    def pop3(self, user: str, password: str, source: str | None = None, sync: bool = True) -> str:
+        if sync:
+            self.sync()
+        return pop3_login(self.pop3_port, user, password, source)
 
     def smtp(self, user: str, password: str, *, implicit_tls: bool = False, source: str | None = None,
-             send_to: str | None = None) -> str:  # fmt: skip
-        self.sync()
+             send_to: str | None = None, sync: bool = True) -> str:  # fmt: skip
+        if sync:
+            self.sync()
         port = self.submissions_port if implicit_tls else self.submission_port
         return smtp_login(port, user, password, implicit_tls=implicit_tls, source=source, send_to=send_to)
 

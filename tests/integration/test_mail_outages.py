@@ -31,15 +31,13 @@ def test_with_the_verifier_stopped_new_logins_fail_temporarily_and_cached_ones_k
     assert mail_stack.smtp("erin@example.com", cached) == "ok"
 
     mail_stack.verifier.stop()
-    from tests.mailserver import imap_login, pop3_login, smtp_login
-
-    assert imap_login(mail_stack.imaps_port, "erin@example.com", never_used) == "tempfail"
-    assert pop3_login(mail_stack.pop3s_port, "erin@example.com", never_used) == "tempfail"
-    assert imap_login(mail_stack.imaps_port, "erin@example.com", "a guess") == "tempfail"
-    assert smtp_login(mail_stack.submission_port, "erin@example.com", never_used) == "failed"  # 535: Postfix
+    assert mail_stack.imap("erin@example.com", never_used, sync=False) == "tempfail"
+    assert mail_stack.pop3("erin@example.com", never_used, sync=False) == "tempfail"
+    assert mail_stack.imap("erin@example.com", "a guess", sync=False) == "tempfail"
+    assert mail_stack.smtp("erin@example.com", never_used, sync=False) == "failed"  # 535: Postfix, see above
     # Within the cache lifetime the device that just logged in is not interrupted.
-    assert imap_login(mail_stack.imaps_port, "erin@example.com", cached) == "ok"
-    assert smtp_login(mail_stack.submission_port, "erin@example.com", cached) == "ok"
+    assert mail_stack.imap("erin@example.com", cached, sync=False) == "ok"
+    assert mail_stack.smtp("erin@example.com", cached, sync=False) == "ok"
 
 
 def test_a_restarted_verifier_is_found_again_without_a_failed_login(mail_stack, erin):
