@@ -208,6 +208,16 @@ class AuditFilterForm(forms.Form):
 
 
 class OrganisationSettingsForm(forms.ModelForm):
+    # Shown in their own section: they apply to mail programs, not to the portal's own sign-in.
+    MAIL_FIELDS = (
+        "mailbox_passwords",
+        "mailbox_passwords_until",
+        "app_passwords_per_user",
+        "revoke_app_passwords_on_token_reset",
+        "mail_refusal_alert_threshold",
+        "mail_refusal_alert_minutes",
+    )
+
     class Meta:
         model = OrganisationSettings
         fields = [
