@@ -137,7 +137,7 @@ def mailbox_password_users(now=None):
 
 def remind_mailbox_password_users(now=None) -> int:
     """Before the cut-off date, remind everyone who still uses their mailbox password (once per step)."""
-    from accounts.mailauth import notices
+    from accounts import emails
 
     org = OrganisationSettings.load()
     until = org.mailbox_passwords_until
@@ -149,7 +149,7 @@ def remind_mailbox_password_users(now=None) -> int:
         return 0
     sent = 0
     for user in mailbox_password_users(now):
-        notices.send_mailbox_password_reminder(user, until=until, days_left=days_left, step=min(steps))
+        emails.send_mailbox_password_reminder(user, until=until, days_left=days_left, step=min(steps))
         sent += 1
     return sent
 

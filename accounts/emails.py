@@ -8,6 +8,7 @@ so the same event never sends two messages.
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
 
 from portal.outbox import absolute_url, alert_it, email_row, queue, send_email
 
@@ -93,3 +94,31 @@ def send_overdue_notice(overdue: list) -> list:
     about = _digest(",".join(f"{u.pk}@{u.otp_grace_start.isoformat()}" for u in sorted(overdue, key=lambda u: u.pk)))
     context = {"overdue": overdue, "link": absolute_url("otp_coverage")}
     return alert_it("accounts-overdue", f"accounts.overdue:{about}", "warning", context)
+
+
+def send_mail_refusals_alert(alert):
+    """Many refused mail logins (IMAP, POP3, SMTP) for one person within minutes: someone may be guessing.
+
+    One alert per person and alert window (``alert.at`` in window-sized buckets), however often the
+    verifier counts past the threshold or writes the same batch again.
+    """
+    from accounts.models import User
+
+    person = User.objects.filter(pk=alert.user_id).first()
+    window = int(alert.at // (alert.minutes * 60))
+    context = {
+        "email": alert.email,
+        "count": alert.count,
+        "minutes": alert.minutes,
+        "addresses": alert.addresses,
+        "when": datetime.fromtimestamp(alert.at, tz=UTC),
+        "link": absolute_url("user_detail", pk=person.pk) if person else absolute_url("audit_log"),
+    }
+    return alert_it("accounts-mail-refusals", f"accounts.mail-refusals:{alert.user_id}:{window}", "warning", context)
+
+
+def send_mailbox_password_reminder(user, *, until, days_left: int, step: int):
+    """Mailbox passwords stop working in mail programs soon, and this person's program still uses theirs."""
+    context = {"user": user, "until": until, "days_left": days_left, "link": absolute_url("devices")}
+    key = f"accounts.mailbox-password-reminder:{user.pk}:{until.isoformat()}:{step}"
+    return send_email("accounts-mailbox-password-reminder", key, [user.email], context)

@@ -286,8 +286,7 @@ def _write_refusal_audit(batch: Batch) -> None:
 
 
 def _raise_alert(alert: Alert) -> None:
-    from accounts import audit
-    from accounts.mailauth import notices
+    from accounts import audit, emails
 
     audit.record(
         "mail_auth.refusal_alert",
@@ -296,4 +295,4 @@ def _raise_alert(alert: Alert) -> None:
         minutes=alert.minutes,
         addresses=[f"{address} ({count})" for address, count in alert.addresses],
     )
-    notices.send_refusal_alert(alert)
+    emails.send_mail_refusals_alert(alert)

@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from accounts import app_passwords, enrolment
 from accounts.mailauth import passwords
-from accounts.models import AccountEmail, AppPassword, AuditEvent, MailLoginSummary, OrganisationSettings, User
+from accounts.models import AppPassword, AuditEvent, MailLoginSummary, OrganisationSettings, User
 from accounts.tasks import run_tick
+from portal.models import OutboxMessage
 
 pytestmark = pytest.mark.django_db
 
@@ -126,12 +127,12 @@ def test_reminders_go_14_7_and_1_days_before_the_cut_off_once_each(employee, exe
         with time_machine.travel(timezone.make_aware(timezone.datetime(2026, 3, day, 9, 0)), tick=False):
             MailLoginSummary.objects.filter(user=employee).update(mailbox_password_last_used_at=timezone.now())
             if app_passwords.remind_mailbox_password_users():
-                sent[day] = AccountEmail.objects.filter(kind="mailbox-password-reminder").count()
+                sent[day] = OutboxMessage.objects.filter(kind="accounts-mailbox-password-reminder").count()
     # Every day from the 6th offers a reminder, but each step (14, 7, 1 days) is one email only.
-    assert AccountEmail.objects.filter(kind="mailbox-password-reminder").count() == 3
+    assert OutboxMessage.objects.filter(kind="accounts-mailbox-password-reminder").count() == 3
     assert [sent[6], sent[13], sent[19]] == [1, 2, 3]
     assert 21 not in sent
-    first = AccountEmail.objects.filter(kind="mailbox-password-reminder").order_by("pk").first()
+    first = OutboxMessage.objects.filter(kind="accounts-mailbox-password-reminder").order_by("pk").first()
     assert first.to == [employee.email]
     assert "20 March 2026" in first.subject
     assert "/accounts/devices/" in first.body_text

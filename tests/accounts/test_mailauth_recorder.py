@@ -7,8 +7,9 @@ import pytest
 from accounts import app_passwords
 from accounts.mailauth import recorder
 from accounts.mailauth.decision import Answer, PasswordFacts, Policy, Reason, UserFacts, Verdict
-from accounts.models import AccountEmail, AppPassword, AuditEvent, MailLoginSummary
+from accounts.models import AppPassword, AuditEvent, MailLoginSummary
 from accounts.roles import Role
+from portal.models import AlertChannel, OutboxMessage
 
 ERIN = UserFacts(1, "erin@example.com", True, "erin@example.com")
 POLICY = Policy(alert_threshold=3, alert_minutes=10)
@@ -99,6 +100,7 @@ def test_a_batch_that_could_not_be_written_is_merged_back():
 def test_write_stores_uses_summaries_audit_events_and_alerts(make_user):
     erin = make_user("erin@example.com")
     make_user("ivan@example.com", role=Role.IT_STAFF)
+    AlertChannel.objects.create(name="IT chat", url="json://127.0.0.1:9/hook", severities=["warning"])
     password = app_passwords.create(erin, name="Laptop", can_read=True, can_send=True).password
     user = UserFacts(erin.pk, erin.email, True, erin.email)
     rec = recorder.Recorder()
@@ -118,7 +120,11 @@ def test_write_stores_uses_summaries_audit_events_and_alerts(make_user):
     refusal = AuditEvent.objects.get(action="mail_auth.refused")
     assert (refusal.ip_address, refusal.details["count"]) == ("198.51.100.7", 3)
     assert AuditEvent.objects.filter(action="app_password.first_use").count() == 1
-    assert AccountEmail.objects.get(kind="mail-refusals").to == ["ivan@example.com"]
+    alert = OutboxMessage.objects.get(kind="accounts-mail-refusals", channel=None)
+    assert alert.to == ["ivan@example.com"]
+    assert alert.severity == "warning"
+    assert f"/accounts/users/{erin.pk}/" in alert.body_text
+    assert OutboxMessage.objects.get(kind="accounts-mail-refusals", channel__isnull=False).channel_name == "IT chat"
 
     # Written twice (a retried batch): the first use stays a single event.
     again = recorder.Recorder()

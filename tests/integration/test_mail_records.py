@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from accounts import app_passwords
-from accounts.models import AccountEmail, AppPassword, AuditEvent, MailLoginSummary, OrganisationSettings
+from accounts.models import AppPassword, AuditEvent, MailLoginSummary, OrganisationSettings
 from accounts.roles import Role
+from portal.models import OutboxMessage
 from tests.mailserver import wait_until
 
 pytestmark = pytest.mark.integration
@@ -83,10 +84,12 @@ def test_many_refusals_within_minutes_alert_it_staff_once(mail_stack, erin, make
     )
     for attempt in range(4):
         assert mail_stack.imap("erin@example.com", f"guess {attempt}", source=f"127.7.7.{attempt + 1}") == "failed"
-    alert = wait_until(lambda: AccountEmail.objects.filter(kind="mail-refusals").first(), what="alert email")
+    alert = wait_until(
+        lambda: OutboxMessage.objects.filter(kind="accounts-mail-refusals", channel=None).first(), what="alert email"
+    )
     assert alert.to == ["ivan@example.com"]
     assert "erin@example.com" in alert.subject
     event = wait_until(lambda: AuditEvent.objects.filter(action="mail_auth.refusal_alert").first(), what="alert")
     assert event.details["count"] == 3
     mail_stack.sync()
-    assert AccountEmail.objects.filter(kind="mail-refusals").count() == 1
+    assert OutboxMessage.objects.filter(kind="accounts-mail-refusals", channel=None).count() == 1
