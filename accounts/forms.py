@@ -207,16 +207,19 @@ class AuditFilterForm(forms.Form):
     until = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
 
+# Shown in their own section of the sign-in settings: they apply to mail programs, not to portal sign-in.
+MAIL_SETTINGS = (
+    "mailbox_passwords",
+    "mailbox_passwords_until",
+    "app_passwords_per_user",
+    "revoke_app_passwords_on_token_reset",
+    "mail_refusal_alert_threshold",
+    "mail_refusal_alert_minutes",
+)
+
+
 class OrganisationSettingsForm(forms.ModelForm):
-    # Shown in their own section: they apply to mail programs, not to the portal's own sign-in.
-    MAIL_FIELDS = (
-        "mailbox_passwords",
-        "mailbox_passwords_until",
-        "app_passwords_per_user",
-        "revoke_app_passwords_on_token_reset",
-        "mail_refusal_alert_threshold",
-        "mail_refusal_alert_minutes",
-    )
+    MAIL_FIELDS = MAIL_SETTINGS
 
     class Meta:
         model = OrganisationSettings
@@ -227,12 +230,7 @@ class OrganisationSettingsForm(forms.ModelForm):
             "lockout_threshold",
             "lockout_window_minutes",
             "captcha_after_failures",
-            "mailbox_passwords",
-            "mailbox_passwords_until",
-            "app_passwords_per_user",
-            "revoke_app_passwords_on_token_reset",
-            "mail_refusal_alert_threshold",
-            "mail_refusal_alert_minutes",
+            *MAIL_SETTINGS,
         ]
         widgets = {"mailbox_passwords_until": forms.DateInput(attrs={"type": "date"})}
 

@@ -126,24 +126,28 @@ def _client_context() -> ssl.SSLContext:
     return context
 
 
-class _IMAP(imaplib.IMAP4_SSL):
+class _FromSource:
+    """imaplib and poplib cannot choose the local address: connect from ``self.source`` over TLS."""
+
+    source: str
+    host: str
+    port: int
+
+    def _create_socket(self, timeout):
+        sock = socket.create_connection((self.host, self.port), timeout, source_address=(self.source, 0))
+        return _client_context().wrap_socket(sock, server_hostname=None)
+
+
+class _IMAP(_FromSource, imaplib.IMAP4_SSL):
     def __init__(self, port: int, source: str) -> None:
         self.source = source
         super().__init__("127.0.0.1", port, ssl_context=_client_context(), timeout=20)
 
-    def _create_socket(self, timeout):
-        sock = socket.create_connection((self.host, self.port), timeout, source_address=(self.source, 0))
-        return self.ssl_context.wrap_socket(sock, server_hostname=None)
 
-
-class _POP3(poplib.POP3_SSL):
+class _POP3(_FromSource, poplib.POP3_SSL):
     def __init__(self, port: int, source: str) -> None:
         self.source = source
         super().__init__("127.0.0.1", port, context=_client_context(), timeout=20)
-
-    def _create_socket(self, timeout):
-        sock = socket.create_connection((self.host, self.port), timeout, source_address=(self.source, 0))
-        return self.context.wrap_socket(sock, server_hostname=None)
 
 
 def imap_login(port: int, user: str, password: str, source: str | None = None) -> str:

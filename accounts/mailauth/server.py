@@ -272,7 +272,9 @@ class Verifier:
     async def run(self, ready: Callable[[], None] | None = None) -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, self._stopping.set)
+            # Only the main thread may take signals (the command runs there; tests run it in a thread).
+            with contextlib.suppress(ValueError, RuntimeError):
+                loop.add_signal_handler(signum, self._stopping.set)
         server = await asyncio.start_unix_server(self.handle, sock=self._listen(), limit=protocol.MAX_LINE)
         tasks = [asyncio.create_task(self._poll_loop()), asyncio.create_task(self._write_loop())]
         log.info("mail login verifier listening on %s", self.socket_path)

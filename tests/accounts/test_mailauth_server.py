@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -60,7 +61,9 @@ def run_with_verifier(socket_path: str, talk, load=snapshot) -> object:
             verifier.stop()
             await asyncio.wait_for(server, 10)
 
-    return asyncio.run(main())
+    # In a thread of its own: a test before this one (Playwright's sync API) may own this thread's loop.
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, main()).result(timeout=60)
 
 
 async def ask(reader, writer, line: bytes) -> bytes:
