@@ -21,6 +21,7 @@ fails it under REQUIRE_SERVICES=1.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import glob
@@ -40,6 +41,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -112,6 +114,12 @@ def wait_until(condition: Callable[[], object], timeout: float = 10, what: str =
             return result
         time.sleep(0.1)
     raise AssertionError(f"{what} not met within {timeout} s")
+
+
+def run_coroutine(coroutine, timeout: float = 60):
+    """``asyncio.run`` in a thread of its own: Playwright's sync API may own this thread's event loop."""
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, coroutine).result(timeout=timeout)
 
 
 def random_source() -> str:

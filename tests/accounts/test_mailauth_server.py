@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from accounts.mailauth import passwords
 from accounts.mailauth.decision import PasswordFacts, Policy, Snapshot, UserFacts
 from accounts.mailauth.protocol import MAX_LINE, encode
 from accounts.mailauth.server import Verifier
+from tests.mailserver import run_coroutine
 
 SALT = b"\x01" * 16
 SECRET = "abcd-efgh-jkmn-pqrs-tuvw-xyza"
@@ -61,9 +61,7 @@ def run_with_verifier(socket_path: str, talk, load=snapshot) -> object:
             verifier.stop()
             await asyncio.wait_for(server, 10)
 
-    # In a thread of its own: a test before this one (Playwright's sync API) may own this thread's loop.
-    with ThreadPoolExecutor(1) as thread:
-        return thread.submit(asyncio.run, main()).result(timeout=60)
+    return run_coroutine(main())
 
 
 async def ask(reader, writer, line: bytes) -> bytes:

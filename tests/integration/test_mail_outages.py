@@ -15,6 +15,7 @@ import pytest
 
 from accounts import app_passwords
 from accounts.models import AppPassword
+from tests.mailserver import run_coroutine
 
 pytestmark = pytest.mark.integration
 
@@ -65,3 +66,37 @@ def test_without_the_flush_socket_the_cache_ttl_alone_ends_a_revoked_password(ma
     time.sleep(max(0.0, 3 + 1.1 - (time.monotonic() - revoked_at)))
     # ... but never longer than the TTL.
     assert stack.imap("erin@example.com", created.secret) == "failed"
+
+
+def test_a_verifier_that_hangs_gives_a_temporary_failure_after_the_timeout(mail_stack, erin):
+    import os
+    import signal
+
+    secret = app_passwords.create(erin, name="Laptop", can_read=True, can_send=True).secret
+    mail_stack.sync()
+    os.kill(mail_stack.verifier.process.pid, signal.SIGSTOP)  # alive, listening, but never answering
+    try:
+        started = time.monotonic()
+        assert mail_stack.imap("erin@example.com", secret, sync=False) == "tempfail"
+        assert time.monotonic() - started < 10  # the Lua passdb's 3 s, not the client's patience
+    finally:
+        os.kill(mail_stack.verifier.process.pid, signal.SIGCONT)
+    # The late answer went to a connection the Lua side had dropped: the next login is answered right.
+    assert mail_stack.imap("erin@example.com", secret) == "ok"
+
+
+def test_the_ping_command_and_the_flush_speak_to_the_real_processes(mail_stack, erin):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from accounts.mailauth import dovecot
+
+    secret = app_passwords.create(erin, name="Laptop", can_read=True, can_send=True).secret
+    assert mail_stack.imap("erin@example.com", secret) == "ok"
+    out = StringIO()
+    call_command("mail_auth_server", "--ping", "--socket", str(mail_stack.verifier_socket), stdout=out)
+    assert "1 app passwords" in out.getvalue()
+    # What `doveadm auth cache flush erin@example.com` does: the cached login goes.
+    assert run_coroutine(dovecot.flush(str(mail_stack.master_socket), ["erin@example.com"])) >= 1
+    assert run_coroutine(dovecot.flush(str(mail_stack.master_socket), ["erin@example.com"])) == 0
