@@ -213,7 +213,7 @@ def _user_saved(sender: type, instance: models.Model, update_fields: frozenset |
     if update_fields is not None and not (VERIFIER_USER_FIELDS & set(update_fields)):
         return
     MailAuthState.bump()
-    if not instance.is_active:
+    if not instance.is_active and not kwargs.get("raw"):  # raw: loaddata, whose rows may not all exist yet
         from accounts import app_passwords
 
         app_passwords.revoke_all(instance, reason=AppPassword.RevokeReason.DEACTIVATED)
