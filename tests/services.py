@@ -37,15 +37,16 @@ def service_missing(reason: str) -> None:
     pytest.skip(reason)
 
 
-def wait_until(condition, timeout: float = 60, describe=None) -> None:
+def wait_until(condition, timeout: float = 60, describe=None):
     """Poll ``condition`` (a worker in another process is doing the work) until it holds, or fail.
 
-    ``describe()`` says what the test saw, for the failure message (e.g. row states and the worker's log).
+    Returns what ``condition()`` returned (e.g. the row it found). ``describe()`` says what the test saw,
+    for the failure message (e.g. row states and the worker's log).
     """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if condition():
-            return
+        if result := condition():
+            return result
         time.sleep(0.2)
     raise AssertionError(f"timed out after {timeout} s" + (f"; {describe()}" if describe else ""))
 

@@ -13,7 +13,7 @@ from accounts.mailauth import passwords
 from accounts.mailauth.decision import PasswordFacts, Policy, Snapshot, UserFacts
 from accounts.mailauth.protocol import MAX_LINE, encode
 from accounts.mailauth.server import Verifier
-from tests.mailserver import run_coroutine
+from tests.mailclients import run_coroutine
 
 SALT = b"\x01" * 16
 SECRET = "abcd-efgh-jkmn-pqrs-tuvw-xyza"

@@ -15,7 +15,7 @@ import pytest
 
 from accounts import app_passwords
 from accounts.models import AppPassword
-from tests.mailserver import run_coroutine
+from tests.mailclients import run_coroutine
 
 pytestmark = pytest.mark.integration
 
