@@ -73,3 +73,16 @@ def test_deactivating_in_the_admin_is_audited_like_on_the_user_page(client, logi
     event = AuditEvent.objects.get(action="user.deactivated")
     assert (event.actor, event.target, event.details) == (it_staff, employee.email, {"via": "admin"})
     assert not AuditEvent.objects.filter(action="user.role_changed").exists()
+
+
+def test_app_passwords_show_in_the_admin_without_their_hash(client, login, it_staff, employee):
+    from accounts import app_passwords
+
+    created = app_passwords.create(employee, name="Laptop", can_read=True, can_send=True).password
+    login(client, it_staff)
+    listing = client.get(reverse("admin:accounts_apppassword_changelist"))
+    assert listing.status_code == 200 and "Laptop" in listing.content.decode()
+    detail = client.get(reverse("admin:accounts_apppassword_change", args=[created.pk])).content.decode()
+    assert created.digest not in detail and created.salt not in detail
+    assert client.get(reverse("admin:accounts_apppassword_add")).status_code == 403
+    assert client.get(reverse("admin:accounts_mailloginsummary_changelist")).status_code == 200
