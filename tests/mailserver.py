@@ -346,6 +346,13 @@ class MailStack:
         self.mailbox_passwords = dict(passwords)
         lines = [f"{login}:{ssha512(password)}::::::" for login, password in passwords.items()]
         self.passwd_file.write_text("".join(line + "\n" for line in lines))
+        # Dovecot re-reads a passwd-file when its mtime or size changed, but looks at most once per
+        # second: give every version its own mtime, and let the second of the last look pass.
+        self._passwd_versions = getattr(self, "_passwd_versions", 0) + 1
+        stamp = 1_000_000_000 + self._passwd_versions
+        os.utime(self.passwd_file, (stamp, stamp))
+        if self.dovecot is not None:
+            time.sleep(1.01 - time.time() % 1)
 
     def set_mailbox_password(self, login: str, password: str) -> None:
         self.set_mailbox_passwords({**self.mailbox_passwords, login: password})
@@ -414,7 +421,8 @@ class MailStack:
 
     def reset(self) -> None:
         """Between tests: no mailbox passwords, an empty auth cache, the verifier on the fresh database."""
-        self.set_mailbox_passwords({})
+        if self.mailbox_passwords:
+            self.set_mailbox_passwords({})
         if self.verifier is None or not self.verifier.running():
             self.start_verifier()
         self.doveadm("auth", "cache", "flush")
