@@ -24,46 +24,35 @@ import argparse
 import asyncio
 import os
 import random
+import shutil
 import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-WORK = Path(tempfile.mkdtemp(prefix="bench-mailauth-"))
+from _scratch import ROOT, scratch_django
+
 BENCH_DB = "portal_bench_mailauth"
 ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 PEOPLE, PER_PERSON = 1000, 3
 
 
-def choose_database() -> str:
+def scratch_postgres() -> str | None:
+    """A fresh PostgreSQL database for the run, or None (then the scratch set-up uses SQLite)."""
     try:
         import psycopg
 
         with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=2) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
             conn.execute(f"CREATE DATABASE {BENCH_DB}")
-        parts = urlsplit(ADMIN_URL)
-        return urlunsplit((parts.scheme, parts.netloc, f"/{BENCH_DB}", "", ""))
     except Exception as exc:
         print(f"PostgreSQL unavailable ({exc.__class__.__name__}); using SQLite")
-        return f"sqlite:///{WORK / 'bench.sqlite3'}"
+        return None
+    parts = urlsplit(ADMIN_URL)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{BENCH_DB}", "", ""))
 
 
-os.environ["PORTAL_VAR_DIR"] = str(WORK)
-os.environ["DATABASE_URL"] = choose_database()
-os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
-os.environ["LOG_LEVEL"] = "WARNING"
-
-import django  # noqa: E402
-
-django.setup()
-
-from django.core.management import call_command  # noqa: E402
-from django.utils import timezone  # noqa: E402
+WORK = scratch_django("mailauth", database_url=scratch_postgres(), LOG_LEVEL="WARNING")
 
 from accounts import app_passwords  # noqa: E402
 from accounts.mailauth import passwords, protocol  # noqa: E402
@@ -224,7 +213,6 @@ def main() -> int:
         print(f"SKIPPED: {reason}")
         return 0
     print(f"{os.cpu_count()} CPU(s); database: {os.environ['DATABASE_URL'].split(':', 1)[0]}", flush=True)
-    call_command("migrate", verbosity=0)
     started = time.perf_counter()
     secrets_by_login = seed()
     print(f"seeded {PEOPLE} people and {PEOPLE * PER_PERSON} app passwords in {time.perf_counter() - started:.1f} s")
@@ -290,7 +278,4 @@ if __name__ == "__main__":
 
             with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
                 conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        import shutil
-
         shutil.rmtree(WORK, ignore_errors=True)
-        print(f"(cleaned up; {timezone.now():%H:%M:%S})")

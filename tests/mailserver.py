@@ -431,7 +431,7 @@ class MailStack:
         """Wait until the verifier serves what the test has committed (every change bumps the version)."""
         from accounts.models import MailAuthState
 
-        MailAuthState.ensure()
+        MailAuthState.load()
         self.verifier.wait_for(MailAuthState.current_version(), timeout)
 
     def doveadm(self, *args: str) -> str:

@@ -215,8 +215,7 @@ class Verifier:
 
         from accounts.models import MailAuthState
 
-        MailAuthState.ensure()
-        MailAuthState.objects.filter(pk=1).update(
+        MailAuthState.store(
             verifier_seen_at=timezone.now(),
             verifier_version=self.snapshot.version if self.snapshot else None,
             verifier_host=socket.gethostname()[:200],

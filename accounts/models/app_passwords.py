@@ -18,11 +18,13 @@ from __future__ import annotations
 import time
 
 from django.conf import settings
-from django.db import IntegrityError, models, transaction
+from django.db import models
 from django.db.models import F, Q
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.utils import timezone
+
+from portal.singletons import Singleton
 
 __all__ = ["AppPassword", "MailAuthState", "MailLoginSummary"]
 
@@ -125,10 +127,16 @@ class AppPassword(models.Model):
         return bool(done)
 
 
-class MailAuthState(models.Model):
-    """One row (pk=1): the change counter the verifier polls, and the verifier's own heartbeat."""
+def fresh_version() -> int:
+    """A new row's version starts from the clock, never from 0: after a restore or a test database flush
+    the verifier must not mistake a new small version for the one it already serves."""
+    return time.time_ns() // 1000
 
-    version = models.BigIntegerField(default=0)
+
+class MailAuthState(Singleton):
+    """The change counter the verifier polls, and the verifier's own heartbeat."""
+
+    version = models.BigIntegerField(default=fresh_version)
     changed_at = models.DateTimeField(default=timezone.now)
     # Written by the verifier about every 30 seconds (mail_auth_server).
     verifier_seen_at = models.DateTimeField(null=True, blank=True)
@@ -142,29 +150,14 @@ class MailAuthState(models.Model):
         return f"mail auth version {self.version}"
 
     @classmethod
-    def ensure(cls) -> None:
-        """Create the row if it is missing. A fresh row starts from the clock, never from 0 or 1: after a
-        restore or a test database flush the verifier must not mistake a new small version for the
-        one it already serves."""
-        if cls.objects.filter(pk=1).exists():
-            return
-        try:
-            with transaction.atomic():
-                cls.objects.create(pk=1, version=time.time_ns() // 1000)
-        except IntegrityError:
-            pass  # created by a concurrent transaction
-
-    @classmethod
     def bump(cls) -> None:
         """Tell the verifier that something it serves changed (call inside the changing transaction)."""
-        now = timezone.now()
-        if not cls.objects.filter(pk=1).update(version=F("version") + 1, changed_at=now):
-            cls.ensure()
-            cls.objects.filter(pk=1).update(version=F("version") + 1, changed_at=now)
+        cls.store(version=F("version") + 1, changed_at=timezone.now())
 
     @classmethod
     def current_version(cls) -> int:
-        return cls.objects.filter(pk=1).values_list("version", flat=True).first() or 0
+        """The version now, without creating the row (0 when there is none yet)."""
+        return cls.objects.filter(pk=cls.SINGLETON_PK).values_list("version", flat=True).first() or 0
 
 
 class MailLoginSummary(models.Model):

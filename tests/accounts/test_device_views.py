@@ -236,7 +236,6 @@ def test_the_settings_page_shows_whether_the_verifier_runs(client, login, it_sta
 
     login(client, it_staff)
     assert "Never seen" in client.get(reverse("sign_in_settings")).content.decode()
-    MailAuthState.ensure()
-    MailAuthState.objects.filter(pk=1).update(verifier_seen_at=timezone.now(), verifier_host="mail1")
+    MailAuthState.store(verifier_seen_at=timezone.now(), verifier_host="mail1")
     page = client.get(reverse("sign_in_settings")).content.decode()
     assert "Running" in page and "mail1" in page
