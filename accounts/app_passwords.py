@@ -109,6 +109,29 @@ def revoke_all(user: User, *, reason: str, by: User | None = None, request=None)
     return revoked
 
 
+def suspend_sending(user: User, *, reason: str, by: User | None = None) -> int:
+    """Stop ``user``'s app passwords from sending mail (the sending guard's answer to a hijacked account).
+
+    Every active password that may send is suspended: SMTP submission refuses it, IMAP and POP3 go on.
+    Audited once; returns how many were suspended (0 when none could send)."""
+    with transaction.atomic():
+        rows = AppPassword.objects.filter(user=user, state=AppPassword.State.ACTIVE, can_send=True)
+        suspended = [row.name for row in rows if row.suspend(reason=reason)]
+        if suspended:
+            audit.record("app_password.suspended", actor=by, target=user.email, names=suspended, reason=reason[:200])
+    return len(suspended)
+
+
+def reinstate_sending(user: User, *, by: User | None) -> int:
+    """Let ``user``'s suspended app passwords send again (IT staff, after dealing with the account)."""
+    with transaction.atomic():
+        rows = AppPassword.objects.filter(user=user, state=AppPassword.State.SUSPENDED)
+        reinstated = [row.name for row in rows if row.reinstate()]
+        if reinstated:
+            audit.record("app_password.reinstated", actor=by, target=user.email, names=reinstated)
+    return len(reinstated)
+
+
 def revoke_for_inactive_users() -> int:
     """Safety net for the accounts tick: a user made inactive without ``save()`` still loses them."""
     total = 0

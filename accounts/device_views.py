@@ -176,6 +176,16 @@ def staff_revoke_all(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("user_detail", pk=pk)
 
 
+@requires("manage_users")
+@require_POST
+def staff_reinstate(request: HttpRequest, pk: int) -> HttpResponse:
+    """Let a person's suspended app passwords send again (suspended by the sending guard)."""
+    person = get_object_or_404(User, pk=pk)
+    count = app_passwords.reinstate_sending(person, by=request.user)
+    messages.success(request, f"{count} app password(s) of {person.email} may send mail again.")
+    return redirect("user_detail", pk=pk)
+
+
 # --- Thunderbird autoconfig (anonymous, like the mail server's own names) ----------------------------
 
 

@@ -44,6 +44,7 @@ urlpatterns = [
         name="user_app_password_revoke",
     ),
     path("users/<int:pk>/app-passwords/revoke/", device_views.staff_revoke_all, name="user_app_passwords_revoke"),
+    path("users/<int:pk>/app-passwords/reinstate/", device_views.staff_reinstate, name="user_app_passwords_reinstate"),
     path("invitations/", staff_views.invitation_list, name="invitations"),
     path("invitations/<int:pk>/revoke/", staff_views.invitation_revoke, name="invitation_revoke"),
     path("coverage/", staff_views.coverage, name="otp_coverage"),

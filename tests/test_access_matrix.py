@@ -111,6 +111,9 @@ MATRIX: dict[str, Row] = {
     "user_invite": Row(LOGIN, 403, 403, 302, method="post", kwargs=lambda: {"pk": _accounts_person().pk}),
     "user_app_password_revoke": Row(LOGIN, 403, 403, 302, method="post", kwargs=lambda: _accounts_person_password()),
     "user_app_passwords_revoke": Row(LOGIN, 403, 403, 302, method="post", kwargs=lambda: {"pk": _accounts_person().pk}),
+    "user_app_passwords_reinstate": Row(
+        LOGIN, 403, 403, 302, method="post", kwargs=lambda: {"pk": _accounts_person().pk}
+    ),
     "invitations": it_only(),
     "invitation_revoke": Row(LOGIN, 403, 403, 302, method="post", kwargs=lambda: {"pk": _accounts_invitation()[0]}),
     "otp_coverage": it_only(),

@@ -7,8 +7,8 @@ Verdicts and when they are given (docs/mail-clients.md has the table for IT staf
 
 - OK: the password is one of the user's active app passwords and its scope covers the service
   (read = IMAP, POP3, ManageSieve; send = SMTP submission); Dovecot logs in as ``user``.
-- FAIL: deactivated user (whatever the password); a revoked, suspended or wrong-scope app password;
-  anything else while mailbox passwords are refused.
+- FAIL: deactivated user (whatever the password); a revoked or wrong-scope app password; a suspended
+  one for sending (it may still read); anything else while mailbox passwords are refused.
 - NEXT: not an app password, and mailbox passwords are still accepted: the site's own passdb checks it.
 - UNKNOWN: a login name the portal does not know while mailbox passwords are refused.
 - TEMPFAIL: no snapshot yet (the database was never reachable): a temporary failure, never a success.
@@ -153,11 +153,12 @@ def decide(request: Verify, snapshot: Snapshot | None, now: datetime) -> Answer:
     if password is not None:
         if password.state == REVOKED:
             return Answer(Verdict.FAIL, Reason.REVOKED, user, password)
-        if password.state == SUSPENDED:
-            return Answer(Verdict.FAIL, Reason.SUSPENDED, user, password)
         refusal = scope_refusal(password, request.service)
         if refusal:
             return Answer(Verdict.FAIL, refusal, user, password)
+        if password.state == SUSPENDED and request.service in SEND_SERVICES:
+            # Suspended by the sending guard: the device may go on reading mail, not send any.
+            return Answer(Verdict.FAIL, Reason.SUSPENDED, user, password)
         return Answer(Verdict.OK, Reason.APP_PASSWORD, user, password)
     if mailbox_allowed:
         return Answer(Verdict.NEXT, Reason.MAILBOX_ALLOWED, user)

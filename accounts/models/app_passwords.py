@@ -4,9 +4,10 @@ An app password ("device password") lets one mail program on one device read mai
 send mail (SMTP submission through Dovecot SASL), or both, instead of the mailbox password. Only a
 salted HMAC of the random secret is stored (``accounts.mailauth.passwords``).
 
-States: ``active`` -> ``revoked`` (final), and ``active`` <-> ``suspended`` (the sending guard of
-issue 12 suspends send-scoped passwords of a hijacked account; IT staff reinstate them). Every change
-goes through a conditional update, so two requests racing never both "win".
+States: ``active`` -> ``revoked`` (final), and ``active`` <-> ``suspended``: the sending guard
+suspends the send-scoped passwords of a hijacked account (``app_passwords.suspend_sending``); a
+suspended password may still read mail but not send, until IT staff reinstate it. Every change goes
+through a conditional update, so two requests racing never both "win".
 
 ``MailAuthState.version`` is bumped in the same transaction as any change the verifier must see
 (app passwords, a user's email or active flag, the organisation's settings); the verifier polls it
@@ -106,7 +107,7 @@ class AppPassword(models.Model):
         return bool(done)
 
     def suspend(self, *, reason: str) -> bool:
-        """Active -> suspended (the password stops working but can be reinstated); False otherwise."""
+        """Active -> suspended (no more sending; reading goes on; it can be reinstated); False otherwise."""
         now = timezone.now()
         done = AppPassword.objects.filter(pk=self.pk, state=self.State.ACTIVE).update(
             state=self.State.SUSPENDED, suspended_at=now, suspended_reason=reason[:200]

@@ -143,3 +143,24 @@ def test_no_reminders_while_mailbox_passwords_are_simply_allowed_or_refused(empl
     for mode in ("allowed", "refused"):
         OrganisationSettings.objects.update_or_create(pk=1, defaults={"mailbox_passwords": mode})
         assert app_passwords.remind_mailbox_password_users() == 0
+
+
+def test_suspending_sending_leaves_reading_and_is_reinstated_by_it_staff(employee, it_staff):
+    laptop = create(employee, "Laptop").password
+    reader = create(employee, "Tablet", send=False).password
+    assert app_passwords.suspend_sending(employee, reason="1,200 messages in 5 minutes") == 1
+    laptop.refresh_from_db()
+    reader.refresh_from_db()
+    assert (laptop.state, laptop.suspended_reason, reader.state) == (
+        "suspended",
+        "1,200 messages in 5 minutes",
+        "active",
+    )
+    assert app_passwords.suspend_sending(employee, reason="again") == 0
+    event = AuditEvent.objects.get(action="app_password.suspended")
+    assert event.details["names"] == ["Laptop"]
+
+    assert app_passwords.reinstate_sending(employee, by=it_staff) == 1
+    laptop.refresh_from_db()
+    assert laptop.state == "active" and not laptop.suspended_reason
+    assert AuditEvent.objects.get(action="app_password.reinstated").actor == it_staff

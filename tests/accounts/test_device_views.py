@@ -239,3 +239,13 @@ def test_the_settings_page_shows_whether_the_verifier_runs(client, login, it_sta
     MailAuthState.store(verifier_seen_at=timezone.now(), verifier_host="mail1")
     page = client.get(reverse("sign_in_settings")).content.decode()
     assert "Running" in page and "mail1" in page
+
+
+def test_it_staff_let_suspended_passwords_send_again(client, login, it_staff, employee):
+    app_passwords.create(employee, name="Laptop", can_read=True, can_send=True)
+    app_passwords.suspend_sending(employee, reason="sending burst")
+    login(client, it_staff)
+    page = client.get(reverse("user_detail", kwargs={"pk": employee.pk})).content.decode()
+    assert "sending burst" in page and "Let suspended ones send again" in page
+    client.post(reverse("user_app_passwords_reinstate", kwargs={"pk": employee.pk}))
+    assert AppPassword.objects.get(user=employee).state == "active"

@@ -81,6 +81,8 @@ REFUSED = Policy(mailbox="refused")
         (LAPTOP, "lmtp", Verdict.FAIL, Reason.SERVICE),
         (OLD, "imap", Verdict.FAIL, Reason.REVOKED),
         (PAUSED, "smtp", Verdict.FAIL, Reason.SUSPENDED),
+        (PAUSED, "submission", Verdict.FAIL, Reason.SUSPENDED),
+        (PAUSED, "imap", Verdict.OK, Reason.APP_PASSWORD),  # suspended from sending, reading goes on
         ("the mailbox password", "imap", Verdict.FAIL, Reason.REFUSED),
     ],
 )

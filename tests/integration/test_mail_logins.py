@@ -119,3 +119,12 @@ def test_people_the_portal_does_not_know_use_the_site_passdb_only_while_mailbox_
     assert mail_stack.smtp("scanner@example.com", "scanner mailbox password") == "ok"
     set_mailbox_rule(OrganisationSettings.MailboxPasswords.REFUSED)
     assert mail_stack.smtp("scanner@example.com", "scanner mailbox password") == "failed"
+
+
+def test_a_password_suspended_from_sending_still_reads_mail(mail_stack, erin):
+    secret = make_password(erin).secret
+    assert app_passwords.suspend_sending(erin, reason="sending burst") == 1
+    assert mail_stack.smtp("erin@example.com", secret) == "failed"
+    assert mail_stack.imap("erin@example.com", secret) == "ok"
+    app_passwords.reinstate_sending(erin, by=None)
+    assert mail_stack.smtp("erin@example.com", secret) == "ok"
