@@ -279,6 +279,11 @@ DNSBL_MAX_IN_FLIGHT = env_int("DNSBL_MAX_IN_FLIGHT", 100, minimum=1)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", True) else None
 # Peers (nginx) whose last X-Forwarded-For entry is the browser's address (lockout per address, audit log).
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", ["127.0.0.1", "::1"])
+# Sign-in failures, password-reset requests and CAPTCHA pictures are counted per client network of this size.
+CLIENT_NETWORK_IPV4_PREFIX = env_int("CLIENT_NETWORK_IPV4_PREFIX", 24, minimum=8)
+CLIENT_NETWORK_IPV6_PREFIX = env_int("CLIENT_NETWORK_IPV6_PREFIX", 64, minimum=16)
+if CLIENT_NETWORK_IPV4_PREFIX > 32 or CLIENT_NETWORK_IPV6_PREFIX > 128:
+    raise ImproperlyConfigured("CLIENT_NETWORK_IPV4_PREFIX is at most 32 and CLIENT_NETWORK_IPV6_PREFIX at most 128")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^gateway/auth$"]
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)

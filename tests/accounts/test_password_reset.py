@@ -14,8 +14,19 @@ from tests.conftest import totp_code
 NEW_PASSWORD = "brand new password 2026"
 
 
-def request_reset(client, email):
-    return client.post(reverse("password_reset"), {"email": email})
+def request_reset(client, email, **extra):
+    """Ask for a link, then do what the worker does with the request (accounts.process_password_reset)."""
+    response = client.post(reverse("password_reset"), {"email": email}, **extra)
+    answer_requests()
+    return response
+
+
+def answer_requests() -> None:
+    from accounts import password_reset
+    from accounts.models import PasswordResetRequest
+
+    for pk in PasswordResetRequest.objects.filter(processed_at__isnull=True).values_list("pk", flat=True):
+        password_reset.process(pk)
 
 
 def reset_link(email) -> str:
