@@ -33,3 +33,12 @@ def canonical(address: str | None) -> str:
     with contextlib.suppress(UnicodeError):
         domain = domain.encode("idna").decode("ascii")
     return f"{local}@{domain}"
+
+
+def compatible(address: str | None) -> str:
+    """``address`` with compatibility characters made plain (NFKC), before it is validated or stored.
+
+    Full-width letters from an input method, or a ligature pasted from a document, are the plain address
+    the person meant; the case is left alone (that is for ``canonical``).
+    """
+    return unicodedata.normalize("NFKC", (address or "").strip())

@@ -7,7 +7,7 @@ from django.contrib.auth.forms import SetPasswordForm
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.addresses import MAX_LENGTH, canonical
+from accounts.addresses import MAX_LENGTH, canonical, compatible
 from accounts.models import Department, OrganisationSettings, User
 from accounts.roles import Role
 
@@ -39,8 +39,15 @@ def locked_message(until) -> str:
     )
 
 
+class EmailAddressField(forms.EmailField):
+    """An email field that reads full-width letters and ligatures as the plain address (``addresses.compatible``)."""
+
+    def to_python(self, value):
+        return compatible(super().to_python(value))
+
+
 class SignInForm(forms.Form):
-    username = forms.EmailField(
+    username = EmailAddressField(
         label="Email address", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "username"})
     )
     password = forms.CharField(
@@ -128,7 +135,7 @@ class InvitationPasswordForm(SetPasswordForm):
 
 
 class PasswordResetForm(forms.Form):
-    email = forms.EmailField(
+    email = EmailAddressField(
         label="Email address", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
     )
 
@@ -161,6 +168,7 @@ class UserCreateForm(forms.ModelForm):
     class Meta:
         model = User
         fields = ["email", "first_name", "last_name", "role"]
+        field_classes = {"email": EmailAddressField}
 
     def clean_email(self) -> str:
         email = self.cleaned_data["email"].strip().lower()

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts import audit
-from accounts.addresses import MAX_LENGTH, canonical
+from accounts.addresses import MAX_LENGTH, canonical, compatible
 from accounts.models import Department, User
 from accounts.roles import Role
 
@@ -110,7 +110,7 @@ def _check_row(line: int, values: list[str], index: dict[str, int], seen: dict[s
         return None, [f"Line {line}: expected {len(COLUMNS)} values, found {len(values)}."]
     get = {c: values[i].strip() for c, i in index.items()}
     problems = []
-    email = get["email"].lower()
+    email = compatible(get["email"]).lower()
     key = canonical(email)
     try:
         validate_email(email)
