@@ -76,7 +76,7 @@ def test_variants_sign_in_to_the_one_account_when_it_is_not_locked(postgres, cli
 
 
 def test_two_accounts_that_only_look_alike_both_sign_in(postgres, client, it_staff):
-    """The CSV import that used to create bılly@ and BILLY@, after which each sign-in was a server error."""
+    """The CSV import that used to create b\u0131lly@ and BILLY@, after which each sign-in was a server error."""
     result = import_bytes(
         "email,first_name,last_name,department,role\n"
         "b\u0131lly@example.com,Billy,One,,employee\nBILLY@example.com,Billy,Two,,employee\n".encode(),
