@@ -37,10 +37,10 @@ def send_invitations(pairs) -> None:
     queue([invitation_row(invitation, token) for invitation, token in pairs])
 
 
-def send_password_reset(user, uidb64: str, token: str):
-    # Django's reset token is the same for repeated requests until the password or last sign-in changes.
+def send_password_reset(user, uidb64: str, token: str, *, request_id: int):
+    """One email per reset request (``PasswordResetRequest``), which the hourly limit has let through."""
     link = absolute_url("password_reset_confirm", uidb64=uidb64, token=token)
-    key = f"accounts.password-reset:{user.pk}:{_digest(token)}"
+    key = f"accounts.password-reset:{user.pk}:{request_id}"
     return send_email("accounts-password-reset", key, [user.email], {"user": user, "link": link}, sensitive=True)
 
 

@@ -62,7 +62,7 @@ def process(row_id: int) -> str | None:
             outcome = Outcome.LIMITED
         else:
             uid = urlsafe_base64_encode(force_bytes(user.pk))
-            emails.send_password_reset(user, uid, default_token_generator.make_token(user))
+            emails.send_password_reset(user, uid, default_token_generator.make_token(user), request_id=row.pk)
             outcome = Outcome.SENT
     PasswordResetRequest.objects.filter(pk=row_id).update(outcome=outcome)
     return outcome
