@@ -7,6 +7,7 @@ are in ``accounts.staff_views``.
 from __future__ import annotations
 
 import time
+from functools import wraps
 
 import django_otp
 from django.contrib import auth, messages
@@ -14,6 +15,7 @@ from django.contrib.auth import views as auth_views
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
+from django.utils.decorators import method_decorator
 from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
@@ -350,7 +352,20 @@ def token_remove(request: HttpRequest, pk: int) -> HttpResponse:
 # --- Invitations (anonymous) ---------------------------------------------------------------
 
 
+def _no_referrer(view):
+    """The page's URL holds a one-time token: the browser must not send it on as a Referer."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs) -> HttpResponse:
+        response = view(*args, **kwargs)
+        response["Referrer-Policy"] = "no-referrer"
+        return response
+
+    return wrapper
+
+
 @never_cache
+@_no_referrer
 @sensitive_post_parameters("new_password1", "new_password2")
 def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     invitation = invitations.find(token)
@@ -394,6 +409,7 @@ class PasswordResetDoneView(auth_views.PasswordResetDoneView):
     template_name = "registration/password_reset_done.html"
 
 
+@method_decorator(_no_referrer, name="dispatch")
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     template_name = "registration/password_reset_confirm.html"
     success_url = reverse_lazy("password_reset_complete")

@@ -23,6 +23,7 @@ from portal.env import (
     load_dotenv,
     parse_cache_url,
     parse_database_url,
+    secret_key_problem,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -37,8 +38,8 @@ DEBUG = env_bool("DEBUG", False)
 def _secret_key() -> str:
     key = env_str("SECRET_KEY")
     if key:
-        if len(key) < 50 or len(set(key)) < 5 or key.startswith("django-insecure"):
-            raise ImproperlyConfigured("SECRET_KEY must be at least 50 random characters")
+        if problem := secret_key_problem(key):
+            raise ImproperlyConfigured(f"{problem}, e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))'")
         return key
     if not DEBUG:
         raise ImproperlyConfigured(
@@ -142,7 +143,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache and sessions ----------------------------------------------------
 # The default cache is a folder under var/, shared by the web workers and the
 # Celery worker; production uses Redis (CACHE_URL=redis://127.0.0.1:6379/1).
-CACHES = {"default": parse_cache_url(env_str("CACHE_URL", f"file://{VAR_DIR / 'cache'}"))}
+CACHES = {"default": parse_cache_url(env_str("CACHE_URL", f"file://{VAR_DIR / 'cache'}"), base_dir=BASE_DIR)}
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 12 * 3600, minimum=300)
 SESSION_COOKIE_DOMAIN = env_str("SESSION_COOKIE_DOMAIN") or None
@@ -316,7 +317,10 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "filters": {"channel_secrets": {"()": "portal.channels.RedactChannelSecrets"}},
+    "filters": {
+        "channel_secrets": {"()": "portal.channels.RedactChannelSecrets"},
+        "one_time_tokens": {"()": "portal.logredact.RedactTokens"},
+    },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain"},
         "discard": {"class": "logging.NullHandler"},
@@ -324,6 +328,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # "Not Found: /accounts/invitation/<token>/": invitation and reset tokens are redacted (portal.logredact).
+        "django.request": {"filters": ["one_time_tokens"]},
+        "django.server": {"filters": ["one_time_tokens"]},
         # Apprise and urllib3 log channel URLs and ntfy topics (tokens): redacted in every record
         # (portal.channels), and Apprise's own records stay out of the console altogether. What it says
         # about a failure reaches the channel's status through portal.channels, with the URL removed.
