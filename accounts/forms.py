@@ -21,6 +21,10 @@ CAPTCHA_FOR_NETWORK = (
 )
 
 
+TOO_MANY_PICTURES = (
+    "Too many sign-in pictures were asked for from your network in the last minute. Wait a minute, then reload "
+    "this page."
+)
 RESET_LIMITED = (
     "Too many password reset requests came from your network in the last hour. Try again later, or ask IT staff."
 )

@@ -24,12 +24,24 @@ from django.views.decorators.http import require_POST
 from django.views.generic import FormView
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts import audit, backup_codes, emails, enrolment, invitations, lifecycle, lockout, password_reset, signin
+from accounts import (
+    audit,
+    backup_codes,
+    captcha_pictures,
+    emails,
+    enrolment,
+    invitations,
+    lifecycle,
+    lockout,
+    password_reset,
+    signin,
+)
 from accounts.addresses import MAX_LENGTH
 from accounts.forms import (
     CAPTCHA_FOR_NETWORK,
     CAPTCHA_PROMPT,
     RESET_LIMITED,
+    TOO_MANY_PICTURES,
     WRONG_CREDENTIALS,
     ConfirmTokenForm,
     EnrolStartForm,
@@ -68,8 +80,13 @@ def _with_next(name: str, next_url: str) -> str:
 
 
 def _sign_in_page(request: HttpRequest, form: SignInForm, *, message: str = "", notice: str = "") -> HttpResponse:
+    status = 200
+    if "captcha" in form.fields and not captcha_pictures.allow(request):
+        # Each picture is a stored row: a network asking for pictures by the hundred gets none for a minute.
+        form.fields.pop("captcha")
+        message, notice, status = TOO_MANY_PICTURES, "", 429
     ctx = {"form": form, "next": _next(request), "message": message, "notice": notice}
-    return render(request, "registration/login.html", ctx)
+    return render(request, "registration/login.html", ctx, status=status)
 
 
 @never_cache
