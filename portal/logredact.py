@@ -3,11 +3,11 @@
 The links that invitation and reset emails carry hold a token in their path
 (``/accounts/invitation/<token>/``, ``/accounts/password-reset/<uid>/<token>/``). Whoever reads an access
 log could otherwise use an invitation that was not accepted yet. The portal strips them from every log it
-writes: Django's (``RedactTokens`` on ``django.request`` and ``django.server``) and gunicorn's access log
+writes: Django's (``RedactTokens`` on the console handler every logger writes to) and gunicorn's access log
 (``GunicornLogger``, set in the project's ``gunicorn.conf.py``, which gunicorn reads from the working
 directory). nginx's access log is the operator's: ``docs/deploy.md`` gives the ``map`` and ``log_format``
-that do the same there. The token pages also send ``Referrer-Policy: no-referrer``, so the next request
-(a stylesheet, the page after) does not carry the link in its ``Referer`` header.
+that do the same there. The token pages also send ``Referrer-Policy: strict-origin``, so the next request
+(a stylesheet, the page after) carries only the origin in its ``Referer`` header, not the link.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def redact(text: str) -> str:
 
 
 class RedactTokens(logging.Filter):
-    """A logging filter for Django's request loggers ("Not Found: /accounts/invitation/<token>/")."""
+    """A logging filter for every log line ("Not Found: /accounts/invitation/<token>/", CSRF refusals ...)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()

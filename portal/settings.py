@@ -322,15 +322,13 @@ LOGGING = {
         "one_time_tokens": {"()": "portal.logredact.RedactTokens"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        # Invitation and reset tokens are redacted from every line (portal.logredact), e.g. "Not Found: /...".
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["one_time_tokens"]},
         "discard": {"class": "logging.NullHandler"},
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
-        # "Not Found: /accounts/invitation/<token>/": invitation and reset tokens are redacted (portal.logredact).
-        "django.request": {"filters": ["one_time_tokens"]},
-        "django.server": {"filters": ["one_time_tokens"]},
         # Apprise and urllib3 log channel URLs and ntfy topics (tokens): redacted in every record
         # (portal.channels), and Apprise's own records stay out of the console altogether. What it says
         # about a failure reaches the channel's status through portal.channels, with the URL removed.
