@@ -20,7 +20,8 @@ urlpatterns = [
     path("monitoring/load/", include("monitoring.serverload.urls")),
     path("messages/", include("portal.message_urls")),
     # Before the package's own URLs: a new picture for anonymous visitors is limited per network.
-    path("captcha/refresh/", captcha_pictures.refresh, name="captcha-refresh"),
+    # The package's own "captcha-refresh" (which its widget reverses) is the same path, so it comes here too.
+    path("captcha/refresh/", captcha_pictures.refresh, name="captcha_refresh"),
     path("captcha/", include("captcha.urls")),
     path("admin/", admin.site.urls),
 ]

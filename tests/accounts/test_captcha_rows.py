@@ -26,14 +26,16 @@ def test_expired_pictures_are_deleted_by_the_accounts_tick(db):
 def test_anonymous_refreshes_are_limited_per_network(client, db, monkeypatch):
     monkeypatch.setattr(captcha_pictures, "PICTURES_PER_MINUTE", 12)
     answers = [
-        client.get(reverse("captcha-refresh"), REMOTE_ADDR=f"198.51.100.{n % 200}", **XHR)
+        client.get(reverse("captcha_refresh"), REMOTE_ADDR=f"198.51.100.{n % 200}", **XHR)
         for n in range(captcha_pictures.PICTURES_PER_MINUTE + 10)
     ]
     assert [a.status_code for a in answers].count(200) == captcha_pictures.PICTURES_PER_MINUTE
     assert answers[-1].status_code == 429 and "Wait a minute" in answers[-1].json()["error"]
     assert CaptchaStore.objects.count() == captcha_pictures.PICTURES_PER_MINUTE
+    # The package's own URL name (its widget's) leads to the same limited view.
+    assert reverse("captcha-refresh") == reverse("captcha_refresh")
     # Another network is not affected.
-    assert client.get(reverse("captcha-refresh"), REMOTE_ADDR="203.0.113.1", **XHR).status_code == 200
+    assert client.get(reverse("captcha_refresh"), REMOTE_ADDR="203.0.113.1", **XHR).status_code == 200
 
 
 def test_the_sign_in_page_stops_drawing_pictures_for_a_network_that_asks_for_hundreds(client, db, monkeypatch):
