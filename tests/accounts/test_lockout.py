@@ -196,3 +196,17 @@ def test_thresholds_come_from_the_organisation_settings(client, employee):
     locked_at = fail_until_locked(client, employee.email, start=NOW + timedelta(seconds=2))
     with time_machine.travel(locked_at, tick=False):
         assert lockout.account_state(employee.email).failures == 5
+
+
+def test_it_staff_see_and_lift_a_networks_captcha(client, login, it_staff):
+    org = OrganisationSettings.load()
+    with time_machine.travel(NOW, tick=False):
+        for n in range(org.network_captcha_after):
+            lockout.record_failure(f"guess{n}@example.com", "198.51.100.23", SignInFailure.PASSWORD)
+        assert lockout.network_needs_captcha("198.51.100.200")
+        login(client, it_staff)
+        assert "CAPTCHA for network: 198.51.100.0/24" in client.get(reverse("lockouts")).content.decode()
+        client.post(reverse("lockout_lift"), {"kind": "network", "value": "198.51.100.0/24"})
+        assert not lockout.network_needs_captcha("198.51.100.200")
+    event = AuditEvent.objects.get(action="login.lockout_lifted")
+    assert event.details == {"kind": "network", "failures": org.network_captcha_after}
