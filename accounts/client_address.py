@@ -14,24 +14,36 @@ from django.core.validators import validate_ipv46_address
 from django.http import HttpRequest
 
 
+def _valid(address: str) -> bool:
+    try:
+        validate_ipv46_address(address)
+    except ValidationError:
+        return False
+    return True
+
+
 def client_ip(request: HttpRequest | None) -> str | None:
-    """The browser's address: behind nginx (a peer in ``TRUSTED_PROXIES``) the last X-Forwarded-For entry.
+    """The browser's address: behind nginx (a peer in ``TRUSTED_PROXIES``) taken from X-Forwarded-For.
 
     gunicorn's REMOTE_ADDR is nginx itself; without this every sign-in failure would count against
-    one address. nginx's ``$proxy_add_x_forwarded_for`` appends the peer it saw, so only the last entry
-    is trusted (earlier ones are whatever the browser sent). Other headers (X-Real-IP) are never read.
+    one address. Each nginx's ``$proxy_add_x_forwarded_for`` appends the peer it saw, so the entries are
+    read from the right, past every trusted proxy (a webmail host's nginx in front of the portal's), and
+    the first address that is not a trusted proxy is the browser's; entries further left are whatever the
+    browser sent. Other headers (X-Real-IP) are never read.
     """
     if request is None:
         return None
-    peer = request.META.get("REMOTE_ADDR") or None
-    if peer in settings.TRUSTED_PROXIES:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").rsplit(",", 1)[-1].strip()
-        try:
-            validate_ipv46_address(forwarded)
-        except ValidationError:
-            return peer
-        return forwarded
-    return peer
+    address = request.META.get("REMOTE_ADDR") or None
+    if address not in settings.TRUSTED_PROXIES:
+        return address
+    for hop in reversed(request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")):
+        hop = hop.strip()
+        if not _valid(hop):
+            break
+        address = hop
+        if hop not in settings.TRUSTED_PROXIES:
+            break
+    return address
 
 
 def network_of(ip: str | None) -> str:

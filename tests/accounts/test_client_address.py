@@ -38,6 +38,15 @@ def test_it_falls_back_to_the_peer_on_a_malformed_header():
     assert client_ip(request("127.0.0.1", "")) == "127.0.0.1"
 
 
+@override_settings(TRUSTED_PROXIES=["127.0.0.1", "192.0.2.80"])
+def test_it_reads_past_a_chain_of_trusted_proxies():
+    """Webmail's nginx (192.0.2.80) in front of the portal's: the browser is the entry before both."""
+    assert client_ip(request("127.0.0.1", "6.6.6.6, 203.0.113.9, 192.0.2.80")) == "203.0.113.9"
+    # A browser cannot pose as a proxy further left: the first untrusted entry from the right wins.
+    assert client_ip(request("127.0.0.1", "192.0.2.80, 203.0.113.9")) == "203.0.113.9"
+    assert client_ip(request("127.0.0.1", "bogus, 192.0.2.80")) == "192.0.2.80"
+
+
 @override_settings(TRUSTED_PROXIES=["10.0.0.2"])
 def test_the_trusted_proxies_are_a_setting():
     assert client_ip(request("10.0.0.2", "203.0.113.9")) == "203.0.113.9"
