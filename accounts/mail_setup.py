@@ -48,7 +48,7 @@ def server_for(email: str) -> MailServer:
 
 def login_for(email: str) -> str:
     """The user name to type into a mail program (the email address, or its local part)."""
-    return mail_login(email.lower())
+    return mail_login(email)
 
 
 def serves_domain(domain: str) -> bool:

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from accounts.addresses import canonical
 from accounts.mailauth import passwords
 from accounts.mailauth.protocol import Verify
 
@@ -99,7 +100,8 @@ class Snapshot:
     loaded_at: float = 0.0
 
     def user_for(self, login: str) -> UserFacts | None:
-        return self.users_by_login.get(login.strip().lower())
+        """The person a login name means: its canonical form (accounts.addresses), as sign-in compares."""
+        return self.users_by_login.get(canonical(login))
 
     @property
     def password_count(self) -> int:

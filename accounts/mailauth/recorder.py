@@ -24,6 +24,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from accounts.addresses import canonical
 from accounts.mailauth.decision import Answer, Policy, Verdict
 
 log = logging.getLogger(__name__)
@@ -99,7 +100,7 @@ class Recorder:
                 self.pending.first_used[password.id] = (answer.user.id, answer.user.email, password.name, use)
         elif answer.verdict in (Verdict.FAIL, Verdict.UNKNOWN):
             user_id = answer.user.id if answer.user else None
-            email = answer.user.email if answer.user else login.lower()
+            email = answer.user.email if answer.user else canonical(login)
             self.note_refusal(user_id, email, answer.reason, service, ip, now, policy)
 
     def note_mailbox(

@@ -33,6 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
+from accounts.addresses import canonical
 from accounts.mailauth import decision, dovecot, protocol, recorder
 from accounts.mailauth.decision import Snapshot, Verdict
 
@@ -105,7 +106,7 @@ class Verifier:
                 user = snapshot.user_for(request.login)
                 self.recorder.note_mailbox(
                     user_id=user.id if user else None,
-                    email=user.email if user else request.login.lower(),
+                    email=user.email if user else canonical(request.login),
                     ok=request.ok,
                     service=request.service,
                     ip=request.remote_ip,

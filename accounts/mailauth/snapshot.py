@@ -14,6 +14,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from accounts.addresses import canonical
 from accounts.mailauth.decision import REVOKED, PasswordFacts, Snapshot, UserFacts
 
 log = logging.getLogger(__name__)
@@ -23,15 +24,17 @@ REVOKED_KEPT = timedelta(days=90)
 
 
 def mail_login(email: str) -> str:
-    """The name the mail server knows a person by: the email address, or its local part (MAIL_USERNAME)."""
-    return email.split("@", 1)[0] if settings.MAIL_USERNAME == "localpart" else email
+    """The name the mail server knows a person by: the address in canonical form, or its local part."""
+    address = canonical(email)
+    return address.rsplit("@", 1)[0] if settings.MAIL_USERNAME == "localpart" else address
 
 
 def login_names(email: str) -> set[str]:
-    """Every name a person may type at login (lower case)."""
-    names = {email.lower()}
+    """Every name a person may type at login, in canonical form (what ``Snapshot.user_for`` looks up)."""
+    address = canonical(email)
+    names = {address}
     if settings.MAIL_USERNAME == "localpart":
-        names.add(email.split("@", 1)[0].lower())
+        names.add(address.rsplit("@", 1)[0])
     return names
 
 
@@ -44,7 +47,7 @@ def load() -> Snapshot:
     taken: dict[str, int] = {}
     ambiguous: set[str] = set()
     for pk, email, active in User.objects.values_list("pk", "email", "is_active").iterator(chunk_size=5000):
-        user = UserFacts(pk, email.lower(), active, mail_login(email.lower()))
+        user = UserFacts(pk, email, active, mail_login(email))
         snapshot.users_by_id[pk] = user
         for name in login_names(email):
             if name in taken and taken[name] != pk:

@@ -10,8 +10,8 @@ suspended password may still read mail but not send, until IT staff reinstate it
 through a conditional update, so two requests racing never both "win".
 
 ``MailAuthState.version`` is bumped in the same transaction as any change the verifier must see
-(app passwords, a user's email or active flag, the organisation's settings); the verifier polls it
-every second and reloads its in-memory snapshot when it moves.
+(app passwords, a user's email or active flag, the organisation's settings: receivers in
+``accounts.signals``); the verifier polls it every second and reloads its in-memory snapshot when it moves.
 """
 
 from __future__ import annotations
@@ -21,8 +21,6 @@ import time
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
-from django.db.models.signals import post_delete, post_save
-from django.dispatch import receiver
 from django.utils import timezone
 
 from portal.singletons import Singleton
@@ -181,33 +179,3 @@ class MailLoginSummary(models.Model):
 
     def __str__(self) -> str:
         return f"mail logins of {self.user_id}"
-
-
-# --- keeping the verifier informed ------------------------------------------------------------
-
-# The user facts the verifier serves; a save that touches none of them (e.g. last_login) is no change.
-VERIFIER_USER_FIELDS = frozenset({"email", "is_active"})
-
-
-@receiver(post_save, sender=AppPassword)
-@receiver(post_delete, sender=AppPassword)
-@receiver(post_delete, sender=settings.AUTH_USER_MODEL)
-def _app_password_changed(sender: type, **kwargs: object) -> None:
-    MailAuthState.bump()
-
-
-@receiver(post_save, sender="accounts.OrganisationSettings")
-def _organisation_changed(sender: type, **kwargs: object) -> None:
-    MailAuthState.bump()
-
-
-@receiver(post_save, sender=settings.AUTH_USER_MODEL)
-def _user_saved(sender: type, instance: models.Model, update_fields: frozenset | None = None, **kwargs: object) -> None:
-    """Any save path (user page, admin, shell) that leaves a user inactive revokes their app passwords."""
-    if update_fields is not None and not (VERIFIER_USER_FIELDS & set(update_fields)):
-        return
-    MailAuthState.bump()
-    if not instance.is_active and not kwargs.get("raw"):  # raw: loaddata, whose rows may not all exist yet
-        from accounts import app_passwords
-
-        app_passwords.revoke_all(instance, reason=AppPassword.RevokeReason.DEACTIVATED)

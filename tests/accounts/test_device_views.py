@@ -223,8 +223,10 @@ def test_the_coverage_page_lists_who_still_uses_the_mailbox_password(client, log
 def test_the_settings_form_checks_the_cut_off_date(client, login, it_staff, mode, until, error):
     login(client, it_staff)
     data = {
-        "otp_required": "on", "grace_period_days": 7, "invitation_lifetime_hours": 72, "lockout_threshold": 5,
-        "lockout_window_minutes": 15, "captcha_after_failures": 3, "mailbox_passwords": mode,
+        "otp_required": "on", "grace_period_days": 7, "invitation_lifetime_hours": 72, "hard_lock_after": 20,
+        "lockout_window_minutes": 15, "captcha_after_failures": 3, "network_captcha_after": 20,
+        "code_failures_notify": 3, "code_failures_alert": 10, "reset_emails_per_hour": 3,
+        "reset_requests_per_hour": 10, "mailbox_passwords": mode,
         "mailbox_passwords_until": until, "app_passwords_per_user": 10, "mail_refusal_alert_threshold": 20,
         "mail_refusal_alert_minutes": 10,
     }  # fmt: skip
