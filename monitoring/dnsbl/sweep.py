@@ -12,8 +12,6 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
-import dns.exception
-import dns.rdatatype
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
@@ -32,7 +30,7 @@ from monitoring.dnsbl.models import (
     Status,
     SweepZoneHealth,
 )
-from monitoring.dnsbl.resolver import ANSWER, NODATA, NXDOMAIN, Resolver, ResolverConfig
+from monitoring.dnsbl.resolver import A, AAAA, ANSWER, MX, NODATA, NXDOMAIN, Resolver, ResolverConfig
 
 log = logging.getLogger(__name__)
 
@@ -355,14 +353,14 @@ def suggest_addresses(domain: str, config: ResolverConfig) -> list[dict] | None:
     async def run() -> list[dict] | None:
         resolver = Resolver(config)
         try:
-            mx = await resolver.query(f"{domain}.", dns.rdatatype.MX)
+            mx = await resolver.query(f"{domain}.", MX)
             if mx.outcome not in DEFINITE:
                 return None  # a timeout or SERVFAIL says nothing about the domain: keep what we knew
             hosts = [r.split()[-1].rstrip(".") for r in mx.records] if mx.outcome == ANSWER else [domain]
             found: list[dict] = []
             failed = False
             for host in hosts:
-                for rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
+                for rdtype in (A, AAAA):
                     answer = await resolver.query(f"{host}.", rdtype)
                     failed = failed or answer.outcome not in DEFINITE
                     if answer.outcome == ANSWER:
@@ -375,7 +373,7 @@ def suggest_addresses(domain: str, config: ResolverConfig) -> list[dict] | None:
     with ThreadPoolExecutor(max_workers=1) as pool:
         try:
             return pool.submit(asyncio.run, run()).result()
-        except (OSError, ValueError, dns.exception.DNSException):
+        except (OSError, ValueError):
             log.warning("DNSBL: could not look up the mail records of %s", domain, exc_info=True)
             return None
 
