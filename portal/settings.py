@@ -261,7 +261,11 @@ for _item in DNSBL_NAMESERVERS:
         raise ImproperlyConfigured(f"DNSBL_NAMESERVERS: {_exc}") from None
 DNSBL_TIMEOUT = env_float("DNSBL_TIMEOUT", 2.0, minimum=0.05)  # seconds per attempt
 DNSBL_LIFETIME = env_float("DNSBL_LIFETIME", 4.0, minimum=0.05)  # seconds per lookup, retries included
-DNSBL_MAX_IN_FLIGHT = env_int("DNSBL_MAX_IN_FLIGHT", 100, minimum=1)
+DNSBL_MAX_IN_FLIGHT = env_int("DNSBL_MAX_IN_FLIGHT", 500, minimum=1)
+# Addresses in one check of new addresses (web page and dnsbl_check) at most, and checks an IT user may
+# start on the web page per hour: a check of a thousand /24s would be millions of queries to public lists.
+DNSBL_MAX_ADDRESSES = env_int("DNSBL_MAX_ADDRESSES", 1024, minimum=1)
+DNSBL_CHECKS_PER_HOUR = env_int("DNSBL_CHECKS_PER_HOUR", 30, minimum=1)
 
 # --- Security --------------------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", True) else None

@@ -56,13 +56,20 @@ def ip_zone(
     listed: dict[str, list[str] | tuple[list[str], str]] | None = None,
     *,
     test_entry: bool = True,
+    ipv6_test_entry: bool = True,
     mode: str = "normal",
     refusal: str = "",
 ) -> Zone:
-    """``listed`` maps an IPv4/IPv6 address to its codes, or to (codes, TXT reason)."""
+    """``listed`` maps an IPv4/IPv6 address to its codes, or to (codes, TXT reason).
+
+    The RFC 5782 test entries: 127.0.0.2 (``test_entry``) and, for IPv6 lookups, ::FFFF:7F00:2
+    (``ipv6_test_entry``).
+    """
     entries: dict[str, tuple[list[str], str]] = {}
     if test_entry:
         entries[reverse_name("127.0.0.2")] = (["127.0.0.2"], "RFC 5782 test entry")
+    if test_entry and ipv6_test_entry:
+        entries[reverse_name("::ffff:7f00:2")] = (["127.0.0.2"], "RFC 5782 IPv6 test entry")
     for address, value in (listed or {}).items():
         codes, txt = value if isinstance(value, tuple) else (value, f"{address} is listed on {name}")
         entries[reverse_name(address)] = (list(codes), txt)
