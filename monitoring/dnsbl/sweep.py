@@ -41,7 +41,7 @@ from monitoring.dnsbl.models import (
     SweepZoneHealth,
     usable_zones,
 )
-from monitoring.dnsbl.resolver import A, AAAA, ANSWER, MX, NODATA, NXDOMAIN, Resolver, ResolverConfig
+from monitoring.dnsbl.resolver import AAAA, ANSWER, MX, NODATA, NXDOMAIN, A, Resolver, ResolverConfig
 
 log = logging.getLogger(__name__)
 

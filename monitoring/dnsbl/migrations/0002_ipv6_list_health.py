@@ -4,29 +4,41 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('dnsbl', '0001_initial'),
+        ("dnsbl", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='sweepzonehealth',
-            options={'ordering': ['zone_name', 'ipv6']},
+            name="sweepzonehealth",
+            options={"ordering": ["zone_name", "ipv6"]},
         ),
         migrations.AddField(
-            model_name='dnsblzone',
-            name='ipv6_health',
-            field=models.CharField(blank=True, choices=[('healthy', 'Healthy'), ('lists-everything', 'Lists everything'), ('not-listing-test-entry', 'Not listing its test entry'), ('refused', 'Refusing our queries'), ('unreachable', 'Unreachable'), ('unchecked', 'Not checked yet')], default='unchecked', max_length=30, verbose_name='IPv6 health'),
+            model_name="dnsblzone",
+            name="ipv6_health",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("healthy", "Healthy"),
+                    ("lists-everything", "Lists everything"),
+                    ("not-listing-test-entry", "Not listing its test entry"),
+                    ("refused", "Refusing our queries"),
+                    ("unreachable", "Unreachable"),
+                    ("unchecked", "Not checked yet"),
+                ],
+                default="unchecked",
+                max_length=30,
+                verbose_name="IPv6 health",
+            ),
         ),
         migrations.AddField(
-            model_name='dnsblzone',
-            name='ipv6_health_detail',
+            model_name="dnsblzone",
+            name="ipv6_health_detail",
             field=models.CharField(blank=True, max_length=300),
         ),
         migrations.AddField(
-            model_name='sweepzonehealth',
-            name='ipv6',
-            field=models.BooleanField(default=False, help_text='Judged by the IPv6 test entries (for IPv6 lookups)'),
+            model_name="sweepzonehealth",
+            name="ipv6",
+            field=models.BooleanField(default=False, help_text="Judged by the IPv6 test entries (for IPv6 lookups)"),
         ),
     ]
