@@ -34,7 +34,7 @@ import secrets
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import partial
+from functools import lru_cache, partial
 
 from monitoring.dnsbl.catalogue import DOMAIN_TEST_POINTS, FAMILY_REFUSAL_CODES, family_value
 from monitoring.dnsbl.models import Health, Status, describe_codes
@@ -58,6 +58,7 @@ class BadInput(ValueError):
 # --- Names -------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=4096)
 def reverse_name(address: str) -> str:
     """The label part of a DNSBL query: 4 reversed octets, or 32 reversed nibbles for IPv6 (RFC 5782)."""
     ip = ipaddress.ip_address(address)

@@ -9,7 +9,10 @@ clean). Nameservers come from ``DNSBL_NAMESERVERS`` or the system's resolv.conf.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
+import itertools
+import os
 import secrets
 import socket
 import struct
@@ -138,6 +141,7 @@ class Resolver:
         self.in_flight = asyncio.Semaphore(config.max_in_flight)
         self.queries = 0
         self._channels: dict[tuple[str, int], list[_Channel]] = {}
+        self._next: dict[tuple[str, int], itertools.cycle] = {}
         self._opening = asyncio.Lock()
 
     async def close(self) -> None:
@@ -156,10 +160,14 @@ class Resolver:
                     family = socket.AF_INET6 if ":" in host else socket.AF_INET
                     opened = []
                     for _ in range(CHANNELS_PER_NAMESERVER):
-                        _, channel = await loop.create_datagram_endpoint(_Channel, remote_addr=key, family=family)
+                        transport, channel = await loop.create_datagram_endpoint(
+                            _Channel, remote_addr=key, family=family
+                        )
+                        _widen_receive_buffer(transport.get_extra_info("socket"))
                         opened.append(channel)
                     self._channels[key] = opened
-        channel = secrets.choice(self._channels[key])
+                    self._next[key] = itertools.cycle(opened)
+        channel = next(self._next[key])
         data = await channel.exchange(question, timeout)
         truncated, rcode, records = parse_response(data, question, rdtype)
         if truncated:
@@ -216,9 +224,18 @@ CHANNELS_PER_NAMESERVER = 4
 
 
 class _Channel(asyncio.DatagramProtocol):
+    """One connected UDP socket; its queries wait in ``pending`` by ID with their deadline.
+
+    Timeouts are checked by one timer per socket every ``REAP_EVERY`` seconds instead of a timer per
+    query (creating and cancelling thousands of timers cost more CPU than the queries); a query
+    times out at most that much late.
+    """
+
     def __init__(self) -> None:
         self.transport: asyncio.DatagramTransport | None = None
-        self.pending: dict[int, asyncio.Future] = {}
+        self.pending: dict[int, tuple[asyncio.Future, float]] = {}
+        self._reaper: asyncio.TimerHandle | None = None
+        self._ids: list[int] = []
 
     def connection_made(self, transport) -> None:  # type: ignore[override]
         self.transport = transport
@@ -226,46 +243,77 @@ class _Channel(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr) -> None:  # type: ignore[override]
         if len(data) < 12:
             return
-        waiter = self.pending.pop(int.from_bytes(data[:2], "big"), None)
-        if waiter is not None and not waiter.done():
-            waiter.set_result(data)
+        entry = self.pending.pop(int.from_bytes(data[:2], "big"), None)
+        if entry is not None and not entry[0].done():
+            entry[0].set_result(data)
 
     def error_received(self, exc: Exception) -> None:
         # ICMP "port unreachable" and the like: fail every waiting query on this socket.
-        for waiter in self.pending.values():
+        for waiter, _ in self.pending.values():
             if not waiter.done():
                 waiter.set_exception(exc)
         self.pending.clear()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.error_received(exc or ConnectionError("socket closed"))
+        if self._reaper is not None:
+            self._reaper.cancel()
+
+    def _query_id(self) -> int:
+        # Unpredictable IDs (off-path spoofing), drawn from the OS in batches: one syscall per query cost more.
+        while True:
+            if not self._ids:
+                pool = os.urandom(2048)
+                self._ids = [int.from_bytes(pool[i : i + 2], "big") for i in range(0, len(pool), 2)]
+            query_id = self._ids.pop()
+            if query_id not in self.pending:
+                return query_id
+
+    def _reap(self) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        for query_id in [qid for qid, (_, deadline) in self.pending.items() if deadline <= now]:
+            waiter, _ = self.pending.pop(query_id)
+            if not waiter.done():
+                waiter.set_exception(Timeout())
+        self._reaper = loop.call_later(REAP_EVERY, self._reap) if self.pending else None
 
     async def exchange(self, question: bytes, timeout: float) -> bytes:
         assert self.transport is not None
-        while True:
-            query_id = secrets.randbelow(65536)
-            if query_id not in self.pending:
-                break
+        query_id = self._query_id()
         loop = asyncio.get_running_loop()
         waiter = loop.create_future()
-        self.pending[query_id] = waiter
-        # A timer on the future is much cheaper than asyncio.wait_for (which makes a task per query).
-        timer = loop.call_later(timeout, _expire, waiter)
+        self.pending[query_id] = (waiter, loop.time() + timeout)
+        if self._reaper is None:
+            self._reaper = loop.call_later(min(REAP_EVERY, timeout), self._reap)
         self.transport.sendto(query_wire(query_id, question))
         try:
             return await waiter
         finally:
-            timer.cancel()
             self.pending.pop(query_id, None)
 
     def close(self) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
         if self.transport is not None:
             self.transport.close()
 
 
-def _expire(waiter: asyncio.Future) -> None:
-    if not waiter.done():
-        waiter.set_exception(Timeout())
+REAP_EVERY = 0.05  # seconds between timeout checks of a socket's waiting queries
+
+
+# Hundreds of answers can arrive in one burst; the default receive buffer (about 200 KiB, ~270 datagrams
+# counted with their overhead) drops the rest, and a dropped answer is a timeout: "unknown", never clean,
+# but a wasted lookup. The kernel caps the request at net.core.rmem_max.
+RECEIVE_BUFFER = 1 << 20
+
+
+def _widen_receive_buffer(sock: socket.socket | None) -> None:
+    if sock is None:
+        return
+    # Not allowed here: the default buffer still works, with more timeouts under load.
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
 
 
 # --- The wire format (RFC 1035 section 4), read and written directly --------------------------------
@@ -275,22 +323,20 @@ def _expire(waiter: asyncio.Future) -> None:
 # built and answers read here; dnspython is used only for the rare truncated answer (TCP).
 
 _HEADER = struct.Struct("!HHHHHH")
+_LENGTH = [bytes([n]) for n in range(64)]
+_QTYPE_IN = {rdtype: struct.pack("!HH", rdtype, 1) for rdtype in (A, MX, TXT, AAAA)}
 _RR_FIXED = struct.Struct("!HHIH")  # type, class, TTL, rdata length
 
 
 def question_wire(name: str, rdtype: int) -> bytes:
     """The question section for ``name`` (absolute, ASCII) and ``rdtype``, class IN."""
-    out = bytearray()
-    for label in name.rstrip(".").split("."):
-        raw = label.encode("ascii")
-        if not 0 < len(raw) < 64:
-            raise LabelTooLong("a DNS label is 1 to 63 characters")
-        out.append(len(raw))
-        out += raw
-    out.append(0)
-    if len(out) > 255:
+    labels = name.rstrip(".").encode("ascii").split(b".")
+    if any(not 0 < len(label) < 64 for label in labels):
+        raise LabelTooLong("a DNS label is 1 to 63 characters")
+    wire = b"".join([_LENGTH[len(label)] + label for label in labels]) + b"\0"
+    if len(wire) > 255:
         raise LabelTooLong("a DNS name is at most 255 bytes")
-    return bytes(out) + struct.pack("!HH", rdtype, 1)
+    return wire + _QTYPE_IN[rdtype]
 
 
 def query_wire(query_id: int, question: bytes) -> bytes:
