@@ -248,6 +248,16 @@ CELERY_BEAT_SCHEDULE = {
     "load-tick": {"task": "serverload.tick", "schedule": 15.0},
 }
 
+# --- Configuration drift: a watched pattern may name at most this many files (one glob once copied 1,258
+# files, 15 MB, into the database).
+DRIFT_MAX_FILES = env_int("DRIFT_MAX_FILES", 200, minimum=1)
+
+# --- Mail-path services (app-password verifier, Postfix policy service): the heartbeat contract ------
+# Each beats Heartbeat("mail_<name>") at least this often; one that missed this many beats is "down"
+# on the load dashboard, home and the summary (monitoring/serverload/mailsystem.py, docs/load.md).
+MAIL_SERVICE_HEARTBEAT_INTERVAL = env_int("MAIL_SERVICE_HEARTBEAT_INTERVAL", 60, minimum=5)
+MAIL_SERVICE_MISSED_BEATS = env_int("MAIL_SERVICE_MISSED_BEATS", 3, minimum=1)
+
 # --- DNS block lists (monitoring/dnsbl/; zones and the sweep interval live in the database) ---
 # Comma-separated ip or ip:port ([v6]:port); empty: the system's resolver. Use a local recursive
 # resolver: Spamhaus and URIBL refuse queries that come through public resolvers.
