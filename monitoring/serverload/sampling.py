@@ -54,6 +54,8 @@ AMBIGUOUS_NAMES = {
     "local", "lmtp", "showq", "proxymap", "verify", "scache", "postscreen", "dnsblog", "tlsproxy", "virtual",
     "imap", "imap-login", "pop3", "pop3-login", "auth", "config", "log", "stats", "managesieve",
     "managesieve-login", "submission", "submission-login", "indexer", "indexer-worker", "dict", "quota-status",
+    "postlogd", "discard", "error", "flush", "pipe", "spawn", "qmqpd", "oqmgr", "nqmgr", "imap-hibernate",
+    "replicator", "aggregator", "director", "doveadm-server",
 }  # fmt: skip
 EXE_FOLDERS = {"/postfix/": "Postfix", "/dovecot/": "Dovecot"}
 
@@ -534,9 +536,37 @@ def mail_problems(settings: LoadSettings, queue: QueueReading, processes: list[d
     problems = []
     if queue.status == "error":
         problems.append("the mail queue cannot be read")
-    if not any(group["name"] == label and group.get("main") for group in processes):
+    running = postfix_master_running(settings) if system == "postfix" else None
+    if running is None:  # no pid file to ask: any master process of this program counts
+        running = any(group["name"] == label and group.get("main") for group in processes)
+    if not running:
         problems.append(f"the {label} {'master process' if system == 'postfix' else 'daemon'} is not running")
     return problems
+
+
+def postfix_master_running(settings: LoadSettings) -> bool | None:
+    """Is this Postfix's master alive, by its own pid file (``<queue_directory>/pid/master.pid``, readable by
+    any user)? None when that cannot be told. As root, ``postqueue`` reads the queue files directly when
+    Postfix is down (exit 0, a warning), so the queue alone does not show it."""
+    found = queue_command(settings)
+    if found is None or found[0] != "postfix":
+        return None
+    postconf = os.path.join(os.path.dirname(found[1][0]), "postconf")
+    try:
+        result = subprocess.run(
+            [postconf, "-h", "queue_directory"], capture_output=True, text=True, timeout=QUEUE_TIMEOUT,
+            check=False, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        queue_directory = result.stdout.strip() if result.returncode == 0 else ""
+        with open(os.path.join(queue_directory or "/var/spool/postfix", "pid", "master.pid"), encoding="ascii") as pid:
+            master = psutil.Process(int(pid.read().split()[0]))
+            return master.name() == "master"
+    except FileNotFoundError:
+        return False if queue_directory else None  # no pid file: Postfix was stopped (it removes it)
+    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+        return False
+    except (OSError, ValueError, IndexError, subprocess.TimeoutExpired, psutil.AccessDenied):
+        return None
 
 
 # --- One sample --------------------------------------------------------------------------
