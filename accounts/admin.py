@@ -12,7 +12,6 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import audit
 from accounts.models import (
-    AccountEmail,
     AuditEvent,
     BackupCodeDevice,
     Department,
@@ -21,6 +20,7 @@ from accounts.models import (
     User,
 )
 from accounts.roles import user_can
+from portal.admin import ReadOnlyAdmin, SingletonAdmin
 
 
 class PortalAdminSite(OTPAdminSite):
@@ -74,19 +74,11 @@ class UserAdmin(BaseUserAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "actor_email", "action", "target", "ip_address"]
     list_filter = ["action"]
     search_fields = ["actor_email", "action", "target"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+    deletable = False
 
 
 # Tokens: no secrets on screen (OTP_ADMIN_HIDE_SENSITIVE_DATA hides the key of saved tokens) and no
@@ -104,44 +96,19 @@ class PortalTOTPDeviceAdmin(TOTPDeviceAdmin):
 
 
 @admin.register(BackupCodeDevice)
-class BackupCodeDeviceAdmin(admin.ModelAdmin):
+class BackupCodeDeviceAdmin(ReadOnlyAdmin):
     list_display = ["user", "name", "created_at", "last_used_at", "remaining"]
     fields = ["user", "name", "created_at", "last_used_at", "throttling_failure_count"]
-    readonly_fields = fields
     search_fields = ["user__email"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
 
 
 @admin.register(Invitation)
-class InvitationAdmin(admin.ModelAdmin):
+class InvitationAdmin(ReadOnlyAdmin):
     list_display = ["user", "created_at", "expires_at", "accepted_at", "revoked_at", "created_by"]
     fields = ["user", "created_by", "created_at", "expires_at", "accepted_at", "revoked_at"]
-    readonly_fields = fields
     search_fields = ["user__email"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
 
 
 @admin.register(OrganisationSettings)
-class OrganisationSettingsAdmin(admin.ModelAdmin):
+class OrganisationSettingsAdmin(SingletonAdmin):
     list_display = ["__str__", "otp_required", "grace_period_days", "lockout_threshold", "updated_at"]
-
-    def has_add_permission(self, request) -> bool:
-        return not OrganisationSettings.objects.exists()
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
-@admin.register(AccountEmail)
-class AccountEmailAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "kind", "subject", "status", "attempts", "sent_at"]
-    list_filter = ["kind", "status"]
-    fields = ["kind", "to", "subject", "status", "attempts", "last_error", "created_at", "sent_at"]
-    readonly_fields = fields
-
-    def has_add_permission(self, request) -> bool:
-        return False

@@ -6,3 +6,10 @@ from django.apps import AppConfig
 class AccountsConfig(AppConfig):
     name = "accounts"
     verbose_name = "Accounts"
+
+    def ready(self) -> None:
+        from accounts.directory import it_alert_recipients
+        from portal import outbox
+
+        # The outbox never imports accounts (no import circle between the apps): it is told who IT is.
+        outbox.register_it_recipients(it_alert_recipients)

@@ -40,11 +40,18 @@ def remaining(user: User) -> int:
 
 
 @transaction.atomic
-def regenerate(user: User, request=None) -> list[str]:
-    """Replace the user's backup codes with ten new ones; returns them (the only time they exist in clear)."""
+def regenerate(user: User, request=None, *, notify: bool = False) -> list[str]:
+    """Replace the user's backup codes with ten new ones; returns them (the only time they exist in clear).
+
+    ``notify``: also tell the user by email (a new set replacing one they had, not the first at enrolment).
+    """
     BackupCodeDevice.objects.filter(user=user).delete()
     device = BackupCodeDevice.objects.create(user=user, name="Backup codes", confirmed=True)
     codes = ["".join(secrets.choice(ALPHABET) for _ in range(LENGTH)) for _ in range(COUNT)]
     BackupCode.objects.bulk_create(BackupCode(device=device, code_hash=hash_code(code)) for code in codes)
-    audit.record("otp.backup_codes_generated", actor=user, target=user.email, request=request, count=COUNT)
+    event = audit.record("otp.backup_codes_generated", actor=user, target=user.email, request=request, count=COUNT)
+    if notify:
+        from accounts import emails
+
+        emails.send_credentials_changed(user, "new backup codes were made", event)
     return [formatted(code) for code in codes]

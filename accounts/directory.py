@@ -1,16 +1,34 @@
-"""The IT staff view of people: users with OTP status and lockout, filtered, in a constant number of queries."""
+"""People as IT staff see them, and who gets IT alerts.
+
+The user list: users with OTP status and lockout, filtered, in a constant number of queries.
+"""
 
 from __future__ import annotations
 
 import csv
 from collections.abc import Iterable, Iterator
 
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.coverage import status_filter, users_with_enrolment
 from accounts.models import OrganisationSettings, SignInFailure, User
+from accounts.roles import Role
+from portal.spreadsheets import safe_cell
+
+
+def it_alert_recipients() -> list[str]:
+    """Who gets IT alerts by email: active IT staff with an accepted account and an email address.
+
+    "Accepted": the person has a usable password (an imported or invited user gets one only by accepting
+    the invitation), so nobody is alerted at an address that never confirmed it belongs to them. The outbox
+    asks this through ``portal.outbox.it_alert_recipients()`` (registered in ``AccountsConfig.ready()``).
+    """
+    accepted = ~Q(password__startswith=UNUSABLE_PASSWORD_PREFIX) | Q(invitations__accepted_at__isnull=False)
+    users = User.objects.filter(accepted, role=Role.IT_STAFF, is_active=True).exclude(email="")
+    return sorted(set(users.values_list("email", flat=True)))
 
 
 def annotated_users(org: OrganisationSettings) -> QuerySet[User]:
@@ -43,12 +61,6 @@ def filtered_users(data: dict, org: OrganisationSettings) -> QuerySet[User]:
     return users.order_by("email")
 
 
-def csv_safe(value: object) -> str:
-    """Spreadsheet programs run cells starting with = + - @ as formulas: neutralise them."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 class Echo:
     def write(self, value: str) -> str:
         return value
@@ -58,4 +70,4 @@ def csv_lines(header: list[str], rows: Iterable[list[object]]) -> Iterator[str]:
     writer = csv.writer(Echo())
     yield writer.writerow(header)
     for row in rows:
-        yield writer.writerow([csv_safe(v) for v in row])
+        yield writer.writerow([safe_cell(v) for v in row])

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import audit
-from accounts.models import BackupCodeDevice, OrganisationSettings, User
+from accounts.models import AuditEvent, BackupCodeDevice, OrganisationSettings, User
 
 
 def otp_required() -> bool:
@@ -94,22 +94,21 @@ def qr_svg(device: TOTPDevice) -> str:
     return svg.replace("<svg ", '<svg class="qr-code" role="img" aria-label="QR code for your authenticator app" ', 1)
 
 
-def confirm_token(device: TOTPDevice, code: str, request=None) -> bool:
-    """Confirm the token when ``code`` verifies against it (the code then counts as used)."""
+def confirm_token(device: TOTPDevice, code: str, request=None) -> AuditEvent | None:
+    """Confirm the token when ``code`` verifies against it (the code then counts as used); its audit event."""
     code = "".join(code.split())
     if not code.isdigit() or not device.verify_token(code):
-        return False
+        return None
     device.confirmed = True
     device.save(update_fields=["confirmed"])
-    audit.record("otp.enrolled", actor=device.user, target=device.user.email, request=request, token=device.name)
-    return True
+    return audit.record("otp.enrolled", actor=device.user, target=device.user.email, request=request, token=device.name)
 
 
-def remove_token(device: TOTPDevice, request=None) -> None:
+def remove_token(device: TOTPDevice, request=None) -> AuditEvent:
     user = device.user
     name = device.name
     device.delete()
-    audit.record("otp.token_removed", target=user.email, request=request, token=name)
+    return audit.record("otp.token_removed", target=user.email, request=request, token=name)
 
 
 @transaction.atomic
@@ -123,8 +122,8 @@ def reset_tokens(user: User, *, actor: User, reason: str, request=None) -> int:
     BackupCodeDevice.objects.filter(user=user).delete()
     # The grace period starts again: enrolling at the next sign-in is expected, not overdue.
     User.objects.filter(pk=user.pk).update(otp_grace_start=timezone.now(), otp_overdue_notified_at=None)
-    audit.record("otp.reset", actor=actor, target=user.email, request=request, reason=reason, tokens=removed)
+    event = audit.record("otp.reset", actor=actor, target=user.email, request=request, reason=reason, tokens=removed)
     from accounts import emails
 
-    emails.send_token_reset_notice(user, actor=actor, reason=reason)
+    emails.send_token_reset_notice(user, actor=actor, reason=reason, event=event)
     return removed

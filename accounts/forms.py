@@ -118,12 +118,9 @@ class PasswordResetForm(DjangoPasswordResetForm):
         to_email,
         html_email_template_name=None,
     ) -> None:
-        from django.urls import reverse
-
         from accounts import emails
 
-        path = reverse("password_reset_confirm", kwargs={"uidb64": context["uid"], "token": context["token"]})
-        emails.send_password_reset(context["user"], emails.absolute(path))
+        emails.send_password_reset(context["user"], context["uid"], context["token"])
 
 
 class TokenResetForm(forms.Form):

@@ -128,4 +128,4 @@ def end_session_view(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(request, f"Webmail session of {row.user.email} ended; they must sign in again.")
     else:
         messages.info(request, "That webmail session had already ended.")
-    return redirect("gateway-user-sessions", user_id=row.user_id)
+    return redirect("gateway_user_sessions", user_id=row.user_id)

@@ -52,7 +52,7 @@ def invite_many(users: list[User], *, actor: User | None, request=None) -> list[
         for user, token in zip(users, tokens, strict=True)
     ]
     Invitation.objects.bulk_create(rows, batch_size=500)
-    emails.queue_many([emails.invitation_email(inv, token) for inv, token in zip(rows, tokens, strict=True)])
+    emails.send_invitations(zip(rows, tokens, strict=True))
     audit.record("invitation.sent", actor=actor, target=f"{len(rows)} imported users", request=request, count=len(rows))
     return rows
 

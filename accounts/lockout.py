@@ -54,7 +54,7 @@ def record_failure(email: str, ip: str | None, step: str, request=None) -> bool:
     account, address = failure_counts(email, ip, org)
     locked_now = org.lockout_threshold in (account, address)
     if locked_now:
-        audit.record(
+        event = audit.record(
             "login.lockout",
             actor=None,
             target=email,
@@ -62,6 +62,11 @@ def record_failure(email: str, ip: str | None, step: str, request=None) -> bool:
             account_failures=account,
             address_failures=address,
             window_minutes=org.lockout_window_minutes,
+        )
+        from accounts import emails
+
+        emails.send_lockout_alert(
+            event, ip=ip, account_failures=account, address_failures=address, window_minutes=org.lockout_window_minutes
         )
     return locked_now
 

@@ -27,8 +27,8 @@ OPEN_URL_NAMES = frozenset(
         "healthz",
         # The webmail gateway's endpoint and hand-off answer for themselves (401/403), never with a
         # redirect; the gateway's staff pages are ordinary pages and need the OTP step like any other.
-        "gateway-auth",
-        "gateway-signin",
+        "gateway_auth",
+        "gateway_signin",
     }
 )
 # Enrolment: open to a signed-in user who has no confirmed token yet (and only to them: with a

@@ -39,6 +39,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "manage_campaigns": frozenset({Role.IT_STAFF}),
     "manage_procedures": frozenset({Role.IT_STAFF}),
     "manage_monitoring": frozenset({Role.IT_STAFF}),
+    # The outbox: outgoing messages and the alert channels.
+    "manage_messages": frozenset({Role.IT_STAFF}),
     "use_admin": frozenset({Role.IT_STAFF}),
 }
 

@@ -15,6 +15,7 @@ import django_otp
 from django.contrib import auth
 from django.db import transaction
 from django.http import HttpRequest
+from django.utils import timezone
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -117,7 +118,7 @@ def check_code(request: HttpRequest, user: User, code: str) -> CodeCheck:
             step = _replayed_step(device, int(cleaned))
             if step is not None:
                 audit.record("otp.reuse", actor=user, target=user.email, request=request, token=device.name)
-                emails.send_otp_reuse_alert(user, device_name=device.name, time_step=step, ip=ip)
+                emails.send_otp_reuse_alert(user, device=device, time_step=step, ip=ip, when=timezone.now())
                 lockout.record_failure(user.email, ip, SignInFailure.OTP, request=request)
                 return CodeCheck(error="This code has already been used. Wait for the next code from your app.")
     elif cleaned:

@@ -208,7 +208,7 @@ def enrol_confirm(request: HttpRequest) -> HttpResponse:
         return redirect("otp_enrol")
     form = ConfirmTokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if enrolment.confirm_token(device, form.cleaned_data["code"], request=request):
+        if enrolled := enrolment.confirm_token(device, form.cleaned_data["code"], request=request):
             request.session.pop(ENROL_DEVICE_KEY, None)
             if not request.user.is_verified():
                 signin.mark_otp_verified(request, device)
@@ -217,9 +217,7 @@ def enrol_confirm(request: HttpRequest) -> HttpResponse:
             if backup_codes.device_for(request.user) is None:
                 _show_backup_codes_once(request, backup_codes.regenerate(request.user, request=request))
                 return redirect("otp_backup_codes")
-            emails.send_credentials_changed(
-                request.user, f"a new token “{device.name}” was added", audit.client_ip(request)
-            )
+            emails.send_credentials_changed(request.user, f"a new token “{device.name}” was added", enrolled)
             messages.success(request, f"Token “{device.name}” is ready.")
             return redirect("otp_tokens")
         audit.record("otp.enrol_failure", request=request, target=request.user.email)
@@ -276,11 +274,10 @@ def backup_codes_regenerate(request: HttpRequest) -> HttpResponse:
         return response
     signed_in_with_a_backup_code = isinstance(request.user.otp_device, BackupCodeDevice)
     # The old set goes, and with it every session signed in with one of its codes ...
-    _show_backup_codes_once(request, backup_codes.regenerate(request.user, request=request))
+    _show_backup_codes_once(request, backup_codes.regenerate(request.user, request=request, notify=True))
     if signed_in_with_a_backup_code:
         # ... except this one (phone lost, codes running out): it must see the new codes.
         django_otp.login(request, backup_codes.device_for(request.user))
-    emails.send_credentials_changed(request.user, "new backup codes were made", audit.client_ip(request))
     return redirect("otp_backup_codes")
 
 
@@ -307,8 +304,8 @@ def token_remove(request: HttpRequest, pk: int) -> HttpResponse:
     if enrolment.otp_required() and enrolment.confirmed_tokens(request.user).count() <= 1:
         messages.error(request, "You cannot remove your only token. Add another one first.")
         return redirect("otp_tokens")
-    enrolment.remove_token(device, request=request)
-    emails.send_credentials_changed(request.user, f"the token “{device.name}” was removed", audit.client_ip(request))
+    event = enrolment.remove_token(device, request=request)
+    emails.send_credentials_changed(request.user, f"the token “{device.name}” was removed", event)
     messages.success(request, f"Token “{device.name}” removed.")
     return redirect("otp_tokens")
 
@@ -362,8 +359,8 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 
     def form_valid(self, form):
         response = super().form_valid(form)
-        audit.record("password.reset", actor=self.user, target=self.user.email, request=self.request)
-        emails.send_credentials_changed(self.user, "your password was reset", audit.client_ip(self.request))
+        event = audit.record("password.reset", actor=self.user, target=self.user.email, request=self.request)
+        emails.send_credentials_changed(self.user, "your password was reset", event)
         return response
 
 
@@ -381,7 +378,7 @@ class PasswordChangeView(CapabilityRequiredMixin, auth_views.PasswordChangeView)
     def form_valid(self, form):
         response = super().form_valid(form)
         self.request.session[signin.PASSWORD_VERIFIED_KEY] = int(time.time())
-        audit.record("password.changed", request=self.request, target=self.request.user.email)
-        emails.send_credentials_changed(self.request.user, "your password was changed", audit.client_ip(self.request))
+        event = audit.record("password.changed", request=self.request, target=self.request.user.email)
+        emails.send_credentials_changed(self.request.user, "your password was changed", event)
         messages.success(self.request, "Your password is changed. Other sessions of yours have been signed out.")
         return response

@@ -9,23 +9,12 @@ from __future__ import annotations
 
 import os
 import statistics
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-WORK = Path(tempfile.mkdtemp(prefix="bench-accounts-"))
-os.environ["PORTAL_VAR_DIR"] = str(WORK)
-os.environ.setdefault("DATABASE_URL", f"sqlite:///{WORK / 'bench.sqlite3'}")
-os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
+from _scratch import scratch_django
 
-import django  # noqa: E402
+scratch_django("accounts", database_url=os.environ.get("DATABASE_URL"))
 
-django.setup()
-
-from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
@@ -33,8 +22,9 @@ from django_otp.plugins.otp_totp.models import TOTPDevice  # noqa: E402
 
 from accounts import backup_codes  # noqa: E402
 from accounts.coverage import otp_coverage  # noqa: E402
-from accounts.models import AccountEmail, BackupCodeDevice, User  # noqa: E402
+from accounts.models import BackupCodeDevice, User  # noqa: E402
 from accounts.users_import import import_bytes  # noqa: E402
+from portal.models import OutboxMessage  # noqa: E402
 from tests.conftest import otp_sign_in  # noqa: E402
 
 ROWS = 10_000
@@ -57,7 +47,6 @@ def timed(fn, repeat: int = REPEAT) -> tuple[float, object]:
 
 
 def main() -> None:
-    call_command("migrate", verbosity=0)
     print(f"database: {connection.vendor}")
 
     started = time.perf_counter()
@@ -70,7 +59,7 @@ def main() -> None:
     assert result.ok
     print(
         f"import {ROWS} rows with invitations: {time.perf_counter() - started:.2f} s "
-        f"({AccountEmail.objects.count()} emails queued)"
+        f"({OutboxMessage.objects.count()} emails queued)"
     )
 
     bad = csv_file("plain").replace(b"plain9999@example.com", b"not-an-email")

@@ -2,8 +2,8 @@
 
 Target (issue 4): at least 100 emails per second on 2 cores, and 0 duplicates.
 
-Self-contained: a fresh SQLite database under var/bench/, Redis database 12 unless BENCH_REDIS_URL says
-otherwise (it is flushed), the aiosmtpd server from tests/smtp.py in this process and a real
+Self-contained: a fresh SQLite database in a temporary folder (bench/_scratch.py), Redis database 12
+unless BENCH_REDIS_URL says otherwise (it is flushed), the aiosmtpd server from tests/smtp.py in this process and a real
 ``celery worker --concurrency 2`` from tests/services.py. Prints emails per second, the time from the
 campaign being due to the last delivery, and duplicates.
 
@@ -17,11 +17,8 @@ import os
 import sys
 import time
 from collections import Counter
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-VAR = ROOT / "var" / "bench"
-sys.path.insert(0, str(ROOT))
+from _scratch import ROOT, scratch_django
 
 
 def main() -> int:
@@ -30,20 +27,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=2)
     args = parser.parse_args()
 
-    VAR.mkdir(parents=True, exist_ok=True)
-    db_path = VAR / "campaign_fanout.sqlite3"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
     redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "tests.settings",
-            "PORTAL_VAR_DIR": str(VAR),
-            "DATABASE_URL": f"sqlite:///{db_path}",
-            "CELERY_BROKER_URL": redis_url,
-            "LOG_LEVEL": "WARNING",
-        }
-    )
     import redis
 
     try:
@@ -52,10 +36,7 @@ def main() -> int:
         print(f"Redis is not reachable at {redis_url}: {exc}")
         return 1
 
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    work = scratch_django("campaign", CELERY_BROKER_URL=redis_url, LOG_LEVEL="WARNING")
     from django.utils import timezone
 
     from accounts.models import User
@@ -64,13 +45,12 @@ def main() -> int:
     from tests.services import WorkerProcess
     from tests.smtp import SMTPServer
 
-    call_command("migrate", verbosity=0)
     User.objects.bulk_create(
         User(email=f"person{i:05d}@example.com", first_name=f"Person {i}") for i in range(args.recipients)
     )
     smtp = SMTPServer().start()
     worker_env = {**os.environ, **smtp.env(), "PYTHONPATH": str(ROOT)}
-    worker = WorkerProcess(worker_env, VAR / "campaign_fanout-worker.log", args.concurrency, name="bench").start()
+    worker = WorkerProcess(worker_env, work / "worker.log", args.concurrency, name="bench").start()
     try:
         due = timezone.now()
         Campaign.objects.create(

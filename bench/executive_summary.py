@@ -2,10 +2,11 @@
 
 Target (issue 4): under 200 ms of server time per request.
 
-Self-contained: a fresh SQLite database under var/bench/, filled with 1,000 people in four departments,
-20 published policies (some for one department or role) with about 60 % acknowledged over 12 weeks,
-a campaign with 90 days of deliveries and attestation answers. Requests go through Django's full stack
-in-process (middleware, the view, the template) as a signed-in, OTP-verified executive.
+Self-contained: a fresh SQLite database in a temporary folder (bench/_scratch.py), filled with 1,000
+people in four departments, 20 published policies (some for one department or role) with about 60 %
+acknowledged over 12 weeks, a campaign with 90 days of deliveries and attestation answers. Requests go
+through Django's full stack in-process (middleware, the view, the template) as a signed-in, OTP-verified
+executive.
 
     .venv/bin/python bench/executive_summary.py [--users 1000] [--policies 20] [--requests 30]
 """
@@ -14,16 +15,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import random
 import statistics
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-VAR = ROOT / "var" / "bench"
-sys.path.insert(0, str(ROOT))
+from _scratch import scratch_django
 
 
 def fill(users: int, policies: int) -> None:
@@ -85,22 +82,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=30)
     args = parser.parse_args()
 
-    VAR.mkdir(parents=True, exist_ok=True)
-    db_path = VAR / "executive_summary.sqlite3"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "tests.settings",
-            "PORTAL_VAR_DIR": str(VAR),
-            "DATABASE_URL": f"sqlite:///{db_path}",
-            "LOG_LEVEL": "WARNING",
-        }
-    )
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    scratch_django("summary", LOG_LEVEL="WARNING")
     from django.db import connection
     from django.test import Client
     from django.test.utils import setup_test_environment
@@ -110,7 +92,6 @@ def main() -> int:
     from tests.conftest import otp_sign_in
 
     setup_test_environment()  # allows the test client's "testserver" host
-    call_command("migrate", verbosity=0)
     started = time.monotonic()
     fill(args.users, args.policies)
     print(f"setup                 {time.monotonic() - started:.1f} s")

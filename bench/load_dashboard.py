@@ -18,24 +18,14 @@ import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-WORK = Path(tempfile.mkdtemp(prefix="bench-load-"))
-os.environ["PORTAL_VAR_DIR"] = str(WORK)
-os.environ["DATABASE_URL"] = f"sqlite:///{WORK / 'bench.sqlite3'}"
-os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
+from _scratch import scratch_django
 
-import django  # noqa: E402
-
-django.setup()
+scratch_django("load")
 
 from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
-from django.core.management import call_command  # noqa: E402
 from django.test import Client, RequestFactory  # noqa: E402
 
 from monitoring.serverload.models import ROLLUP_FIELDS, LoadRollup, LoadSample, LoadThreshold  # noqa: E402
@@ -158,7 +148,6 @@ def main() -> int:
     from accounts.roles import Role
     from tests.conftest import otp_sign_in
 
-    call_command("migrate", verbosity=0)
     LoadThreshold.ensure_defaults()
     user = User.objects.create_user("bench@example.com", password="bench password 42", role=Role.IT_STAFF)
     client = Client()

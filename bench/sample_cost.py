@@ -14,23 +14,13 @@ from __future__ import annotations
 import os
 import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-WORK = Path(tempfile.mkdtemp(prefix="bench-sample-"))
-os.environ["PORTAL_VAR_DIR"] = str(WORK)
-os.environ["DATABASE_URL"] = f"sqlite:///{WORK / 'bench.sqlite3'}"
-os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
+from _scratch import scratch_django
 
-import django  # noqa: E402
-
-django.setup()
+scratch_django("sample")
 
 import psutil  # noqa: E402
-from django.core.management import call_command  # noqa: E402
 
 from monitoring.serverload import alerts, sampling  # noqa: E402
 from monitoring.serverload.models import LoadSettings, LoadThreshold  # noqa: E402
@@ -45,9 +35,8 @@ def cpu_seconds() -> float:
 
 
 def main() -> int:
-    call_command("migrate", verbosity=0)
     LoadThreshold.ensure_defaults()
-    settings = LoadSettings.get()
+    settings = LoadSettings.load()
     settings.line_download_mbps, settings.line_upload_mbps = 100, 20
     settings.save()
     assert sampling.take_sample() is None  # the first reading is only the baseline

@@ -13,37 +13,27 @@ from policies.models import (
     Procedure,
     ProcedureCompletion,
     ProcedureStep,
-    ReviewDigest,
 )
+from portal.admin import ReadOnlyAdmin, ReadOnlyAdminMixin, SingletonAdmin
 
 
 @admin.register(PolicySettings)
-class PolicySettingsAdmin(admin.ModelAdmin):
+class PolicySettingsAdmin(SingletonAdmin):
     list_display = ["__str__", "send_max_tries", "retry_backoff_seconds", "next_digest_at"]
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Records of what happened: visible, never edited here."""
+class EvidenceAdmin(ReadOnlyAdmin):
+    """Records of what happened: visible, never edited or deleted here."""
 
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+    deletable = False
 
 
-class VersionInline(admin.TabularInline):
+class VersionInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = PolicyVersion
     fields = ["number", "published_at", "published_by", "requires_acknowledgement", "note"]
     readonly_fields = fields
     extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
+    deletable = False
 
 
 @admin.register(Policy)
@@ -62,7 +52,7 @@ class PolicyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Acknowledgement)
-class AcknowledgementAdmin(ReadOnlyAdmin):
+class AcknowledgementAdmin(EvidenceAdmin):
     list_display = ["user", "policy", "version_number", "acknowledged_at", "ip_address"]
     list_filter = ["policy"]
     search_fields = ["user__email"]
@@ -75,19 +65,14 @@ class CampaignAdmin(admin.ModelAdmin):
 
 
 @admin.register(CampaignRun)
-class CampaignRunAdmin(ReadOnlyAdmin):
+class CampaignRunAdmin(EvidenceAdmin):
     list_display = ["campaign", "occurrence", "manual", "fanned_out_at", "recipient_count"]
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(ReadOnlyAdmin):
-    list_display = ["campaign", "recipient", "occurrence", "status", "attempts", "sent_at"]
+class DeliveryAdmin(EvidenceAdmin):
+    list_display = ["campaign", "recipient", "occurrence", "status", "attempts", "sent_at", "last_error"]
     list_filter = ["status", "campaign"]
-
-
-@admin.register(ReviewDigest)
-class ReviewDigestAdmin(ReadOnlyAdmin):
-    list_display = ["owner", "week_of", "status", "attempts", "sent_at"]
 
 
 class StepInline(admin.TabularInline):
@@ -102,5 +87,5 @@ class ProcedureAdmin(admin.ModelAdmin):
 
 
 @admin.register(ProcedureCompletion)
-class ProcedureCompletionAdmin(ReadOnlyAdmin):
+class ProcedureCompletionAdmin(EvidenceAdmin):
     list_display = ["procedure", "completed_by", "completed_at"]

@@ -1,84 +1,68 @@
-"""One function per kind of email this area sends; templates in templates/emails/policies-*."""
+"""The policies area's messages: one function per kind; templates in templates/emails/policies-*.
+
+Campaign reminders are ``Delivery`` rows (counted per campaign, escalated) sent by the outbox's engine
+(``portal.sending``); the test of a campaign and the weekly review digest are plain outbox messages.
+"""
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.template.loader import render_to_string
-from django.urls import reverse
-from django.utils.html import strip_tags
 
-
-def absolute(path: str) -> str:
-    return f"{settings.PORTAL_BASE_URL}{path}"
-
-
-def _message(
-    name: str, ctx: dict, to: list[str], cc: list[str] | None = None, message_id: str = ""
-) -> EmailMultiAlternatives:
-    ctx = {"organisation_name": settings.ORGANISATION_NAME, **ctx}
-    subject = " ".join(render_to_string(f"emails/{name}-subject.txt", ctx).split())
-    text = render_to_string(f"emails/{name}-body.txt", ctx)
-    html = render_to_string(f"emails/{name}-body.html", ctx)
-    headers = {"Message-ID": message_id} if message_id else {}
-    email = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, to, cc=cc or [], headers=headers)
-    email.attach_alternative(html, "text/html")
-    return email
-
-
-def _domain() -> str:
-    return settings.DEFAULT_FROM_EMAIL.rpartition("@")[2] or "localhost"
+from policies.markdown import render_markdown_text
+from policies.models import REVIEW_WINDOW_DAYS
+from portal.mailer import build_email, message_id
+from portal.outbox import absolute_url, render, send_email
 
 
 def campaign_link(campaign) -> str:
     if campaign.kind == campaign.Kind.ATTESTATION:
-        return absolute(reverse("policies:attest", args=[campaign.pk]))
+        return absolute_url("policies:attest", campaign.pk)
     if campaign.policy_id:
-        return absolute(reverse("policies:read", args=[campaign.policy_id]))
-    return absolute(reverse("policies:mine"))
+        return absolute_url("policies:read", campaign.policy_id)
+    return absolute_url("policies:mine")
 
 
-def campaign_email(delivery, *, message_html: str, cc: list[str] | None = None) -> EmailMultiAlternatives:
-    """The reminder for one Delivery. Its Message-ID is stable, so a mail client shows a resend as the same mail."""
-    campaign = delivery.campaign
-    ctx = {
+def _campaign_context(campaign, recipient, *, escalated: bool, test: bool) -> dict:
+    return {
         "campaign": campaign,
-        "recipient": delivery.recipient,
-        "message_html": message_html,
-        "message_text": campaign.message,
-        "link": campaign_link(campaign),
-        "escalated": bool(cc),
-        "test": False,
-    }
-    message_id = f"<policies-delivery-{delivery.pk}@{_domain()}>"
-    return _message("policies-campaign", ctx, [delivery.recipient.email], cc=cc, message_id=message_id)
-
-
-def campaign_test_email(campaign, user) -> EmailMultiAlternatives:
-    ctx = {
-        "campaign": campaign,
-        "recipient": user,
+        "recipient": recipient,
         "message_html": campaign.message_html(),
-        "message_text": campaign.message,
+        "message_text": render_markdown_text(campaign.message),
         "link": campaign_link(campaign),
-        "escalated": False,
-        "test": True,
+        "escalated": escalated,
+        "test": test,
     }
-    return _message("policies-campaign", ctx, [user.email])
 
 
-def review_digest_email(digest, *, policies: list, procedures: list, today) -> EmailMultiAlternatives:
+def campaign_email(delivery, *, cc: list[str] | None = None) -> EmailMultiAlternatives:
+    """The reminder for one Delivery. Its Message-ID is stable, so a mail client shows a resend as the same mail."""
+    ctx = _campaign_context(delivery.campaign, delivery.recipient, escalated=bool(cc), test=False)
+    rendered = render("policies-campaign", ctx)
+    return build_email(
+        rendered.subject,
+        rendered.text,
+        rendered.html,
+        [delivery.recipient.email],
+        cc=cc,
+        message_id=message_id(f"policies-delivery-{delivery.pk}"),
+    )
+
+
+def send_campaign_test(campaign, user, event):
+    """ "Send a test to me": not a Delivery (no occurrence, nobody else's count changes)."""
+    ctx = _campaign_context(campaign, user, escalated=False, test=True)
+    return send_email("policies-campaign", f"policies.campaign-test:{campaign.pk}:{event.pk}", [user.email], ctx)
+
+
+def send_review_digest(owner, *, policies: list, procedures: list, today, week_of):
+    """The weekly list of an owner's policies and procedures due for review (one per owner and week)."""
     ctx = {
-        "owner": digest.owner,
-        "policies": policies,
-        "procedures": procedures,
+        "owner": owner,
+        "policies": [(policy, absolute_url("policies:read", policy.pk)) for policy in policies],
+        "procedures": [(procedure, absolute_url("policies:procedure", procedure.pk)) for procedure in procedures],
         "today": today,
-        "reviews_link": absolute(reverse("policies:reviews")),
-        "base_url": settings.PORTAL_BASE_URL,
+        "window": REVIEW_WINDOW_DAYS,
+        "reviews_link": absolute_url("policies:reviews"),
     }
-    message_id = f"<policies-digest-{digest.pk}@{_domain()}>"
-    return _message("policies-review-digest", ctx, [digest.owner.email], message_id=message_id)
-
-
-def plain(html: str) -> str:
-    return strip_tags(html)
+    key = f"policies.review-digest:{owner.pk}:{week_of.isoformat()}"
+    return send_email("policies-review-digest", key, [owner.email], ctx)

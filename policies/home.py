@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from django.http import HttpRequest
 from django.utils import timezone
 
-from policies.models import Policy, Procedure, organisation_zone
+from policies.models import REVIEW_WINDOW_DAYS, due_for_review, organisation_zone
 from policies.services import my_policies, open_attestations
 
 
@@ -25,12 +23,11 @@ def home_context(request: HttpRequest) -> dict:
     }
     if user.can("manage_policies"):
         today = timezone.localdate(timezone=organisation_zone())
-        horizon = today + dt.timedelta(days=30)
-        published = Policy.objects.filter(state=Policy.State.PUBLISHED)
-        ctx["reviews"] = published.filter(review_due_on__lte=horizon).count()
-        ctx["procedures"] = Procedure.objects.filter(active=True, next_due_on__lte=horizon).count()
+        policies, procedures = due_for_review(today)
+        ctx["window"] = REVIEW_WINDOW_DAYS
+        ctx["reviews"] = policies.count()
+        ctx["procedures"] = procedures.count()
         ctx["overdue"] = (
-            published.filter(review_due_on__lt=today).count()
-            + Procedure.objects.filter(active=True, next_due_on__lt=today).count()
+            policies.filter(review_due_on__lt=today).count() + procedures.filter(next_due_on__lt=today).count()
         )
     return ctx

@@ -11,6 +11,8 @@ import markdown as markdown_lib
 import nh3
 from django.utils.safestring import SafeString, mark_safe
 
+from portal.text import html_to_text
+
 ALLOWED_TAGS = {
     "p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "strong", "em", "b", "i", "code", "pre", "blockquote",
     "ul", "ol", "li", "dl", "dt", "dd", "a", "table", "thead", "tbody", "tr", "th", "td", "abbr", "sup", "sub",
@@ -28,6 +30,11 @@ URL_SCHEMES = {"http", "https", "mailto"}
 def render_markdown(text: str) -> SafeString:
     html = markdown_lib.markdown(text or "", extensions=["extra", "sane_lists"], output_format="html")
     return mark_safe(sanitise_html(html))  # noqa: S308 - sanitised by nh3 just above
+
+
+def render_markdown_text(text: str) -> str:
+    """The same Markdown as readable plain text (the text part of an email): no ``**``, links as "text (url)"."""
+    return html_to_text(render_markdown(text))
 
 
 def sanitise_html(html: str) -> str:

@@ -12,17 +12,18 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
-from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.roles import Role
 from policies import schedules
 from policies.markdown import render_markdown
+from portal.models import OutgoingMessage
+from portal.singletons import Singleton
 
 
-class PolicySettings(models.Model):
-    """The organisation's settings for this area (one row, edited in the admin).
+class PolicySettings(Singleton):
+    """The organisation's settings for this area (one row, ``load()``, edited in the admin).
 
     Schedules run in the organisation's time zone, which is the ``TIME_ZONE`` setting (see README).
     """
@@ -42,18 +43,9 @@ class PolicySettings(models.Model):
     def __str__(self) -> str:
         return "Policy settings"
 
-    @classmethod
-    def load(cls) -> PolicySettings:
-        return cls.objects.get_or_create(pk=1)[0]
-
-    @property
-    def zone(self) -> ZoneInfo:
-        # The organisation's time zone is the TIME_ZONE setting: schedules and every page use the same one.
-        return ZoneInfo(settings.TIME_ZONE)
-
 
 def organisation_zone() -> ZoneInfo:
-    """The organisation's time zone: the TIME_ZONE setting (no query, so lists may call it per row)."""
+    """The organisation's time zone: the TIME_ZONE setting, which schedules and every page use (no query)."""
     return ZoneInfo(settings.TIME_ZONE)
 
 
@@ -366,30 +358,7 @@ class CampaignRun(models.Model):
         return f"{self.campaign} at {self.occurrence:%Y-%m-%d %H:%M}"
 
 
-class OutgoingMail(models.Model):
-    """Status of one email: a row first, then sent by a task that claims it (see policies.dispatch)."""
-
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
-
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    last_error = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    # When a task was last queued for a pending row / when a worker claimed it; the tick's recovery reads these.
-    queued_at = models.DateTimeField(null=True, blank=True)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        abstract = True
-
-
-class Delivery(OutgoingMail):
+class Delivery(OutgoingMessage):
     """One campaign email to one person for one occurrence."""
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="deliveries")
@@ -409,19 +378,6 @@ class Delivery(OutgoingMail):
         return f"{self.campaign} → {self.recipient_id} ({self.status})"
 
 
-class ReviewDigest(OutgoingMail):
-    """The weekly email to an owner listing the policies and procedures due for review."""
-
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="review_digests")
-    week_of = models.DateField()
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["owner", "week_of"], name="review_digest_once_a_week")]
-
-    def __str__(self) -> str:
-        return f"Review digest for {self.owner_id}, week of {self.week_of}"
-
-
 class AttestationResponse(models.Model):
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="responses")
     run = models.ForeignKey(CampaignRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
@@ -436,10 +392,6 @@ class AttestationResponse(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} on {self.campaign}"
-
-    @property
-    def all_yes(self) -> bool:
-        return all(a.answer for a in self.answers.all())
 
 
 class AttestationAnswer(models.Model):
@@ -478,9 +430,6 @@ class Procedure(models.Model):
 
     def description_html(self) -> str:
         return render_markdown(self.description)
-
-    def is_overdue(self, today: dt.date | None = None) -> bool:
-        return self.next_due_on < (today or timezone.localdate(timezone=organisation_zone()))
 
     @transaction.atomic
     def complete(self, *, by, ticked: set[int], notes: str) -> ProcedureCompletion:
@@ -524,5 +473,14 @@ class ProcedureCompletion(models.Model):
         return all(step["done"] for step in self.steps)
 
 
-def review_window_q(today: dt.date, days: int = 30) -> Q:
-    return Q(state=Policy.State.PUBLISHED, review_due_on__lte=today + dt.timedelta(days=days))
+# A review counts as due this many days before its date (and overdue after it). The review list, the weekly
+# digest, the home page and the executive summary all use this one window.
+REVIEW_WINDOW_DAYS = 30
+
+
+def due_for_review(today: dt.date) -> tuple[models.QuerySet[Policy], models.QuerySet[Procedure]]:
+    """Published policies and active procedures due within the review window or overdue, soonest first."""
+    horizon = today + dt.timedelta(days=REVIEW_WINDOW_DAYS)
+    policies = Policy.objects.filter(state=Policy.State.PUBLISHED, review_due_on__lte=horizon).select_related("owner")
+    procedures = Procedure.objects.filter(active=True, next_due_on__lte=horizon).select_related("owner")
+    return policies.order_by("review_due_on"), procedures.order_by("next_due_on")

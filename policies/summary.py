@@ -19,15 +19,17 @@ from django.utils import timezone
 
 from accounts.models import User
 from policies.models import (
+    REVIEW_WINDOW_DAYS,
     Acknowledgement,
     AttestationAnswer,
     Campaign,
     CampaignRun,
     Delivery,
     Policy,
-    PolicySettings,
     Procedure,
+    organisation_zone,
 )
+from portal.spreadsheets import safe_cell
 
 ACTIVITY_DAYS = 90
 TREND_WEEKS = 12
@@ -133,7 +135,7 @@ def _status_lines() -> list[dict]:
 
 def build(now: dt.datetime | None = None) -> Summary:
     now = now or timezone.now()
-    zone = PolicySettings.load().zone
+    zone = organisation_zone()
     today = timezone.localdate(now, timezone=zone)
     users = list(
         User.objects.filter(is_active=True)
@@ -190,6 +192,7 @@ def build(now: dt.datetime | None = None) -> Summary:
         if missing.get(pk)
     ]
     outstanding.sort(key=lambda row: (-len(row.policies), row.name.lower()))
+    horizon = today + dt.timedelta(days=REVIEW_WINDOW_DAYS)
 
     return Summary(
         today=today,
@@ -200,7 +203,7 @@ def build(now: dt.datetime | None = None) -> Summary:
         outstanding=outstanding,
         otp=_otp_coverage(),
         overdue_reviews=[p for p in policies if p.review_due_on and p.review_due_on < today],
-        due_reviews=[p for p in policies if p.review_due_on and today <= p.review_due_on <= today + dt.timedelta(30)],
+        due_reviews=[p for p in policies if p.review_due_on and today <= p.review_due_on <= horizon],
         overdue_procedures=list(
             Procedure.objects.filter(active=True, next_due_on__lt=today).select_related("owner").order_by("next_due_on")
         ),
@@ -306,17 +309,11 @@ def trend_chart(points: list[tuple[dt.date, float]], width: int = 640, height: i
     }
 
 
-def _cell(value: object) -> str:
-    # Spreadsheet programs run cells that start with these as formulas (CSV injection).
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def write_csv(summary: Summary, out) -> None:
     writer = csv.writer(out)
 
     def row(*cells: object) -> None:
-        writer.writerow([_cell(c) for c in cells])
+        writer.writerow([safe_cell(c) for c in cells])
 
     row("Security summary", summary.today.isoformat())
     row()

@@ -21,17 +21,5 @@ def fan_out(run_id: int) -> None:
 @shared_task(name="policies.send_deliveries", acks_late=True, ignore_result=True)
 def send_deliveries(delivery_ids: list[int]) -> None:
     for delivery_id, countdown in dispatch.send_deliveries(delivery_ids).items():
-        send_deliveries.apply_async(([delivery_id],), countdown=countdown)
-
-
-@shared_task(name="policies.send_review_digest", acks_late=True, ignore_result=True)
-def send_review_digest(digest_id: int) -> None:
-    countdown = dispatch.send_review_digest(digest_id)
-    if countdown is not None:
-        send_review_digest.apply_async((digest_id,), countdown=countdown)
-
-
-@shared_task(name="policies.send_campaign_test", acks_late=False, ignore_result=True)
-def send_campaign_test(campaign_id: int, user_id: int) -> None:
-    # At most once: a test mail lost to a crash is simply sent again by hand.
-    dispatch.send_campaign_test(campaign_id, user_id)
+        # A lost retry is picked up by the tick's recovery (portal.sending.lost).
+        dispatch.enqueue_deliveries([delivery_id], countdown=countdown)

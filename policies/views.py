@@ -10,10 +10,11 @@ from django.views.decorators.http import require_POST
 
 from accounts.audit import client_ip, record, user_agent
 from accounts.roles import requires
-from policies import dispatch, library, summary
+from policies import dispatch, emails, library, summary
 from policies.diffs import version_diff
 from policies.forms import AttestationForm, CampaignForm, CompletionForm, PolicyForm, ProcedureForm, PublishForm
 from policies.models import (
+    REVIEW_WINDOW_DAYS,
     AttestationAnswer,
     AttestationResponse,
     Campaign,
@@ -21,6 +22,7 @@ from policies.models import (
     Policy,
     PolicyVersion,
     Procedure,
+    due_for_review,
     organisation_zone,
 )
 from policies.services import my_policies, open_attestations
@@ -229,8 +231,8 @@ def adopt_procedure(request: HttpRequest, key: str) -> HttpResponse:
 @requires("manage_policies")
 def reviews(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate(timezone=organisation_zone())
-    policies, procedures = dispatch.due_for_review(today)
-    ctx = {"policies": policies, "procedures": procedures, "today": today, "window": dispatch.REVIEW_WINDOW_DAYS}
+    policies, procedures = due_for_review(today)
+    ctx = {"policies": policies, "procedures": procedures, "today": today, "window": REVIEW_WINDOW_DAYS}
     return render(request, "policies/reviews.html", ctx)
 
 
@@ -314,14 +316,12 @@ def campaign_retry(request: HttpRequest, pk: int) -> HttpResponse:
 @requires("manage_campaigns")
 def campaign_test(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = _get_campaign(pk)
-    from policies import tasks
-
-    try:
-        tasks.send_campaign_test.delay(campaign.pk, request.user.pk)
-    except Exception:
-        messages.error(request, "The worker's queue cannot be reached right now; try again in a minute.")
-        return redirect(campaign)
-    messages.success(request, f"A test is on its way to {request.user.email}.")
+    event = record("campaign.test_sent", request=request, target=campaign, to=request.user.email)
+    emails.send_campaign_test(campaign, request.user, event)
+    messages.success(
+        request,
+        f"A test is on its way to {request.user.email}; “Outgoing messages” shows when the mail server took it.",
+    )
     return redirect(campaign)
 
 

@@ -15,15 +15,17 @@ app.autodiscover_tasks()
 
 HEARTBEAT_TASK = "portal.tasks.heartbeat"
 
+# Celery's signals are connected here, not in an AppConfig.ready(): beat fires beat_init before Django's
+# apps are necessarily ready, and only the processes that import this module (worker, beat) need them.
 
-@before_task_publish.connect
-def _beat_published(sender: str | None = None, **kwargs: object) -> None:
+
+@before_task_publish.connect(sender=HEARTBEAT_TASK)
+def _beat_published(**kwargs: object) -> None:
     # Runs in the process that sends the task: for the heartbeat that is beat,
     # so a stored "beat" time means beat is alive and can reach the broker.
-    if sender == HEARTBEAT_TASK:
-        from portal.models import Heartbeat
+    from portal.models import Heartbeat
 
-        Heartbeat.beat("beat")
+    Heartbeat.beat("beat")
 
 
 @beat_init.connect

@@ -23,3 +23,110 @@ class Heartbeat(models.Model):
     def age(cls, name: str) -> timedelta | None:
         last_seen = cls.objects.filter(name=name).values_list("last_seen", flat=True).first()
         return None if last_seen is None else timezone.now() - last_seen
+
+
+class OutgoingMessage(models.Model):
+    """What every outgoing message row shares: the one sending engine (``portal.sending``) works on these fields.
+
+    A row is claimed by a conditional update (pending -> sending), noted as handed over at the mail
+    server's commit point, and marked sent only on the server's acceptance; failures go back to pending
+    with a backoff until the retry window closes, then to failed with the error.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    # When the retry window (a day by default) started: created_at, or a retry by hand on a failed row.
+    retry_from = models.DateTimeField(default=timezone.now)
+    # When a send task was last published for the row / when a worker claimed it; recovery reads these.
+    queued_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    # The commit point: the whole message was with the server (SMTP: just before the final dot).
+    handed_over_at = models.DateTimeField(null=True, blank=True)
+    # The server's acceptance.
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class AlertChannel(models.Model):
+    """A place IT alerts go besides email (ntfy, Teams, Slack, Telegram, Matrix, a webhook...): one Apprise URL.
+
+    The URL holds the channel's tokens: it is never shown in full after saving, never logged and never
+    written to the audit log (``masked_url`` is what pages show).
+    """
+
+    class Severity(models.TextChoices):
+        WARNING = "warning", "Warning"
+        CRITICAL = "critical", "Critical"
+
+    name = models.CharField(max_length=100, unique=True)
+    url = models.TextField("Apprise URL")
+    severities = models.JSONField(default=list, help_text="The alert severities this channel receives.")
+    enabled = models.BooleanField(default=True)
+    last_result = models.CharField(max_length=500, blank=True)
+    last_result_ok = models.BooleanField(null=True, blank=True)
+    last_result_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def masked_url(self) -> str:
+        from portal.channels import mask_url
+
+        return mask_url(self.url)
+
+    def takes(self, severity: str) -> bool:
+        return self.enabled and severity in self.severities
+
+    def severities_label(self) -> str:
+        return ", ".join(self.Severity(s).label for s in self.severities if s in self.Severity.values) or "none"
+
+
+class OutboxMessage(OutgoingMessage):
+    """One message to one destination: an email (to a list of addresses) or an alert channel.
+
+    ``key`` says what the message is about and where it goes (never a timestamp), so the same event
+    queued twice is one row. Bodies that hold a secret (``sensitive``: one-time links) are blanked once
+    the server has accepted the message.
+    """
+
+    key = models.CharField(max_length=300, unique=True)
+    kind = models.CharField(max_length=60, db_index=True)
+    severity = models.CharField(max_length=10, blank=True, help_text="For alerts: warning or critical.")
+    to = models.JSONField(default=list, blank=True)
+    channel = models.ForeignKey(AlertChannel, on_delete=models.SET_NULL, null=True, blank=True, related_name="messages")
+    # Kept as text so the list still says where a message went after its channel is deleted.
+    channel_name = models.CharField(max_length=100, blank=True)
+    subject = models.CharField(max_length=300)
+    body_text = models.TextField(blank=True)
+    body_html = models.TextField(blank=True)
+    sensitive = models.BooleanField(default=False, help_text="Bodies are blanked once sent (one-time links).")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"]),
+            models.Index(fields=["channel", "status"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} to {self.destination} ({self.status})"
+
+    @property
+    def destination(self) -> str:
+        return f"channel “{self.channel_name}”" if self.channel_name else ", ".join(self.to)

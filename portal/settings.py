@@ -210,6 +210,12 @@ EMAIL_BACKEND = env_str(
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "portal@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
+# --- Outbox (portal/outbox.py): every message is a row first, retried with a doubling backoff ---------
+OUTBOX_RETRY_SECONDS = env_int("OUTBOX_RETRY_SECONDS", 60, minimum=1)  # wait before the first retry
+OUTBOX_RETRY_WINDOW = env_int("OUTBOX_RETRY_WINDOW", 24 * 3600, minimum=60)  # seconds of retries, then failed
+# Seconds an alert channel (Apprise) may take to answer before the try counts as failed.
+ALERT_CHANNEL_TIMEOUT = env_float("ALERT_CHANNEL_TIMEOUT", 10.0, minimum=0.5)
+
 # --- Celery --------------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
 _broker_dir = VAR_DIR / "broker"
@@ -225,7 +231,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 else:
-    # Tasks never carry an ETA beyond this; see DESIGN.md (Redis redelivery).
+    # Redis hands an unacknowledged task (acks are late) to another worker after this long, so a task with an
+    # ETA or countdown further out than this would run again and again. Retries wait at most 30 minutes
+    # (portal.sending.MAX_BACKOFF) and everything later is a row in the database that a tick picks up.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -237,10 +245,14 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
-# Fixed ticks: every timing decision lives in the database (DESIGN.md, Data flow).
+# Beat only sends these fixed ticks. Every timing decision (when a campaign, sweep, sample or digest is due)
+# lives in the database, edited in the portal: each tick asks what is due and claims it with a conditional
+# UPDATE, so two beats or a redelivered tick never do the same work twice.
 HEARTBEAT_INTERVAL = env_int("HEARTBEAT_INTERVAL", 30, minimum=5)
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "portal.tasks.heartbeat", "schedule": float(HEARTBEAT_INTERVAL)},
+    # Publishes due and lost outbox sends and recovers rows of dead workers (it never sends itself).
+    "outbox-tick": {"task": "portal.outbox_tick", "schedule": 30.0},
     "accounts-tick": {"task": "accounts.tasks.tick", "schedule": 60.0},
     "policies-tick": {"task": "policies.tick", "schedule": 60.0},
     "dnsbl-tick": {"task": "dnsbl.tick", "schedule": 60.0},
@@ -313,7 +325,20 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"channel_secrets": {"()": "portal.channels.RedactChannelSecrets"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "discard": {"class": "logging.NullHandler"},
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Apprise and urllib3 log channel URLs and ntfy topics (tokens): redacted in every record
+        # (portal.channels), and Apprise's own records stay out of the console altogether. What it says
+        # about a failure reaches the channel's status through portal.channels, with the URL removed.
+        "apprise": {"handlers": ["discard"], "level": "WARNING", "propagate": False, "filters": ["channel_secrets"]},
+        "urllib3": {"level": "WARNING"},
+        "urllib3.connectionpool": {"filters": ["channel_secrets"]},
+        "urllib3.util.retry": {"filters": ["channel_secrets"]},
+    },
 }

@@ -17,6 +17,7 @@ urlpatterns = [
     path("policies/", include("policies.urls")),
     path("monitoring/dnsbl/", include("monitoring.dnsbl.urls")),
     path("monitoring/load/", include("monitoring.serverload.urls")),
+    path("messages/", include("portal.message_urls")),
     path("captcha/", include("captcha.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.http_receiver import HTTPReceiver
 from tests.services import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -124,6 +125,14 @@ def smtp_server(settings) -> Iterator[SMTPServer]:
 
 
 @pytest.fixture
+def http_receiver() -> Iterator[HTTPReceiver]:
+    """A real HTTP server on 127.0.0.1 for alert channels (Apprise json:// and ntfy:// point at it)."""
+    receiver = HTTPReceiver().start()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture
 def redis_server() -> str:
     """URL of a real Redis (database 15 unless TEST_REDIS_URL says otherwise), flushed for the test."""
     import redis
@@ -201,6 +210,74 @@ def celery_app(redis_server, settings, monkeypatch):
     yield app
     app.conf.broker_url = previous
     reset_pools()
+
+
+def deliver_outbox() -> int:
+    """What the worker does with the outbox's email: send each due pending row once. Returns how many were sent."""
+    from portal import outbox
+    from portal.models import OutboxMessage
+
+    sent = OutboxMessage.objects.filter(status=OutboxMessage.Status.SENT)
+    before = sent.count()
+    pending = OutboxMessage.objects.filter(status=OutboxMessage.Status.PENDING, channel_name="")
+    if ids := list(pending.values_list("pk", flat=True)):
+        outbox.send_emails(ids)
+    return sent.count() - before
+
+
+class DeliveredMail:
+    """The emails the outbox holds, sent as the worker would (each pending email row once), read from locmem."""
+
+    def __init__(self, outbox_list: list) -> None:
+        self.outbox_list = outbox_list
+
+    def messages(self) -> list:
+        deliver_outbox()
+        return list(self.outbox_list)
+
+    def __len__(self) -> int:
+        return len(self.messages())
+
+    def __getitem__(self, index):
+        return self.messages()[index]
+
+    def __iter__(self):
+        return iter(self.messages())
+
+    def __eq__(self, other) -> bool:
+        return self.messages() == other
+
+
+@pytest.fixture
+def sent_mail(mailoutbox) -> DeliveredMail:
+    """Like pytest-django's ``mailoutbox``, for mail that goes through the outbox: reading it sends what is due."""
+    return DeliveredMail(mailoutbox)
+
+
+@pytest.fixture
+def fresh_producer_pools(celery_app):
+    """kombu keeps producer pools per broker URL across tests; other tests close them at teardown."""
+    from kombu import pools
+
+    pools.reset()
+    yield celery_app
+    pools.reset()
+
+
+@pytest.fixture
+def dead_broker(celery_app, monkeypatch):
+    """The portal's Celery app pointed at a port where no broker listens (the celery_app fixture restores it)."""
+    from kombu import pools
+
+    dead = "redis://127.0.0.1:1/0"
+    # Celery reads the environment's CELERY_BROKER_URL before its configuration.
+    monkeypatch.setenv("CELERY_BROKER_URL", dead)
+    monkeypatch.delenv("CELERY_BROKER_WRITE_URL", raising=False)
+    celery_app.conf.broker_url = dead
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+    pools.reset()
+    return celery_app
 
 
 # --- Monitoring: server load --------------------------------------------------------
@@ -286,9 +363,67 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, live_server):
-    context = browser.new_context(base_url=live_server.url)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
+def new_page(browser, live_server) -> Iterator[Callable]:
+    """Open a page in a browser context of its own (its own cookies: another person at another desk)."""
+    contexts = []
+
+    def open_page(**options):
+        context = browser.new_context(base_url=live_server.url, **options)
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_page):
+    return new_page()
+
+
+LOGIN_PATH = "/accounts/login/"
+
+
+class BrowserSignIn:
+    """The portal's sign-in in Chromium, the way a person does it: email and password, then the code on the phone.
+
+    ``browser_sign_in(page, user)`` does both steps (the user gets a confirmed token if they have none) and
+    waits for the page the portal sends them to; ``.password()`` and ``.code()`` are the two steps alone, for
+    tests about the steps themselves. ``goto=None`` signs in on the sign-in page the browser is on already
+    (sent there by a protected page, with its ``next``).
+    """
+
+    def __call__(self, page, user, *, password: str = PASSWORD, code: str | None = None,
+                 goto: str | None = LOGIN_PATH, wait_for: str | None = "**/"):  # fmt: skip
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+        if device is None:
+            device = TOTPDevice.objects.create(user=user, name="Phone", confirmed=True)
+        self.password(page, user.email, password, goto=goto)
+        self.code(page, code or totp_code(device))
+        if wait_for:
+            page.wait_for_url(wait_for)
+        return device
+
+    @staticmethod
+    def password(page, email: str, password: str = PASSWORD, *, goto: str | None = LOGIN_PATH) -> None:
+        if goto:
+            page.goto(goto)
+        page.get_by_label("Email address").fill(email)
+        page.get_by_label("Password").fill(password)
+        page.get_by_role("button", name="Sign in").click()
+
+    @staticmethod
+    def code(page, code: str) -> None:
+        page.wait_for_url("**/accounts/login/code/**")
+        page.get_by_label("Code").fill(code)
+        page.get_by_role("button", name="Verify").click()
+
+
+@pytest.fixture
+def browser_sign_in() -> BrowserSignIn:
+    return BrowserSignIn()

@@ -37,14 +37,17 @@ def service_missing(reason: str) -> None:
     pytest.skip(reason)
 
 
-def wait_until(condition, timeout: float = 60) -> None:
-    """Poll ``condition`` (a worker in another process is doing the work) until it holds, or fail."""
+def wait_until(condition, timeout: float = 60, describe=None) -> None:
+    """Poll ``condition`` (a worker in another process is doing the work) until it holds, or fail.
+
+    ``describe()`` says what the test saw, for the failure message (e.g. row states and the worker's log).
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return
         time.sleep(0.2)
-    raise AssertionError("timed out")
+    raise AssertionError(f"timed out after {timeout} s" + (f"; {describe()}" if describe else ""))
 
 
 def free_port() -> int:

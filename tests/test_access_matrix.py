@@ -108,11 +108,11 @@ MATRIX: dict[str, Row] = {
     "audit_log": it_only(),
     "audit_log_csv": it_only(),
     # gateway (webmail behind nginx auth_request): 401, never a redirect; every role by default (GATEWAY_ROLES)
-    "gateway-auth": Row(401, 200, 200, 200),
-    "gateway-signin": Row(LOGIN, 302, 302, 302),  # signed in and verified: straight on to the portal
-    "gateway-sessions": it_only(),
-    "gateway-user-sessions": it_only(kwargs=lambda: {"user_id": _webmail_user().pk}),
-    "gateway-session-end": Row(LOGIN, 403, 403, 302, method="post", kwargs=lambda: {"pk": _webmail_session().pk}),
+    "gateway_auth": Row(401, 200, 200, 200),
+    "gateway_signin": Row(LOGIN, 302, 302, 302),  # signed in and verified: straight on to the portal
+    "gateway_sessions": it_only(),
+    "gateway_user_sessions": it_only(kwargs=lambda: {"user_id": _webmail_user().pk}),
+    "gateway_session_end": Row(LOGIN, 403, 403, 302, method="post", kwargs=lambda: {"pk": _webmail_session().pk}),
     # --- policies -----------------------------------------------------------------
     "policies:mine": signed_in(),
     "policies:read": signed_in(kwargs=lambda: {"pk": _policies_published().pk}),
@@ -151,6 +151,15 @@ MATRIX: dict[str, Row] = {
     "policies:procedure_edit": it_only(kwargs=lambda: {"pk": _policies_procedure().pk}),
     "policies:summary": summary_readers(),
     "policies:summary_csv": summary_readers(),
+    # --- outbox: outgoing messages and alert channels (IT staff) ------------------------
+    "outbox:messages": it_only(),
+    "outbox:message_retry": Row(LOGIN, 403, 403, 302, method="post", kwargs=lambda: {"pk": _outbox_failed().pk}),
+    "outbox:channels": it_only(),
+    "outbox:channel_add": it_only(),
+    "outbox:channel_edit": it_only(kwargs=lambda: {"pk": _alert_channel().pk}),
+    "outbox:channel_delete": it_only(kwargs=lambda: {"pk": _alert_channel().pk}),
+    "outbox:channel_toggle": Row(LOGIN, 403, 403, 302, method="post", kwargs=lambda: {"pk": _alert_channel().pk}),
+    "outbox:channel_test": Row(LOGIN, 403, 403, 302, method="post", kwargs=lambda: {"pk": _alert_channel().pk}),
     # --- monitoring ---------------------------------------------------------------
     # DNS block lists: executives read the dashboard; IT staff manage lists, addresses and checks.
     "dnsbl:dashboard": summary_readers(),
@@ -239,6 +248,22 @@ def _policies_procedure():
     procedure = Procedure.objects.create(title="Matrix procedure", next_due_on=timezone.localdate())
     procedure.steps.create(text="Do the thing.")
     return procedure
+
+
+def _outbox_failed():
+    from portal.models import OutboxMessage
+
+    return OutboxMessage.objects.create(
+        key="matrix|email", kind="matrix", to=["x@example.com"], subject="Matrix", status="failed"
+    )
+
+
+def _alert_channel():
+    from portal.models import AlertChannel
+
+    return AlertChannel.objects.get_or_create(
+        name="Matrix channel", defaults={"url": "json://127.0.0.1:9/hook", "severities": ["critical"]}
+    )[0]
 
 
 def _monitored_address():
@@ -333,13 +358,13 @@ def test_the_matrix_catches_a_new_url(settings) -> None:
     module = types.ModuleType("tests._extra_urls")
     module.urlpatterns = [  # type: ignore[attr-defined]
         *get_resolver().url_patterns,
-        path("brand-new-page/", lambda request: HttpResponse("hi"), name="brand-new-page"),
+        path("brand_new_page/", lambda request: HttpResponse("hi"), name="brand_new_page"),
     ]
     sys.modules[module.__name__] = module
     settings.ROOT_URLCONF = module.__name__
     clear_url_caches()
     try:
-        with pytest.raises(AssertionError, match="brand-new-page"):
+        with pytest.raises(AssertionError, match="brand_new_page"):
             test_every_url_has_a_row()
     finally:
         del sys.modules[module.__name__]

@@ -12,8 +12,9 @@ from django.db import models, transaction
 from django.utils import timezone
 from django_otp.models import Device, ThrottlingMixin
 
+from portal.singletons import Singleton
+
 __all__ = [
-    "AccountEmail",
     "BackupCode",
     "BackupCodeDevice",
     "Invitation",
@@ -22,8 +23,8 @@ __all__ = [
 ]
 
 
-class OrganisationSettings(models.Model):
-    """The organisation's sign-in rules: one row (pk=1), edited by IT staff."""
+class OrganisationSettings(Singleton):
+    """The organisation's sign-in rules: one row (``load()``), edited by IT staff."""
 
     otp_required = models.BooleanField(
         "OTP required", default=True, help_text="Every user must enrol a token before using the portal."
@@ -58,14 +59,6 @@ class OrganisationSettings(models.Model):
 
     def __str__(self) -> str:
         return "Organisation sign-in settings"
-
-    def save(self, *args, **kwargs) -> None:
-        self.pk = 1
-        super().save(*args, **kwargs)
-
-    @classmethod
-    def load(cls) -> OrganisationSettings:
-        return cls.objects.get_or_create(pk=1)[0]
 
     @property
     def grace_period(self) -> timedelta:
@@ -192,37 +185,3 @@ class SignInFailure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.email} {self.ip_address} {self.step}"
-
-
-class AccountEmail(models.Model):
-    """An email of the accounts area: a row first, then sent by a task; retried until sent.
-
-    ``key`` makes each send idempotent. Bodies may contain a secret link, so they are
-    cleared once the message has been handed to the mail server.
-    """
-
-    QUEUED = "queued"
-    SENDING = "sending"
-    SENT = "sent"
-    FAILED = "failed"
-    STATUSES = [(QUEUED, "queued"), (SENDING, "sending"), (SENT, "sent"), (FAILED, "failed")]
-    MAX_ATTEMPTS = 10
-
-    key = models.CharField(max_length=200, unique=True)
-    kind = models.CharField(max_length=40)
-    to = models.JSONField(default=list)
-    subject = models.CharField(max_length=300)
-    body_text = models.TextField(blank=True)
-    body_html = models.TextField(blank=True)
-    status = models.CharField(max_length=10, choices=STATUSES, default=QUEUED, db_index=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    last_error = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-
-    def __str__(self) -> str:
-        return f"{self.kind} to {', '.join(self.to)} ({self.status})"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from monitoring.dnsbl.models import DnsblSweep, DnsblZone, ListingChange, MonitoredAddress
+from portal.admin import ReadOnlyAdmin
 
 
 @admin.register(DnsblZone)
@@ -22,25 +23,13 @@ class MonitoredAddressAdmin(admin.ModelAdmin):
 
 
 @admin.register(DnsblSweep)
-class DnsblSweepAdmin(admin.ModelAdmin):
-    list_display = ["pk", "kind", "state", "created_at", "finished_at", "done", "total", "alert_sent_at"]
+class DnsblSweepAdmin(ReadOnlyAdmin):
+    list_display = ["pk", "kind", "state", "created_at", "finished_at", "done", "total"]
     list_filter = ["kind", "state"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(ListingChange)
-class ListingChangeAdmin(admin.ModelAdmin):
+class ListingChangeAdmin(ReadOnlyAdmin):
     list_display = ["changed_at", "address", "zone_name", "previous", "current"]
     list_filter = ["current"]
     search_fields = ["address", "zone_name"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False

@@ -19,6 +19,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from portal.singletons import Singleton
+
 __all__ = [
     "DnsblResult",
     "DnsblSchedule",
@@ -168,7 +170,7 @@ class MonitoredAddress(models.Model):
         return [s for s in self.suggestions if s["address"] not in known]
 
 
-class DnsblSchedule(models.Model):
+class DnsblSchedule(Singleton):
     """The one row saying how often the monitored addresses are swept (edited in the portal)."""
 
     interval_minutes = models.PositiveIntegerField(default=30)
@@ -183,10 +185,6 @@ class DnsblSchedule(models.Model):
 
     def __str__(self) -> str:
         return f"every {self.interval_minutes} min"
-
-    @classmethod
-    def get(cls) -> DnsblSchedule:
-        return cls.objects.get_or_create(pk=1)[0]
 
     def claim(self, now: datetime) -> bool:
         """Take this run: only one tick wins, even with two beats or a redelivered task."""
@@ -225,7 +223,6 @@ class DnsblSweep(models.Model):
     error = models.CharField(max_length=300, blank=True)
     # What the one alert e-mail of this sweep says (empty: nothing changed, no e-mail).
     alert_text = models.TextField(blank=True)
-    alert_sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "monitoring_dnsblsweep"
@@ -315,7 +312,3 @@ class ListingChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.address or 'health'} on {self.zone_name}: {self.previous or '-'} -> {self.current}"
-
-    @property
-    def is_health(self) -> bool:
-        return not self.address

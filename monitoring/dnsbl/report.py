@@ -176,7 +176,7 @@ def dashboard(user_can_manage: bool) -> dict:
         {"address": address, "cells": [(zone, cells.get((address.pk, zone.pk))) for zone in matrix_zones]}
         for address in addresses
     ]
-    schedule = DnsblSchedule.get()
+    schedule = DnsblSchedule.load()
     return {
         "sweep": sweep,
         "active": active_sweep(),

@@ -2,7 +2,9 @@
 
 ``tick()`` (every minute from beat) claims a due scheduled sweep; ``run_sweep()``
 does the work (a task wraps it); transitions become ``ListingChange`` rows and
-one alert e-mail per sweep tells IT staff what changed.
+one alert per sweep (``dnsbl.emails``: email and alert channels, through the outbox)
+tells IT staff what changed. The alert is stored in the same transaction as the sweep's
+result, so a sweep that changed something is never without its alert.
 """
 
 from __future__ import annotations
@@ -13,11 +15,10 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.utils import timezone
 
+from monitoring.dnsbl import emails
 from monitoring.dnsbl.checker import (
     IPV6,
     BadInput,
@@ -42,6 +43,7 @@ from monitoring.dnsbl.models import (
     usable_zones,
 )
 from monitoring.dnsbl.resolver import AAAA, ANSWER, MX, NODATA, NXDOMAIN, A, Resolver, ResolverConfig
+from portal.outbox import publish
 
 log = logging.getLogger(__name__)
 
@@ -79,26 +81,15 @@ def queue_sweep(kind: str, *, user=None, targets: list[str] | None = None, zone_
     return sweep
 
 
-# Publish at once or fail at once: a request must not wait while kombu retries a dead broker
-# (its default is to retry the connection for broker_connection_timeout, then the publish).
-QUICK_PUBLISH = {"max_retries": 0, "socket_connect_timeout": 2, "socket_timeout": 2}
-
-
 def _send(sweep_id: int) -> bool:
     from monitoring.dnsbl.tasks import run_dnsbl_sweep
 
-    try:
-        with run_dnsbl_sweep.app.connection_for_write(transport_options=QUICK_PUBLISH) as connection:
-            run_dnsbl_sweep.apply_async((sweep_id,), connection=connection, retry=False)
-    except Exception as exc:
-        # Broker unreachable: the sweep stays "queued" (the page says so) and the tick sends it again.
-        log.warning("DNSBL sweep %s could not be queued (%s); the next tick retries", sweep_id, exc)
-        return False
-    return True
+    # Broker unreachable: the sweep stays "queued" (the page says so) and the tick sends it again.
+    return publish(run_dnsbl_sweep, sweep_id)
 
 
 def tick(now: datetime | None = None) -> DnsblSweep | None:
-    """Called every minute: start the scheduled sweep when due; resend lost sweeps; retry failed alerts."""
+    """Called every minute: start the scheduled sweep when due; resend lost sweeps."""
     now = now or timezone.now()
     waiting = DnsblSweep.objects.filter(
         state=DnsblSweep.State.QUEUED, created_at__lt=now - RESEND_AFTER, created_at__gte=now - STALE_AFTER
@@ -108,9 +99,7 @@ def tick(now: datetime | None = None) -> DnsblSweep | None:
     DnsblSweep.objects.filter(
         state__in=[DnsblSweep.State.QUEUED, DnsblSweep.State.RUNNING], created_at__lt=now - STALE_AFTER
     ).update(state=DnsblSweep.State.FAILED, finished_at=now, error="no worker finished it within 30 minutes")
-    for sweep in DnsblSweep.objects.filter(alert_sent_at=None, state=DnsblSweep.State.DONE).exclude(alert_text=""):
-        send_alert(sweep)
-    schedule = DnsblSchedule.get()
+    schedule = DnsblSchedule.load()
     if not schedule.claim(now):
         return None
     if active_sweep() is not None:
@@ -150,8 +139,6 @@ def run_sweep(sweep_id: int, config: ResolverConfig | None = None) -> DnsblSweep
         sweep.refresh_from_db()
         return sweep
     sweep.refresh_from_db()
-    if sweep.alert_text and sweep.alert_sent_at is None:
-        send_alert(sweep)
     return sweep
 
 
@@ -221,7 +208,7 @@ def _run_monitoring(sweep: DnsblSweep, config: ResolverConfig) -> None:
             # Nothing is monitored yet: list health is on the dashboard, but worth no email to anyone.
             health_lines = []
         listing_lines = _record_transitions(sweep, results, previous, now)
-        schedule = DnsblSchedule.get()
+        schedule = DnsblSchedule.load()
         schedule.resolver = report.resolver[:200]
         schedule.resolver_is_public = bool(report.public_resolvers)
         schedule.resolver_rewrites_nxdomain = report.rewrites_nxdomain
@@ -229,11 +216,13 @@ def _run_monitoring(sweep: DnsblSweep, config: ResolverConfig) -> None:
         for value, found in suggestions.items():
             if found is not None:
                 MonitoredAddress.objects.filter(value=value).update(suggestions=found)
+        lines = listing_lines + health_lines
         DnsblSweep.objects.filter(pk=sweep.pk).update(
-            state=DnsblSweep.State.DONE,
-            finished_at=timezone.now(),
-            alert_text="\n".join(listing_lines + health_lines),
+            state=DnsblSweep.State.DONE, finished_at=timezone.now(), alert_text="\n".join(lines)
         )
+        if lines:
+            sweep.refresh_from_db()
+            emails.send_sweep_alert(sweep, lines)
     _prune()
 
 
@@ -352,45 +341,6 @@ def _prune() -> None:
     DnsblResult.objects.filter(sweep__kind__in=MONITORING_KINDS).exclude(sweep_id__in=keep).delete()
 
 
-# --- Alert e-mail ---------------------------------------------------------------------------------
-
-
-def alert_recipients() -> list[str]:
-    from accounts.models import User
-    from accounts.roles import Role
-
-    return list(User.objects.filter(role=Role.IT_STAFF, is_active=True).values_list("email", flat=True))
-
-
-def send_alert(sweep: DnsblSweep) -> bool:
-    """The one alert e-mail of a sweep. Claimed before sending, so a retried task never sends it twice."""
-    now = timezone.now()
-    if not DnsblSweep.objects.filter(pk=sweep.pk, alert_sent_at=None).update(alert_sent_at=now):
-        return False
-    recipients = alert_recipients()
-    if not recipients:
-        return False
-    ctx = {
-        "sweep": sweep,
-        "lines": sweep.alert_text.splitlines(),
-        "dashboard_url": f"{settings.PORTAL_BASE_URL}/monitoring/dnsbl/",
-        "organisation_name": settings.ORGANISATION_NAME,
-    }
-    subject = render_to_string("emails/monitoring-dnsbl-alert-subject.txt", ctx).strip()
-    message = EmailMultiAlternatives(
-        subject, render_to_string("emails/monitoring-dnsbl-alert-body.txt", ctx), to=recipients
-    )
-    message.attach_alternative(render_to_string("emails/monitoring-dnsbl-alert-body.html", ctx), "text/html")
-    try:
-        message.send()
-    except Exception:
-        # SMTP is down: release the claim; the next tick tries again.
-        DnsblSweep.objects.filter(pk=sweep.pk, alert_sent_at=now).update(alert_sent_at=None)
-        log.exception("DNSBL alert for sweep %s not sent; will retry", sweep.pk)
-        return False
-    return True
-
-
 # --- Address suggestions from a domain's MX and A/AAAA records ---------------------------------------
 
 
@@ -433,7 +383,6 @@ __all__ = [
     "last_sweep",
     "queue_sweep",
     "run_sweep",
-    "send_alert",
     "suggest_addresses",
     "tick",
     "usable_zones",

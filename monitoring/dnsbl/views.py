@@ -71,7 +71,7 @@ def sweep_status(request: HttpRequest, pk: int) -> JsonResponse:
 @requires("manage_monitoring")
 @require_POST
 def schedule(request: HttpRequest) -> HttpResponse:
-    form = ScheduleForm(request.POST, instance=DnsblSchedule.get())
+    form = ScheduleForm(request.POST, instance=DnsblSchedule.load())
     if form.is_valid():
         form.save()
         record("dnsbl.schedule_changed", request=request, interval_minutes=form.cleaned_data["interval_minutes"])

@@ -1,9 +1,9 @@
 """The catalogue of DNS block lists exactly as migration 0003 loaded it (frozen data, never live code).
 
-Migration 0003 used to import the live catalogue module; that module moved to the ``dnsbl`` app
-(``monitoring/dnsbl/catalogue.py``) and will keep changing, while a migration must do the same
-thing on every install for ever. The leading underscore keeps Django's migration loader from
-taking this file for a migration.
+A migration must do the same thing on every install for ever, so it imports no module that may change.
+After that, the catalogue is ``DnsblZone`` rows that IT staff edit; a list added for every install later
+comes with its own data migration. The leading underscore keeps Django's migration loader from taking
+this file for a migration.
 """
 
 CATALOGUE: list[dict] = [

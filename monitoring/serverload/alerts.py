@@ -2,27 +2,23 @@
 
 The gap between the warning mark (80 %) and the clear mark (70 %) is what keeps
 an alert from flapping: a value wobbling around 80 % raises once and stays
-raised until it really comes down. One email when raised, one when cleared;
-both are marked on the alert row, and a failed send is retried by the next tick.
+raised until it really comes down. One alert to IT when raised, one when cleared
+(``serverload.emails``: email and alert channels through the outbox, which retries),
+stored in the same transaction as the alert row.
 """
 
 from __future__ import annotations
 
 import logging
-import smtplib
 from datetime import datetime, timedelta
 from functools import partial
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import Avg, Max, Subquery
-from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import User
-from accounts.roles import Role
+from monitoring.serverload import emails
 from monitoring.serverload.models import (
     LoadAlert,
     LoadSample,
@@ -34,9 +30,6 @@ from monitoring.serverload.models import (
 from monitoring.status import StatusLine
 
 log = logging.getLogger(__name__)
-# An email not sent (SMTP down) is tried again at every sample: a day of one-minute samples, then given up
-# (its error stays on the alert). Each email has its own tries: a success starts the count again.
-MAX_MAIL_ATTEMPTS = 24 * 60
 
 
 # --- Raising and clearing -----------------------------------------------------------------
@@ -62,6 +55,7 @@ def step(threshold: LoadThreshold, value: float | None, now: datetime, alert=_UN
         alert.save(update_fields=["cleared_at", "value_at_clear"])
         threshold.above_since = threshold.critical_since = None
         threshold.save(update_fields=["above_since", "critical_since"])
+        emails.send_load_cleared(alert)
         return "cleared"
     before = (threshold.above_since, threshold.critical_since)
     event = None
@@ -82,6 +76,8 @@ def step(threshold: LoadThreshold, value: float | None, now: datetime, alert=_UN
         if alert.is_bandwidth:
             alert.isp_report = isp_report(alert, now)
         alert.save()
+        if event == "cleared":
+            emails.send_load_cleared(alert)
     elif value >= threshold.warning:
         threshold.above_since = threshold.above_since or now
         if now - threshold.above_since >= threshold.duration:
@@ -100,6 +96,7 @@ def step(threshold: LoadThreshold, value: float | None, now: datetime, alert=_UN
             if alert.is_bandwidth:
                 alert.isp_report = isp_report(alert, now)
             alert.save()
+            emails.send_load_raised(alert)
             event = "raised"
     else:
         threshold.above_since = None
@@ -142,7 +139,7 @@ def busiest_ports(samples: list[dict], limit: int = 3) -> list[tuple[str, int, d
 
 def isp_report(alert: LoadAlert, now: datetime) -> str:
     """A plain text IT staff can forward to the ISP: window, rates against the line, busiest mail ports."""
-    line = LoadSettings.get()
+    line = LoadSettings.load()
     end = alert.cleared_at or now
     window = LoadSample.objects.filter(taken_at__gte=alert.above_since, taken_at__lte=end)
     figures = window.aggregate(
@@ -183,70 +180,6 @@ def isp_report(alert: LoadAlert, now: datetime) -> str:
         f"IT, {settings.ORGANISATION_NAME}",
     ]
     return "\n".join(lines)
-
-
-# --- Email ---------------------------------------------------------------------------------------
-
-
-def it_staff_addresses() -> list[str]:
-    return list(User.objects.filter(role=Role.IT_STAFF, is_active=True).values_list("email", flat=True))
-
-
-def email_message(name: str, ctx: dict, to: list[str]) -> EmailMultiAlternatives:
-    """The email ``templates/emails/<name>-subject.txt / -body.txt / -body.html`` (load and drift emails)."""
-    ctx = {**ctx, "organisation_name": settings.ORGANISATION_NAME, "base_url": settings.PORTAL_BASE_URL}
-    subject = " ".join(render_to_string(f"emails/{name}-subject.txt", ctx).split())
-    text = render_to_string(f"emails/{name}-body.txt", ctx)
-    html = render_to_string(f"emails/{name}-body.html", ctx)
-    message = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, to)
-    message.attach_alternative(html, "text/html")
-    return message
-
-
-def _alert_context(alert: LoadAlert) -> dict:
-    return {"alert": alert, "url": settings.PORTAL_BASE_URL + reverse("serverload:alert", args=[alert.pk])}
-
-
-def load_alert_raised_email(alert: LoadAlert, to: list[str]) -> EmailMultiAlternatives:
-    return email_message("monitoring-load-raised", _alert_context(alert), to)
-
-
-def load_alert_cleared_email(alert: LoadAlert, to: list[str]) -> EmailMultiAlternatives:
-    return email_message("monitoring-load-cleared", _alert_context(alert), to)
-
-
-def _send_marked(alert: LoadAlert, field: str, build) -> bool:
-    recipients = it_staff_addresses()
-    now = timezone.now()
-    if not recipients:
-        LoadAlert.objects.filter(pk=alert.pk).update(**{field: now}, mail_error="no active IT staff to notify")
-        return False
-    try:
-        build(alert, recipients).send()
-    except (smtplib.SMTPException, OSError) as exc:
-        LoadAlert.objects.filter(pk=alert.pk).update(
-            mail_attempts=alert.mail_attempts + 1, mail_error=f"{exc.__class__.__name__}: {exc}"[:300]
-        )
-        log.warning("load alert %s: email not sent (%s); retried at the next tick", alert.pk, exc)
-        return False
-    LoadAlert.objects.filter(pk=alert.pk).update(**{field: now}, mail_error="", mail_attempts=0)
-    return True
-
-
-def send_pending_mail() -> int:
-    """Send the raise / clear emails not sent yet (each exactly once when it succeeds)."""
-    sent = 0
-    pending = LoadAlert.objects.filter(mail_attempts__lt=MAX_MAIL_ATTEMPTS)
-    for alert in pending.filter(raised_mail_sent_at__isnull=True):
-        sent += _send_marked(alert, "raised_mail_sent_at", load_alert_raised_email)
-    cleared = pending.filter(raised_mail_sent_at__isnull=False, cleared_at__isnull=False)
-    for alert in cleared.filter(cleared_mail_sent_at__isnull=True):
-        sent += _send_marked(alert, "cleared_mail_sent_at", load_alert_cleared_email)
-    return sent
-
-
-def metric_label(metric: str) -> str:
-    return Metric(metric).label
 
 
 # --- Status for the home page and the executive summary ---------------------------------------------

@@ -13,7 +13,7 @@ def load() -> list[str]:
 
     from monitoring.serverload.models import ROLLUP_FIELDS, LoadRollup, LoadSettings, LoadThreshold
 
-    settings = LoadSettings.get()
+    settings = LoadSettings.load()
     if settings.line_download_mbps is None:
         settings.line_download_mbps, settings.line_upload_mbps = 100.0, 20.0
         settings.save(update_fields=["line_download_mbps", "line_upload_mbps"])

@@ -23,7 +23,6 @@ import difflib
 import hashlib
 import logging
 import os
-import smtplib
 import stat
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -31,12 +30,10 @@ from functools import partial
 
 from django.conf import settings
 from django.db import transaction
-from django.urls import reverse
 from django.utils import timezone
 
 from accounts.audit import record
-from monitoring.serverload import drift_rules
-from monitoring.serverload.alerts import email_message, it_staff_addresses
+from monitoring.serverload import drift_rules, emails
 from monitoring.serverload.models import DriftBaseline, DriftCheck, DriftFinding, LoadSettings
 from monitoring.serverload.watchlist import (
     expand_pattern,
@@ -185,7 +182,7 @@ def _finding_for(state: FileState, baseline: DriftBaseline | None, first_run: bo
 def run_check(check: DriftCheck, now: datetime | None = None) -> CheckResult:
     """Compare every watched file with its baseline; record findings on ``check``."""
     now = now or timezone.now()
-    settings_row = LoadSettings.get()
+    settings_row = LoadSettings.load()
     patterns, checksum_patterns = settings_row.watched_patterns(), settings_row.checksum_patterns()
     baselines = {b.path: b for b in DriftBaseline.objects.all()}
     first_run = not baselines and not DriftCheck.objects.filter(status=DriftCheck.Status.DONE).exists()
@@ -236,7 +233,10 @@ def run_check(check: DriftCheck, now: datetime | None = None) -> CheckResult:
             result.new_findings.append(finding)
     check.status, check.finished_at = DriftCheck.Status.DONE, timezone.now()
     check.files_checked, check.new_findings = len(result.checked), len(result.new_findings)
-    check.save(update_fields=["status", "finished_at", "files_checked", "new_findings"])
+    with transaction.atomic():  # a check that found something is never without its alert
+        check.save(update_fields=["status", "finished_at", "files_checked", "new_findings"])
+        if result.new_findings:
+            emails.send_drift_findings(check, list(check.findings.all()), diff_stats)
     return result
 
 
@@ -266,22 +266,16 @@ def claim_and_run(check_id: int) -> CheckResult | None:
     )
     if not claimed:
         return None
-    result = run_check(DriftCheck.objects.get(pk=check_id), now)
-    send_findings_mail(result.check)
-    return result
+    return run_check(DriftCheck.objects.get(pk=check_id), now)
 
 
-def run_due(now: datetime | None = None, retry_mail: bool = True) -> list[CheckResult]:
-    """From the tick: the scheduled check when due, requested checks, and stuck ones again.
-
-    ``retry_mail``: also resend failed emails; the tick asks only when it claimed the sample, so two
-    overlapping ticks (SMTP slow) never send the same email twice.
-    """
+def run_due(now: datetime | None = None) -> list[CheckResult]:
+    """From the tick: the scheduled check when due, requested checks, and stuck ones again."""
     now = now or timezone.now()
     DriftCheck.objects.filter(status=DriftCheck.Status.RUNNING, started_at__lt=now - STUCK_AFTER).update(
         status=DriftCheck.Status.PENDING
     )
-    settings_row = LoadSettings.get()
+    settings_row = LoadSettings.load()
     if settings_row.next_drift_check_at <= now:
         following = now + timedelta(hours=settings_row.drift_check_interval_hours)
         if LoadSettings.objects.filter(pk=settings_row.pk, next_drift_check_at=settings_row.next_drift_check_at).update(
@@ -292,10 +286,6 @@ def run_due(now: datetime | None = None, retry_mail: bool = True) -> list[CheckR
     for check_id in DriftCheck.objects.filter(status=DriftCheck.Status.PENDING).values_list("id", flat=True):
         if result := claim_and_run(check_id):
             results.append(result)
-    # Retry the emails that failed (a check's own email is sent by its claimant right after it ran).
-    unsent = DriftCheck.objects.filter(new_findings__gt=0, mail_sent_at__isnull=True, status="done")
-    for check in unsent.filter(finished_at__lt=now - timedelta(minutes=1))[:5] if retry_mail else []:
-        send_findings_mail(check)
     return results
 
 
@@ -363,34 +353,6 @@ def diff_stats(diff: str) -> tuple[int, int]:
     added = sum(1 for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++"))
     removed = sum(1 for line in diff.splitlines() if line.startswith("-") and not line.startswith("---"))
     return added, removed
-
-
-def send_findings_mail(check: DriftCheck) -> bool:
-    """One email per check that found something new. Diffs stay in the portal: config files may hold secrets."""
-    if not check.new_findings or check.mail_sent_at:
-        return False
-    findings = list(check.findings.all())
-    recipients = it_staff_addresses()
-    if not recipients:
-        DriftCheck.objects.filter(pk=check.pk).update(mail_sent_at=timezone.now(), mail_error="no IT staff to notify")
-        return False
-    rows = [
-        {
-            "finding": f,
-            "stats": diff_stats(f.diff),
-            "url": settings.PORTAL_BASE_URL + reverse("serverload:drift_finding", args=[f.pk]),
-        }
-        for f in findings
-    ]
-    ctx = {"check": check, "rows": rows, "url": settings.PORTAL_BASE_URL + reverse("serverload:drift")}
-    try:
-        email_message("monitoring-drift-findings", ctx, recipients).send()
-    except (smtplib.SMTPException, OSError) as exc:
-        DriftCheck.objects.filter(pk=check.pk).update(mail_error=f"{exc.__class__.__name__}: {exc}"[:300])
-        log.warning("drift check %s: email not sent (%s); retried at the next tick", check.pk, exc)
-        return False
-    DriftCheck.objects.filter(pk=check.pk).update(mail_sent_at=timezone.now(), mail_error="")
-    return True
 
 
 # --- Status for the home page and the executive summary ---------------------------------------------

@@ -1,6 +1,7 @@
 """Is the mail system up? Its queue and master process (from each sample), and the mail-path services'
 heartbeats. Each problem is a ``MailSystemAlert`` row: raised when first seen, cleared when gone, one
-email each way; the "Server load" status line is critical while any is open.
+critical alert each way through the outbox (email and alert channels: the mail server may be what is
+down); the "Server load" status line is critical while any is open.
 
 The heartbeat contract for long-running mail-path services (docs/load.md, "Mail-path services"):
 
@@ -15,20 +16,15 @@ The heartbeat contract for long-running mail-path services (docs/load.md, "Mail-
 
 from __future__ import annotations
 
-import logging
-import smtplib
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.urls import reverse
 from django.utils import timezone
 
-from monitoring.serverload.alerts import MAX_MAIL_ATTEMPTS, email_message, it_staff_addresses
+from monitoring.serverload import emails
 from monitoring.serverload.models import LoadSample, MailSystemAlert
 from portal.models import Heartbeat
-
-log = logging.getLogger(__name__)
 
 MAIL_SYSTEM = "mail_system"
 SERVICE_PREFIX = "mail_"
@@ -79,7 +75,10 @@ def evaluate(sample: LoadSample | None, now: datetime | None = None) -> dict[str
         for key, (title, detail, error) in found.items():
             alert = open_alerts.get(key)
             if alert is None:
-                MailSystemAlert.objects.create(key=key, title=title, detail=detail, error=error[:300], raised_at=now)
+                alert = MailSystemAlert.objects.create(
+                    key=key, title=title, detail=detail, error=error[:300], raised_at=now
+                )
+                emails.send_mail_down(alert)
                 events[key] = "raised"
             elif (alert.detail, alert.error) != (detail, error[:300]):
                 alert.detail, alert.error = detail, error[:300]
@@ -96,37 +95,6 @@ def evaluate(sample: LoadSample | None, now: datetime | None = None) -> dict[str
             alert.cleared_at = now
             alert.clear_reason = "not seen for a day: treated as removed" if forgotten else "back to normal"
             alert.save(update_fields=["cleared_at", "clear_reason"])
+            emails.send_mail_back(alert)
             events[key] = "cleared"
     return events
-
-
-# --- Email (one when raised, one when cleared; retried at every sample like the load alerts) ---------------
-
-
-def _send(alert: MailSystemAlert, field: str, kind: str) -> bool:
-    recipients = it_staff_addresses()
-    now = timezone.now()
-    if not recipients:
-        MailSystemAlert.objects.filter(pk=alert.pk).update(**{field: now}, mail_error="no active IT staff to notify")
-        return False
-    ctx = {"alert": alert, "url": settings.PORTAL_BASE_URL + reverse("serverload:dashboard")}
-    try:
-        email_message(kind, ctx, recipients).send()
-    except (smtplib.SMTPException, OSError) as exc:
-        MailSystemAlert.objects.filter(pk=alert.pk).update(
-            mail_attempts=alert.mail_attempts + 1, mail_error=f"{exc.__class__.__name__}: {exc}"[:300]
-        )
-        log.warning("mail system alert %s: email not sent (%s); retried at the next tick", alert.pk, exc)
-        return False
-    MailSystemAlert.objects.filter(pk=alert.pk).update(**{field: now}, mail_error="", mail_attempts=0)
-    return True
-
-
-def send_pending_mail() -> int:
-    sent = 0
-    pending = MailSystemAlert.objects.filter(mail_attempts__lt=MAX_MAIL_ATTEMPTS)
-    for alert in pending.filter(raised_mail_sent_at__isnull=True):
-        sent += _send(alert, "raised_mail_sent_at", "monitoring-mail-down")
-    for alert in pending.filter(raised_mail_sent_at__isnull=False, cleared_at__isnull=False, cleared_mail_sent_at=None):
-        sent += _send(alert, "cleared_mail_sent_at", "monitoring-mail-back")
-    return sent

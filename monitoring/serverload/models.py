@@ -16,6 +16,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from portal.singletons import Singleton
+
 __all__ = [
     "DriftBaseline",
     "DriftCheck",
@@ -89,7 +91,6 @@ class Metric(models.TextChoices):
 
 # Metrics not in percent, and their unit.
 UNITS = {Metric.QUEUE.value: "messages", Metric.DEFERRED_AGE.value: "hours"}
-PERCENT_METRICS = {m.value for m in Metric} - set(UNITS)
 BANDWIDTH_METRICS = {Metric.NET_IN.value, Metric.NET_OUT.value}
 
 
@@ -102,8 +103,8 @@ def _default_mounts() -> str:
     return "/\n/var/spool/postfix\n/var/mail"
 
 
-class LoadSettings(models.Model):
-    """The single row of settings IT staff edit on the settings page (``LoadSettings.get()``)."""
+class LoadSettings(Singleton):
+    """The single row of settings IT staff edit on the settings page (``LoadSettings.load()``)."""
 
     sample_interval_seconds = models.PositiveIntegerField(
         default=60, help_text="How often the server's load is sampled (30 to 3600 seconds)."
@@ -174,10 +175,6 @@ class LoadSettings(models.Model):
     def __str__(self) -> str:
         return "Load and drift settings"
 
-    @classmethod
-    def get(cls) -> LoadSettings:
-        return cls.objects.get_or_create(pk=1)[0]
-
     def mount_list(self) -> list[str]:
         return [line.strip() for line in self.watched_mounts.splitlines() if line.strip()]
 
@@ -195,7 +192,7 @@ class LoadSettings(models.Model):
         return [line.strip() for line in self.checksum_files.splitlines() if line.strip()]
 
 
-class LoadState(models.Model):
+class LoadState(Singleton):
     """What the sampler remembers between runs (any worker process): the previous counters and derived facts."""
 
     previous = models.JSONField(default=dict, blank=True)  # counters of the last reading, for rates
@@ -210,10 +207,6 @@ class LoadState(models.Model):
 
     def __str__(self) -> str:
         return "Load sampler state"
-
-    @classmethod
-    def get(cls) -> LoadState:
-        return cls.objects.get_or_create(pk=1)[0]
 
 
 class LoadSample(models.Model):
@@ -387,10 +380,6 @@ class LoadAlert(models.Model):
     peak = models.FloatField()
     value_at_clear = models.FloatField(null=True, blank=True)
     isp_report = models.TextField(blank=True)
-    raised_mail_sent_at = models.DateTimeField(null=True, blank=True)
-    cleared_mail_sent_at = models.DateTimeField(null=True, blank=True)
-    mail_attempts = models.PositiveIntegerField(default=0)
-    mail_error = models.CharField(max_length=300, blank=True)
 
     class Meta:
         db_table = "monitoring_loadalert"
@@ -403,6 +392,17 @@ class LoadAlert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_metric_display()} {self.level} at {self.raised_at:%Y-%m-%d %H:%M}"
+
+    def messages(self):
+        """Its messages to IT (raised and cleared, email and channels) in the outbox."""
+        from portal.outbox import messages_about
+
+        return messages_about(f"serverload.load-raised:{self.pk}", f"serverload.load-cleared:{self.pk}")
+
+    def messages_summary(self) -> tuple[str, str]:
+        from portal.outbox import summary
+
+        return summary(self.messages())
 
     @property
     def is_open(self) -> bool:
@@ -429,7 +429,8 @@ class MailSystemAlert(models.Model):
     """One episode of the mail system being down: its queue unreadable or its master process gone (key
     ``mail_system``), or a mail-path service that stopped reporting its heartbeat (``service:<name>``).
 
-    Raised at the first sample that finds it, cleared at the first that does not. ``detail`` is plain words
+    Raised at the first sample that finds it, cleared at the first that does not; each is one alert through
+    the outbox (``emails.send_mail_down`` / ``send_mail_back``, keyed by the row). ``detail`` is plain words
     anyone may read (home page, executive summary); ``error`` is what the worker saw (IT staff only).
     """
 
@@ -440,10 +441,6 @@ class MailSystemAlert(models.Model):
     raised_at = models.DateTimeField(db_index=True)
     cleared_at = models.DateTimeField(null=True, blank=True)
     clear_reason = models.CharField(max_length=200, blank=True)
-    raised_mail_sent_at = models.DateTimeField(null=True, blank=True)
-    cleared_mail_sent_at = models.DateTimeField(null=True, blank=True)
-    mail_attempts = models.PositiveIntegerField(default=0)
-    mail_error = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["-raised_at", "-id"]
@@ -507,8 +504,6 @@ class DriftCheck(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     files_checked = models.PositiveIntegerField(default=0)
     new_findings = models.PositiveIntegerField(default=0)
-    mail_sent_at = models.DateTimeField(null=True, blank=True)
-    mail_error = models.CharField(max_length=300, blank=True)
 
     class Meta:
         db_table = "monitoring_driftcheck"

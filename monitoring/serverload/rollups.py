@@ -103,7 +103,7 @@ def _first_source_time(source: str, after: datetime | None) -> datetime | None:
 def build_tier(tier: str, now: datetime | None = None) -> int:
     """Build the complete buckets of ``tier`` not built yet; return how many were written."""
     now = now or timezone.now()
-    state = LoadState.get()
+    state = LoadState.load()
     done = state.rolled_until.get(tier)
     done_until = datetime.fromisoformat(done) if done else None
     first = _first_source_time(SOURCE[tier], done_until)
@@ -130,7 +130,7 @@ def build_tier(tier: str, now: datetime | None = None) -> int:
             elif following > start:
                 start = bucket_floor(following, tier)
     state.rolled_until[tier] = start.isoformat()
-    LoadState.objects.filter(pk=state.pk).update(rolled_until=state.rolled_until)
+    LoadState.store(rolled_until=state.rolled_until)
     return written
 
 
@@ -226,8 +226,7 @@ def disk_forecast(now: datetime | None = None, window: timedelta = timedelta(hou
 def refresh_forecast(now: datetime | None = None) -> list[dict]:
     now = now or timezone.now()
     forecast = disk_forecast(now)
-    LoadState.get()
-    LoadState.objects.filter(pk=1).update(disk_forecast=forecast, forecast_at=now)
+    LoadState.store(disk_forecast=forecast, forecast_at=now)
     return forecast
 
 
@@ -237,7 +236,7 @@ def maintain(now: datetime | None = None) -> dict:
 
     now = now or timezone.now()
     result: dict = {"rollups": build_rollups(now)}
-    settings = LoadSettings.get()
+    settings = LoadSettings.load()
     if settings.next_prune_at <= now:
         claimed = LoadSettings.objects.filter(pk=settings.pk, next_prune_at=settings.next_prune_at).update(
             next_prune_at=now + timedelta(hours=1)

@@ -581,8 +581,8 @@ def _percent_of(rate_bits: float, capacity_mbps: float | None) -> float | None:
 def take_sample(now: datetime | None = None) -> LoadSample | None:
     """Read the counters, store them, and store a sample unless this is the first (meaningless) reading."""
     now = now or timezone.now()
-    settings = LoadSettings.get()
-    state = LoadState.get()
+    settings = LoadSettings.load()
+    state = LoadState.load()
     current = read_counters(settings)
     previous = state.previous
     state.previous, state.previous_at = current, now
@@ -651,7 +651,7 @@ def take_sample(now: datetime | None = None) -> LoadSample | None:
 def claim_sample(now: datetime | None = None) -> bool:
     """Claim the due sample with a conditional update: two ticks at once never both sample."""
     now = now or timezone.now()
-    settings = LoadSettings.get()
+    settings = LoadSettings.load()
     if settings.next_sample_at > now:
         return False
     interval = timedelta(seconds=settings.sample_interval_seconds)
@@ -683,14 +683,13 @@ def tick(now: datetime | None = None) -> dict:
             sample = take_sample(now)
         except Exception as exc:  # one bad reading must not stop rollups, drift checks or mail
             log.exception("load sample failed")
-            LoadState.objects.filter(pk=LoadState.get().pk).update(last_error=f"{exc.__class__.__name__}: {exc}")
+            LoadState.store(last_error=f"{exc.__class__.__name__}: {exc}")
             sample = None
         else:
-            LoadState.objects.filter(pk=1).update(last_error="")
+            LoadState.store(last_error="")
         if sample is not None:
             done["alerts"] = alerts.evaluate(sample)
         done["mail_system"] = mailsystem.evaluate(sample, now)
         done["maintenance"] = rollups.maintain(now)
-        done["mail"] = alerts.send_pending_mail() + mailsystem.send_pending_mail()
-    done["drift"] = len(drift.run_due(now, retry_mail=claimed))
+    done["drift"] = len(drift.run_due(now))
     return done

@@ -32,6 +32,7 @@ from monitoring.serverload.models import (
     LoadThreshold,
     MailSystemAlert,
 )
+from portal.outbox import publish_on_commit
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     range_key = request.GET.get("range", "24h")
     if range_key not in rollups.RANGES:
         range_key = "24h"
-    settings_row = LoadSettings.get()
+    settings_row = LoadSettings.load()
     thresholds = {t.metric: t for t in LoadThreshold.objects.all()}
     sample = LoadSample.objects.order_by("-taken_at").first()
     stale_after = timedelta(seconds=max(3 * settings_row.sample_interval_seconds, 300))
@@ -89,7 +90,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "sample": sample,
         "stale": sample is None or timezone.now() - sample.taken_at > stale_after,
         "settings": settings_row,
-        "state": LoadState.get(),
+        "state": LoadState.load(),
         "gauges": _gauges(sample, thresholds),
         "charts": chart_list,
         "queue_chart": queue_chart,
@@ -114,7 +115,7 @@ def alert_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @requires("manage_monitoring")
 def load_settings(request: HttpRequest) -> HttpResponse:
-    settings_row = LoadSettings.get()
+    settings_row = LoadSettings.load()
     LoadThreshold.ensure_defaults()
     form = LoadSettingsForm(request.POST or None, instance=settings_row)
     formset = ThresholdFormSet(request.POST or None, queryset=LoadThreshold.objects.all(), prefix="t")
@@ -158,7 +159,7 @@ def load_settings(request: HttpRequest) -> HttpResponse:
 
 @requires("view_monitoring")
 def drift_overview(request: HttpRequest) -> HttpResponse:
-    settings_row = LoadSettings.get()
+    settings_row = LoadSettings.load()
     patterns = settings_row.watched_patterns()
     baselines = list(DriftBaseline.objects.select_related("approved_by"))
     open_findings = list(DriftFinding.objects.filter(resolved_at__isnull=True))
@@ -181,19 +182,13 @@ def drift_overview(request: HttpRequest) -> HttpResponse:
 @require_POST
 @requires("manage_monitoring")
 def drift_check(request: HttpRequest) -> HttpResponse:
-    check = drift.request_check(request.user, request)
-    transaction.on_commit(lambda: _send_check_task(check.pk))
-    messages.success(request, "Check requested: the files are compared within a minute. This page refreshes itself.")
-    return redirect("serverload:drift")
-
-
-def _send_check_task(check_id: int) -> None:
     from monitoring.serverload.tasks import run_drift_check
 
-    try:
-        run_drift_check.apply_async(args=[check_id], retry=False)
-    except Exception as exc:  # broker down: the tick runs pending checks anyway
-        log.warning("drift check %s not queued (%s); the next tick runs it", check_id, exc)
+    check = drift.request_check(request.user, request)
+    # Broker down: the check stays pending and the tick runs pending checks anyway.
+    publish_on_commit(run_drift_check, check.pk)
+    messages.success(request, "Check requested: the files are compared within a minute. This page refreshes itself.")
+    return redirect("serverload:drift")
 
 
 @requires("manage_monitoring")

@@ -12,7 +12,8 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import enrolment
-from accounts.models import AccountEmail, AuditEvent, BackupCodeDevice, OrganisationSettings
+from accounts.models import AuditEvent, BackupCodeDevice, OrganisationSettings
+from portal.models import OutboxMessage
 from tests.conftest import PASSWORD, totp_code
 
 NOW = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC)
@@ -152,7 +153,7 @@ def test_an_it_reset_ends_otp_verification_at_once_and_requires_enrolment(client
     assert DEVICE_ID_SESSION_KEY not in client.session
     event = AuditEvent.objects.get(action="otp.reset")
     assert event.actor == it_staff and event.target == employee.email and event.details["reason"] == "phone lost"
-    notice = AccountEmail.objects.get(kind="token-reset")
+    notice = OutboxMessage.objects.get(kind="accounts-token-reset")
     assert notice.to == [employee.email] and "phone lost" in notice.body_text
     employee.refresh_from_db()
     assert enrolment.otp_status(employee) == "pending"  # the grace period starts again

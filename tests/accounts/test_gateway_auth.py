@@ -28,7 +28,7 @@ def assert_refused(response) -> None:
 
 
 def test_the_url_is_where_nginx_looks():
-    assert reverse("gateway-auth") == URL
+    assert reverse("gateway_auth") == URL
 
 
 def test_it_refuses_a_request_without_a_session(client, db):

@@ -28,7 +28,7 @@ def staff_client(client, it_staff):
 
 
 def test_it_lists_a_users_webmail_sessions(staff_client, webmail_client, employee):
-    response = staff_client.get(reverse("gateway-user-sessions", kwargs={"user_id": employee.pk}))
+    response = staff_client.get(reverse("gateway_user_sessions", kwargs={"user_id": employee.pk}))
     assert response.status_code == 200
     assert b"Webmail sessions of Erin Employee" in response.content
     assert b"Thunderbird-ish" in response.content
@@ -36,14 +36,14 @@ def test_it_lists_a_users_webmail_sessions(staff_client, webmail_client, employe
 
 
 def test_it_lists_everyones_sessions(staff_client, webmail_client):
-    response = staff_client.get(reverse("gateway-sessions"))
+    response = staff_client.get(reverse("gateway_sessions"))
     assert response.status_code == 200
     assert b"erin@example.com" in response.content
 
 
 def test_ending_a_session_closes_webmail_and_the_portal_at_once(staff_client, webmail_client, it_staff):
     row = WebmailSession.objects.get()
-    response = staff_client.post(reverse("gateway-session-end", kwargs={"pk": row.pk}))
+    response = staff_client.post(reverse("gateway_session_end", kwargs={"pk": row.pk}))
     assert response.status_code == 302
     assert webmail_client.get(AUTH_URL).status_code == 401
     assert SessionStore(session_key=row.session_key).load() == {}
@@ -58,7 +58,7 @@ def test_ending_a_session_closes_webmail_and_the_portal_at_once(staff_client, we
 
 def test_ending_it_twice_changes_nothing(staff_client, webmail_client):
     row = WebmailSession.objects.get()
-    url = reverse("gateway-session-end", kwargs={"pk": row.pk})
+    url = reverse("gateway_session_end", kwargs={"pk": row.pk})
     staff_client.post(url)
     staff_client.post(url)
     assert AuditEvent.objects.filter(action="gateway.session_ended").count() == 1
@@ -69,13 +69,13 @@ def test_it_needs_an_otp_verified_staff_session(client, it_staff, webmail_client
 
     TOTPDevice.objects.create(user=it_staff, name="Phone", confirmed=True)
     client.force_login(it_staff)  # password only: the OTP step comes first, as on every page
-    response = client.get(reverse("gateway-sessions"))
+    response = client.get(reverse("gateway_sessions"))
     assert response.status_code == 302
     assert response.headers["Location"].startswith(reverse("otp_verify"))
 
 
 def test_an_unknown_session_is_404(staff_client):
-    assert staff_client.post(reverse("gateway-session-end", kwargs={"pk": 999})).status_code == 404
+    assert staff_client.post(reverse("gateway_session_end", kwargs={"pk": 999})).status_code == 404
 
 
 def test_deactivating_on_the_staff_page_ends_webmail_at_once(staff_client, webmail_client, employee):
@@ -119,5 +119,5 @@ def test_enrolling_again_after_a_reset_starts_a_new_webmail_session(staff_client
     assert (live.session_key, live.device_id) == (session.session_key, device.persistent_id)
     assert WebmailSession.objects.get(ended_at__isnull=False).end_reason == "token_reset"
     assert AuditEvent.objects.filter(action="gateway.first_pass").count() == 2
-    staff_client.post(reverse("gateway-session-end", kwargs={"pk": live.pk}))
+    staff_client.post(reverse("gateway_session_end", kwargs={"pk": live.pk}))
     assert webmail_client.get(AUTH_URL).status_code == 401

@@ -10,7 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts import invitations
-from accounts.models import AccountEmail, AuditEvent, Invitation
+from accounts.models import AuditEvent, Invitation
+from portal.models import OutboxMessage
 
 NEW_PASSWORD = "a long new password 2026"
 
@@ -32,7 +33,7 @@ def accept(client, token, password=NEW_PASSWORD):
 def test_the_invitation_stores_only_a_hash_and_emails_the_link(invited):
     user, invitation, token = invited
     assert token not in invitation.token_hash and invitation.token_hash == Invitation.hash_token(token)
-    email = AccountEmail.objects.get(kind="invitation")
+    email = OutboxMessage.objects.get(kind="accounts-invitation")
     assert email.to == [user.email]
     assert f"http://localhost:8000/accounts/invitation/{token}/" in email.body_text
     assert invitation.expires_at - invitation.created_at == timedelta(hours=72)

@@ -7,7 +7,8 @@ import re
 from django.urls import reverse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import AccountEmail, AuditEvent
+from accounts.models import AuditEvent
+from portal.models import OutboxMessage
 from tests.conftest import totp_code
 
 NEW_PASSWORD = "brand new password 2026"
@@ -18,7 +19,7 @@ def request_reset(client, email):
 
 
 def reset_link(email) -> str:
-    body = AccountEmail.objects.get(kind="password-reset", to=[email]).body_text
+    body = OutboxMessage.objects.get(kind="accounts-password-reset", to=[email]).body_text
     return re.search(r"http://localhost:8000(/accounts/password-reset/\S+/)", body).group(1)
 
 
@@ -27,7 +28,7 @@ def test_known_and_unknown_addresses_get_the_same_answer(client, employee):
     unknown = request_reset(client, "nobody@example.com")
     assert known.status_code == unknown.status_code == 302
     assert known["Location"] == unknown["Location"] == reverse("password_reset_done")
-    assert AccountEmail.objects.filter(kind="password-reset").count() == 1
+    assert OutboxMessage.objects.filter(kind="accounts-password-reset").count() == 1
 
 
 def test_the_link_sets_a_new_password_but_does_not_sign_in(client, employee):
@@ -86,7 +87,7 @@ def test_changing_the_password_needs_the_current_one_and_ends_other_sessions(cli
     assert client.get(reverse("home")).status_code == 200  # this session stays signed in and verified
     assert reverse("login") in other.get(reverse("home"))["Location"]
     assert AuditEvent.objects.filter(action="password.changed", actor=employee).exists()
-    notice = AccountEmail.objects.get(kind="credentials-changed")
+    notice = OutboxMessage.objects.get(kind="accounts-credentials-changed")
     assert notice.subject == "Security notice: your password was changed" and notice.to == [employee.email]
 
 

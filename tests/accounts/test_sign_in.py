@@ -11,7 +11,8 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import backup_codes
-from accounts.models import AccountEmail, AuditEvent
+from accounts.models import AuditEvent
+from portal.models import OutboxMessage
 from tests.conftest import PASSWORD, totp_code
 
 NOW = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC)
@@ -71,7 +72,7 @@ def test_a_reused_code_is_refused_audited_and_the_user_is_told(client, employee,
     assert "_auth_user_id" not in client.session
     reuse = AuditEvent.objects.get(action="otp.reuse")
     assert reuse.actor == employee and code not in str(reuse.details)
-    alert = AccountEmail.objects.get(kind="otp-reuse")
+    alert = OutboxMessage.objects.get(kind="accounts-otp-reuse")
     assert alert.to == [employee.email] and "already been used" in alert.body_text
 
 

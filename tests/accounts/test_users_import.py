@@ -7,8 +7,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from accounts.models import AccountEmail, AuditEvent, Department, Invitation, User
+from accounts.models import AuditEvent, Department, Invitation, User
 from accounts.users_import import import_bytes
+from portal.models import OutboxMessage
 
 HEADER = "email,first_name,last_name,department,role\n"
 
@@ -55,7 +56,7 @@ def test_bad_rows_are_all_reported_and_nothing_is_created(db, employee):
         f"Line 6: {employee.email} already has an account.",
     ]
     assert User.objects.count() == before
-    assert not Invitation.objects.exists() and not AccountEmail.objects.exists()
+    assert not Invitation.objects.exists() and not OutboxMessage.objects.exists()
 
 
 @pytest.mark.parametrize(
@@ -109,7 +110,7 @@ def test_importing_with_invitations_queues_one_per_user(db, it_staff):
     )
     assert result.ok
     assert Invitation.objects.filter(created_by=it_staff).count() == 2
-    assert sorted(e.to[0] for e in AccountEmail.objects.filter(kind="invitation")) == [
+    assert sorted(e.to[0] for e in OutboxMessage.objects.filter(kind="accounts-invitation")) == [
         "ana@example.com",
         "ben@example.com",
     ]

@@ -56,7 +56,7 @@ def sweep_at(when: datetime, kind: str = DnsblSweep.Kind.SCHEDULED) -> DnsblSwee
         return dnsbl_sweep.run_sweep(sweep.pk)
 
 
-def test_a_sweep_stores_results_health_and_suggestions(setup, mailoutbox):
+def test_a_sweep_stores_results_health_and_suggestions(setup, sent_mail):
     serve = setup
     serve()
     sweep = sweep_at(T0)
@@ -69,12 +69,12 @@ def test_a_sweep_stores_results_health_and_suggestions(setup, mailoutbox):
     }
     assert set(DnsblZone.objects.values_list("health", flat=True)) == {"healthy"}
     assert ListingChange.objects.count() == 0  # first sweep, nothing listed: no transition to report
-    assert mailoutbox == []
+    assert sent_mail == []
     domain = MonitoredAddress.objects.get(value="example.com")
     assert [s["address"] for s in domain.new_suggestions()] == ["192.0.2.26"]
 
 
-def test_a_new_listing_is_a_change_and_one_alert_then_no_repeat(setup, mailoutbox):
+def test_a_new_listing_is_a_change_and_one_alert_then_no_repeat(setup, sent_mail):
     serve = setup
     serve()
     sweep_at(T0)
@@ -84,35 +84,35 @@ def test_a_new_listing_is_a_change_and_one_alert_then_no_repeat(setup, mailoutbo
     assert (change.address, change.zone_name, change.previous) == ("192.0.2.25", "bl.test", "clean")
     assert change.txt == "Spam trap hit 2026-03-02" and change.meaning == "Spam source"
     assert change.changed_at == T0 + timedelta(minutes=30)
-    assert len(mailoutbox) == 1
-    mail = mailoutbox[0]
+    assert len(sent_mail) == 1
+    mail = sent_mail[0]
     assert mail.to == ["ivan@example.com"]
     assert "LISTED" in mail.subject
     assert "LISTED: 192.0.2.25 on bl.test: Spam source - Spam trap hit 2026-03-02" in mail.body
     # The same state again: no new change, no second e-mail.
     sweep_at(T0 + timedelta(minutes=60))
     assert ListingChange.objects.filter(current="listed").count() == 1
-    assert len(mailoutbox) == 1
+    assert len(sent_mail) == 1
 
 
-def test_a_timeout_between_two_listed_answers_does_not_alert_twice(setup, mailoutbox):
+def test_a_timeout_between_two_listed_answers_does_not_alert_twice(setup, sent_mail):
     serve = setup
     serve(listed=True)
     sweep_at(T0)
-    assert len(mailoutbox) == 1
+    assert len(sent_mail) == 1
     serve(listed=True, bl_mode="silent")
     sweep_at(T0 + timedelta(minutes=30))
     unknown = DnsblResult.objects.filter(address="192.0.2.25", zone_name="bl.test").order_by("-pk").first()
     assert unknown.status == "unknown" and unknown.settled == "listed"  # never "clean"
-    assert len(mailoutbox) == 2  # the list's health changed to unreachable: that is news
-    assert "unreachable" in mailoutbox[1].body and "delisted" not in mailoutbox[1].body
+    assert len(sent_mail) == 2  # the list's health changed to unreachable: that is news
+    assert "unreachable" in sent_mail[1].body and "delisted" not in sent_mail[1].body
     serve(listed=True)
     sweep_at(T0 + timedelta(minutes=60))
-    assert len(mailoutbox) == 3  # health is back ...
-    assert "LISTED" not in mailoutbox[2].body  # ... but the listing is not news
+    assert len(sent_mail) == 3  # health is back ...
+    assert "LISTED" not in sent_mail[2].body  # ... but the listing is not news
 
 
-def test_delisting_is_reported_and_the_listing_duration_is_known(setup, mailoutbox):
+def test_delisting_is_reported_and_the_listing_duration_is_known(setup, sent_mail):
     from monitoring.dnsbl.report import listing_periods
 
     serve = setup
@@ -120,12 +120,12 @@ def test_delisting_is_reported_and_the_listing_duration_is_known(setup, mailoutb
     sweep_at(T0)
     serve()
     sweep_at(T0 + timedelta(hours=5))
-    assert "delisted: 192.0.2.25 is no longer on bl.test" in mailoutbox[-1].body
+    assert "delisted: 192.0.2.25 is no longer on bl.test" in sent_mail[-1].body
     periods = listing_periods(list(ListingChange.objects.order_by("changed_at", "pk")))
     assert len(periods) == 1 and periods[0].duration == timedelta(hours=5)
 
 
-def test_a_list_that_starts_listing_everything_is_ignored_and_reported(setup, mailoutbox):
+def test_a_list_that_starts_listing_everything_is_ignored_and_reported(setup, sent_mail):
     serve = setup
     serve()
     sweep_at(T0)
@@ -135,11 +135,11 @@ def test_a_list_that_starts_listing_everything_is_ignored_and_reported(setup, ma
     result = DnsblResult.objects.filter(zone_name="other.test").order_by("-pk").first()
     assert result.status == "ignored"
     assert ListingChange.objects.filter(address="", current="lists-everything").exists()
-    assert len(mailoutbox) == 1 and "other.test" in mailoutbox[0].body and "LISTED" not in mailoutbox[0].body
+    assert len(sent_mail) == 1 and "other.test" in sent_mail[0].body and "LISTED" not in sent_mail[0].body
 
 
 def test_the_tick_claims_a_due_sweep_once(db, django_capture_on_commit_callbacks):
-    schedule = DnsblSchedule.get()
+    schedule = DnsblSchedule.load()
     schedule.next_run_at = T0
     schedule.save()
     with (
@@ -150,10 +150,10 @@ def test_the_tick_claims_a_due_sweep_once(db, django_capture_on_commit_callbacks
         second = dnsbl_sweep.tick()
     assert first is not None and first.kind == "scheduled" and second is None
     assert len(callbacks) == 1
-    assert DnsblSchedule.get().next_run_at == T0 + timedelta(seconds=5) + timedelta(minutes=30)
+    assert DnsblSchedule.load().next_run_at == T0 + timedelta(seconds=5) + timedelta(minutes=30)
 
 
-def test_the_tick_does_not_start_a_sweep_beside_a_running_check_now(setup, mailoutbox):
+def test_the_tick_does_not_start_a_sweep_beside_a_running_check_now(setup, sent_mail):
     """Two sweeps at once would compare against the same previous sweep and alert the same listing twice."""
     serve = setup
     serve()
@@ -166,15 +166,15 @@ def test_the_tick_does_not_start_a_sweep_beside_a_running_check_now(setup, mailo
     assert not DnsblSweep.objects.filter(kind="scheduled", state="queued").exists()
     with time_machine.travel(T0 + timedelta(minutes=31), tick=False):
         dnsbl_sweep.run_sweep(manual.pk)
-    assert len([m for m in mailoutbox if "LISTED" in m.body]) == 1
-    assert DnsblSchedule.get().next_run_at == T0 + timedelta(minutes=60)  # the run was taken, not postponed
+    assert len([m for m in sent_mail if "LISTED" in m.body]) == 1
+    assert DnsblSchedule.load().next_run_at == T0 + timedelta(minutes=60)  # the run was taken, not postponed
 
 
 def test_a_stale_copy_of_the_schedule_cannot_claim_twice(db):
-    schedule = DnsblSchedule.get()
+    schedule = DnsblSchedule.load()
     schedule.next_run_at = T0
     schedule.save()
-    a, b = DnsblSchedule.get(), DnsblSchedule.get()
+    a, b = DnsblSchedule.load(), DnsblSchedule.load()
     assert a.claim(T0) is True
     assert b.claim(T0) is False
 
@@ -188,20 +188,37 @@ def test_a_sweep_is_run_once_even_if_the_task_is_delivered_twice(setup):
     assert DnsblResult.objects.filter(sweep=sweep).count() == 3
 
 
-def test_an_alert_that_could_not_be_sent_is_retried_by_the_tick(setup, smtp_server):
+def test_with_smtp_down_the_listing_reaches_the_webhook_at_once_and_the_email_once_smtp_is_back(
+    setup, smtp_server, http_receiver, settings, it_staff
+):
+    from portal import outbox
+    from portal.models import AlertChannel, OutboxMessage
+
+    settings.FORCE_SCRIPT_NAME = "/portal"
+    AlertChannel.objects.create(name="Webhook", url=f"json://{http_receiver.url}/hook", severities=["critical"])
     serve = setup
     serve(listed=True)
-    smtp_server.refuse()
+    smtp_server.stop()
     sweep = sweep_at(T0)
-    sweep.refresh_from_db()
-    assert sweep.alert_text and sweep.alert_sent_at is None
-    smtp_server.refuse(None)
-    with time_machine.travel(T0 + timedelta(minutes=1), tick=False):
+    rows = {row.channel_name or "email": row for row in OutboxMessage.objects.filter(kind="monitoring-dnsbl-alert")}
+    assert sorted(rows) == ["Webhook", "email"] and rows["email"].severity == "critical"
+    assert rows["email"].key == f"dnsbl.alert:{sweep.pk}|email"
+    with time_machine.travel(T0 + timedelta(seconds=5), tick=False):
+        assert outbox.send_channel_message(rows["Webhook"].pk) == "sent"  # its own task: SMTP is not in its way
+        assert outbox.send_emails([rows["email"].pk]) == {rows["email"].pk: 60}
+    (hook,) = http_receiver.received("/hook")
+    assert "LISTED: 192.0.2.25 on bl.test" in hook.json()["message"]
+    assert "http://localhost:8000/portal/monitoring/dnsbl/" in hook.json()["message"]
+    smtp_server.start()
+    with time_machine.travel(T0 + timedelta(minutes=2), tick=False):
         DnsblSchedule.objects.update(next_run_at=T0 + timedelta(hours=1))
-        dnsbl_sweep.tick()
-    sweep.refresh_from_db()
-    assert sweep.alert_sent_at is not None
-    assert len(smtp_server.messages) == 1
+        dnsbl_sweep.tick()  # the block-list tick no longer sends anything itself
+        outbox.send_emails([rows["email"].pk])
+        outbox.send_emails([rows["email"].pk])  # a redelivered task
+    (mail,) = smtp_server.messages
+    assert mail.rcpt_tos == [it_staff.email] and "LISTED" in mail.subject
+    assert 'href="http://localhost:8000/portal/monitoring/dnsbl/"' in mail.html()
+    assert len(http_receiver.received("/hook")) == 1
 
 
 def test_the_tick_resends_a_sweep_the_broker_never_got_and_fails_abandoned_ones(celery_app, redis_server, db):

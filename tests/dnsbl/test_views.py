@@ -22,7 +22,7 @@ T0 = datetime(2026, 3, 2, 10, 42, tzinfo=UTC)
 @pytest.fixture
 def catalogue(db):
     """The catalogue as the migration loads it (a transactional test elsewhere may have flushed it)."""
-    from monitoring.dnsbl.catalogue import load_catalogue
+    from monitoring.migrations._catalogue_0003 import load_catalogue
 
     load_catalogue(DnsblZone)
 
@@ -279,6 +279,6 @@ def test_a_shorter_sweep_interval_takes_effect_now(client, login, it_staff, db):
         )
         login(client, it_staff)
         client.post("/monitoring/dnsbl/schedule", {"interval_minutes": "30"})
-    schedule = DnsblSchedule.get()
+    schedule = DnsblSchedule.load()
     assert schedule.interval_minutes == 30
     assert schedule.next_run_at == T0 + timedelta(minutes=30)

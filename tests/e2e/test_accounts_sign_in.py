@@ -11,7 +11,7 @@ from tests.conftest import PASSWORD, totp_code
 pytestmark = pytest.mark.e2e
 
 
-def test_the_captcha_appears_after_three_failures_and_a_person_can_pass_it(page, employee):
+def test_the_captcha_appears_after_three_failures_and_a_person_can_pass_it(page, browser_sign_in, employee):
     csp_errors: list[str] = []
     page.on("console", lambda msg: csp_errors.append(msg.text) if "Content Security Policy" in msg.text else None)
     device = TOTPDevice.objects.create(user=employee, name="Phone", confirmed=True)
@@ -31,9 +31,7 @@ def test_the_captcha_appears_after_three_failures_and_a_person_can_pass_it(page,
     page.get_by_label("Password").fill(PASSWORD)
     page.locator("input[name=captcha_1]").fill(answer)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/accounts/login/code/**")
-    page.get_by_label("Code").fill(totp_code(device))
-    page.get_by_role("button", name="Verify").click()
+    browser_sign_in.code(page, totp_code(device))
     page.wait_for_url("**/")
     assert page.get_by_role("heading", name="Welcome, Erin").is_visible()
     assert csp_errors == []

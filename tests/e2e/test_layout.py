@@ -5,7 +5,6 @@ from __future__ import annotations
 from io import StringIO
 
 import pytest
-from django.conf import settings
 from django.core.management import call_command
 
 from accounts.models import User
@@ -29,23 +28,15 @@ PAGES = [
 ]
 
 
-def test_pages_fit_a_phone(browser, live_server, client, login):
+def test_pages_fit_a_phone(new_page, browser_sign_in):
     call_command("demo", password="demo password for layout", stdout=StringIO())
-    login(client, User.objects.get(email="it@example.com"))
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 390, "height": 800})
-    context.add_cookies(
-        [{"name": settings.SESSION_COOKIE_NAME, "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-          "url": live_server.url}]
-    )  # fmt: skip
-    page = context.new_page()
-    try:
-        too_wide = {}
-        for path in PAGES:
-            response = page.goto(path)
-            assert response.status == 200, path
-            width = page.evaluate("() => document.documentElement.scrollWidth")
-            if width > 390:
-                too_wide[path] = width
-        assert too_wide == {}
-    finally:
-        context.close()
+    page = new_page(viewport={"width": 390, "height": 800})
+    browser_sign_in(page, User.objects.get(email="it@example.com"), password="demo password for layout")
+    too_wide = {}
+    for path in PAGES:
+        response = page.goto(path)
+        assert response.status == 200, path
+        width = page.evaluate("() => document.documentElement.scrollWidth")
+        if width > 390:
+            too_wide[path] = width
+    assert too_wide == {}

@@ -7,23 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from tests.conftest import PASSWORD, totp_code
-
 pytestmark = pytest.mark.e2e
-
-
-def sign_in(page, user) -> None:
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
-    device = TOTPDevice.objects.create(user=user, name="Phone", confirmed=True)
-    page.goto("/")
-    page.get_by_label("Email address").fill(user.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/accounts/login/code/**")
-    page.get_by_label("Code").fill(totp_code(device))
-    page.get_by_role("button", name="Verify").click()
-    page.wait_for_url("**/")
 
 
 def csp_watch(page) -> list[str]:
@@ -32,7 +16,7 @@ def csp_watch(page) -> list[str]:
     return problems
 
 
-def test_it_staff_read_the_dashboard_with_live_samples(page, it_staff):
+def test_it_staff_read_the_dashboard_with_live_samples(page, browser_sign_in, it_staff):
     from monitoring.serverload import rollups, sampling
     from monitoring.serverload.models import LoadRollup, LoadSettings, LoadThreshold
 
@@ -48,7 +32,7 @@ def test_it_staff_read_the_dashboard_with_live_samples(page, it_staff):
     rollups.refresh_forecast()
     problems = csp_watch(page)
 
-    sign_in(page, it_staff)
+    browser_sign_in(page, it_staff)
     page.get_by_role("link", name="Server load").click()
     page.wait_for_url("**/monitoring/load/")
 
@@ -71,7 +55,7 @@ def test_it_staff_read_the_dashboard_with_live_samples(page, it_staff):
     assert problems == []
 
 
-def test_it_staff_patch_check_and_approve_a_drifted_file(page, it_staff, tmp_path):
+def test_it_staff_patch_check_and_approve_a_drifted_file(page, browser_sign_in, it_staff, tmp_path):
     from monitoring.serverload import drift
     from monitoring.serverload.models import DriftBaseline, DriftCheck, LoadSettings
 
@@ -82,7 +66,7 @@ def test_it_staff_patch_check_and_approve_a_drifted_file(page, it_staff, tmp_pat
     main_cf.write_text("smtpd_tls_security_level = none\n")  # what an upgrade might do
     problems = csp_watch(page)
 
-    sign_in(page, it_staff)
+    browser_sign_in(page, it_staff)
     page.goto("/monitoring/load/drift/")
     page.get_by_role("button", name="I have just patched: check now").click()
     assert page.get_by_text("Check requested").is_visible()
@@ -100,7 +84,7 @@ def test_it_staff_patch_check_and_approve_a_drifted_file(page, it_staff, tmp_pat
     assert problems == []
 
 
-def test_an_executive_copies_the_report_for_the_isp(page, executive):
+def test_an_executive_copies_the_report_for_the_isp(page, browser_sign_in, executive):
     from monitoring.serverload import alerts
     from monitoring.serverload.models import LoadSample, LoadSettings
 
@@ -116,7 +100,7 @@ def test_an_executive_copies_the_report_for_the_isp(page, executive):
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     problems = csp_watch(page)
 
-    sign_in(page, executive)
+    browser_sign_in(page, executive)
     page.goto("/monitoring/load/")
     page.get_by_role("link", name="Details and the report for your ISP").click()
     assert page.get_by_role("heading", name="Report to your ISP").is_visible()

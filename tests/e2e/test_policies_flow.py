@@ -8,46 +8,31 @@ import time
 
 import pytest
 
-from tests.conftest import PASSWORD, totp_code
-
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 
-def sign_in(page, user) -> None:
-    """The real sign-in: password, then the code the user's phone shows now."""
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
-    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
-    page.get_by_label("Email address").fill(user.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/accounts/login/code/**")
-    page.get_by_label("Code").fill(totp_code(device))
-    page.get_by_role("button", name="Verify").click()
-
-
-def with_phone(user):
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
-    TOTPDevice.objects.create(user=user, name="Phone", confirmed=True)
-    return user
-
-
 def test_a_policy_goes_from_publishing_to_an_acknowledgement_on_the_summary(
-    browser, live_server, page, settings, smtp_server, celery_worker_factory, celery_app, it_staff, employee, executive
+    new_page,
+    live_server,
+    page,
+    browser_sign_in,
+    settings,
+    smtp_server,
+    celery_worker_factory,
+    celery_app,
+    it_staff,
+    employee,
+    executive,
 ):
     from kombu import pools
 
     pools.reset()  # producer pools from an earlier test may belong to a closed connection pool
     settings.PORTAL_BASE_URL = live_server.url
-    for user in (it_staff, employee, executive):
-        with_phone(user)
     celery_worker_factory(concurrency=2, env={**smtp_server.env(), "PORTAL_BASE_URL": live_server.url})
 
     # IT staff write and publish the policy.
     page.goto("/policies/manage/new/")
-    sign_in(page, it_staff)
-    page.wait_for_url("**/policies/manage/new/")
+    browser_sign_in(page, it_staff, goto=None, wait_for="**/policies/manage/new/")
     page.locator("[name=title]").fill("Reading mail away from the office")
     page.locator("[name=category]").select_option("access")
     page.locator("[name=summary]").fill("Use webmail over HTTPS with a one-time code.")
@@ -78,20 +63,18 @@ def test_a_policy_goes_from_publishing_to_an_acknowledgement_on_the_summary(
     link = re.search(r"http://\S+/policies/\d+/", mail.text()).group(0)
     assert link in mail.html()
 
-    employee_page = browser.new_context(base_url=live_server.url).new_page()
+    employee_page = new_page()
     employee_page.goto(link)
-    sign_in(employee_page, employee)
-    employee_page.wait_for_url(link)
+    browser_sign_in(employee_page, employee, goto=None, wait_for=link)
     assert employee_page.get_by_role("heading", name="Reading mail away from the office").is_visible()
     employee_page.get_by_role("button", name="I have read and understood version 1").click()
     employee_page.wait_for_url("**/policies/")
     assert employee_page.get_by_text("you acknowledged version 1").is_visible()
 
     # The executive sees the new rate: 1 of the 3 people in the audience.
-    executive_page = browser.new_context(base_url=live_server.url).new_page()
+    executive_page = new_page()
     executive_page.goto("/policies/summary/")
-    sign_in(executive_page, executive)
-    executive_page.wait_for_url("**/policies/summary/")
+    browser_sign_in(executive_page, executive, goto=None, wait_for="**/policies/summary/")
     assert executive_page.locator("#overall-rate").inner_text() == "33.3%"
     row = executive_page.get_by_role("row", name=re.compile("^Reading mail away from the office v1"))
     assert "1 / 3" in row.inner_text()

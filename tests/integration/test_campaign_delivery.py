@@ -5,35 +5,23 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections import Counter
+from collections.abc import Callable
 
 import pytest
 from django.utils import timezone
 
 from policies import dispatch
 from policies.models import Campaign, Delivery, PolicySettings
+from tests.services import wait_until
 
-pytestmark = pytest.mark.integration
 Status = Delivery.Status
 
 
-@pytest.fixture(autouse=True)
-def fresh_producer_pools(celery_app):
-    # kombu keeps producer pools per broker URL across tests; the celery_app fixture closes them at teardown.
-    from kombu import pools
-
-    pools.reset()
-    yield
-    pools.reset()
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("fresh_producer_pools")]
 
 
-def wait_until(predicate, timeout: float = 60, worker=None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    log = worker.log() if worker else ""
-    raise AssertionError(f"timed out after {timeout} s; deliveries: {status_counts()}\n{log}")
+def seen(worker) -> Callable[[], str]:
+    return lambda: f"deliveries: {status_counts()}\n{worker.log()}"
 
 
 def status_counts() -> dict:
@@ -69,7 +57,7 @@ def test_a_campaign_due_now_delivers_exactly_one_email_to_exactly_its_audience(
     due_campaign(departments=["Sales"])
     assert dispatch.tick()["runs"] == 1
     assert dispatch.tick()["runs"] == 0  # a second beat finds nothing to claim
-    wait_until(lambda: status_counts() == {Status.SENT: 40} and len(smtp_server.messages) >= 40, worker=worker)
+    wait_until(lambda: status_counts() == {Status.SENT: 40} and len(smtp_server.messages) >= 40, describe=seen(worker))
     time.sleep(0.5)  # nothing more arrives
     received = Counter(mail.rcpt_tos[0] for mail in smtp_server.messages)
     assert received == Counter({user.email: 1 for user in sales})
@@ -83,7 +71,7 @@ def test_killing_the_worker_mid_fan_out_still_gives_everyone_exactly_one_email(
     worker = celery_worker_factory(concurrency=2, env=smtp_server.env())
     due_campaign()
     dispatch.tick()
-    wait_until(lambda: len(smtp_server.messages) >= 60, worker=worker)
+    wait_until(lambda: len(smtp_server.messages) >= 60, describe=seen(worker))
     worker.kill()  # SIGKILL: in-flight tasks are neither finished nor acknowledged
     killed_at = status_counts()
     assert killed_at.get(Status.SENT, 0) < 400, "the fan-out finished before the kill; raise the audience size"
@@ -102,7 +90,7 @@ def test_killing_the_worker_mid_fan_out_still_gives_everyone_exactly_one_email(
     worker = celery_worker_factory(concurrency=2, env=smtp_server.env())
     expected = 400 - len(handed_over)
     done = lambda: status_counts() == {Status.SENT: 400} and len(smtp_server.messages) >= expected  # noqa: E731
-    wait_until(done, timeout=120, worker=worker)
+    wait_until(done, timeout=120, describe=seen(worker))
     time.sleep(1)
     received = Counter(mail.rcpt_tos[0] for mail in smtp_server.messages)
     assert max(received.values()) == 1, f"a duplicate; killed at {killed_at}"
@@ -119,12 +107,14 @@ def test_mails_arrive_after_the_smtp_server_stops_refusing(celery_worker_factory
     worker = celery_worker_factory(concurrency=2, env=smtp_server.env())
     due_campaign()
     dispatch.tick()
-    wait_until(lambda: Delivery.objects.filter(attempts__gte=2, status=Status.PENDING).count() == 5, worker=worker)
+    wait_until(
+        lambda: Delivery.objects.filter(attempts__gte=2, status=Status.PENDING).count() == 5, describe=seen(worker)
+    )
     assert smtp_server.messages == []
     errors = list(Delivery.objects.values_list("last_error", flat=True))
     assert all("451" in error for error in errors), errors
     smtp_server.refuse(None)
-    wait_until(lambda: status_counts() == {Status.SENT: 5} and len(smtp_server.messages) >= 5, worker=worker)
+    wait_until(lambda: status_counts() == {Status.SENT: 5} and len(smtp_server.messages) >= 5, describe=seen(worker))
     received = Counter(mail.rcpt_tos[0] for mail in smtp_server.messages)
     assert received == Counter({user.email: 1 for user in audience})
 
@@ -140,6 +130,6 @@ def test_a_mail_that_keeps_failing_ends_failed_with_the_error(
     worker = celery_worker_factory(concurrency=1, env=smtp_server.env())
     due_campaign()
     dispatch.tick()
-    wait_until(lambda: status_counts() == {Status.FAILED: 1}, worker=worker)
+    wait_until(lambda: status_counts() == {Status.FAILED: 1}, describe=seen(worker))
     delivery = Delivery.objects.get()
     assert delivery.attempts == 3 and "451" in delivery.last_error

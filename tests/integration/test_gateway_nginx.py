@@ -21,12 +21,11 @@ from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_K
 from django.contrib.sessions.backends.cached_db import SessionStore
 from django.core.management import call_command
 from django_otp import DEVICE_ID_SESSION_KEY
-from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import gateway
 from accounts.models import WebmailSession
-from tests.conftest import PASSWORD
+from tests.conftest import totp_code
 from tests.nginx import NginxServer, require_nginx
 from tests.services import free_port
 
@@ -192,24 +191,9 @@ def test_the_portal_under_a_path_of_the_webmail_host(live_server, webmail, tmp_p
 # --- In Chromium, through the portal's real sign-in ------------------------------------------------
 
 
-def code_for(device: TOTPDevice, at: float) -> str:
-    """The code the user's authenticator app shows at ``at`` (RFC 6238, from the token's key)."""
-    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, 0)
-    totp.time = at
-    return f"{totp.token():0{device.digits}d}"
-
-
-def sign_in(page, email: str, code: str) -> None:
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_label("Code").fill(code)
-    page.get_by_role("button", name="Verify").click()
-
-
 @pytest.mark.e2e
 def test_webmail_in_chromium_needs_password_and_otp_and_ends_with_sign_out_and_reset(
-    page, gateway_nginx, webmail, live_server, employee, it_staff, settings
+    page, browser_sign_in, gateway_nginx, webmail, live_server, employee, it_staff, settings
 ):
     from accounts.enrolment import reset_tokens
 
@@ -222,7 +206,7 @@ def test_webmail_in_chromium_needs_password_and_otp_and_ends_with_sign_out_and_r
     page.goto(inbox)
     assert page.url.startswith(f"{live_server.url}/accounts/login/")
     assert webmail.requests == []
-    sign_in(page, employee.email, code_for(device, time.time()))
+    browser_sign_in(page, employee, code=totp_code(device), goto=None, wait_for=None)
     page.wait_for_url(lambda url: url == inbox)
     assert page.get_by_role("heading", name="Inbox").is_visible()
     assert webmail.pages()[-1]["x-portal-user"] == "erin@example.com"
@@ -233,7 +217,8 @@ def test_webmail_in_chromium_needs_password_and_otp_and_ends_with_sign_out_and_r
     assert page.url.startswith(f"{live_server.url}/accounts/login/")
     seen = len(webmail.pages())
 
-    sign_in(page, employee.email, code_for(device, time.time() + device.step))  # the next code: no reuse
+    next_code = totp_code(device, time.time() + device.step)  # the next code: no reuse
+    browser_sign_in(page, employee, code=next_code, goto=None, wait_for=None)
     page.wait_for_url(lambda url: url == inbox)
     assert len(webmail.pages()) == seen + 1
 

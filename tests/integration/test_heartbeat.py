@@ -22,3 +22,11 @@ def test_a_real_worker_records_its_heartbeat(celery_worker_factory, celery_app, 
     assert Heartbeat.objects.filter(name="beat").exists()
     response = client.get("/healthz")
     assert response.status_code == 200, response.json()
+
+
+@pytest.mark.django_db
+def test_only_sending_the_heartbeat_counts_as_beat(celery_app):
+    celery_app.send_task("portal.outbox_tick")
+    assert not Heartbeat.objects.filter(name="beat").exists()
+    celery_app.send_task("portal.tasks.heartbeat")
+    assert Heartbeat.objects.filter(name="beat").exists()

@@ -25,6 +25,7 @@ from monitoring.serverload import mailsystem
 from monitoring.serverload.alerts import status_line
 from monitoring.serverload.models import LoadSettings, LoadState, MailSystemAlert
 from monitoring.serverload.sampling import take_sample
+from tests.conftest import deliver_outbox
 from tests.services import ROOT, free_port, service_missing
 
 pytestmark = pytest.mark.integration
@@ -144,6 +145,7 @@ import json, django
 django.setup()
 from monitoring.serverload.models import LoadSettings
 from monitoring.serverload.sampling import mail_processes, read_counters
+from tests.conftest import deliver_outbox
 counters = read_counters(LoadSettings())  # the sampler's own reading; no database needed for it
 print(json.dumps({
     "uid": __import__("os").geteuid(),
@@ -204,7 +206,7 @@ def test_postfix_stopped_turns_the_status_critical_and_back(running_postfix, mon
     line = status_line()
     assert line.status == "critical" and line.text.startswith("Mail system down since")
     assert "postqueue" not in line.text  # executives read this line: a status, never command output
-    assert mailsystem.send_pending_mail() == 1
+    assert deliver_outbox() == 1
     assert "[CRITICAL] Mail system down" in smtp_server.messages[-1].subject
 
     running_postfix.start()
@@ -214,5 +216,5 @@ def test_postfix_stopped_turns_the_status_critical_and_back(running_postfix, mon
     assert mailsystem.evaluate(sample, now) == {"mail_system": "cleared"}
     assert status_line().status != "critical"
     assert MailSystemAlert.objects.get().clear_reason == "back to normal"
-    assert mailsystem.send_pending_mail() == 1
+    assert deliver_outbox() == 1
     assert "[CLEARED] Mail system" in smtp_server.messages[-1].subject

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import ast
-from pathlib import Path
-
 import pytest
 
 from monitoring import status
 from monitoring.dnsbl import report
 from monitoring.serverload import alerts, drift
-
-ROOT = Path(__file__).resolve().parents[2] / "monitoring"
 
 
 def test_each_app_registers_its_providers_in_the_order_of_installed_apps():
@@ -53,19 +48,3 @@ def test_the_home_page_shows_every_area_from_stored_rows(client, login, it_staff
 def test_employees_get_no_monitoring_cards(client, login, employee):
     login(client, employee)
     assert "data-status-area" not in client.get("/").content.decode()
-
-
-def _imports(folder: Path) -> set[str]:
-    names = set()
-    for path in folder.rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Import):
-                names.update(alias.name for alias in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.module:
-                names.update([node.module, *(f"{node.module}.{alias.name}" for alias in node.names)])
-    return names
-
-
-@pytest.mark.parametrize(("app", "other"), [("dnsbl", "serverload"), ("serverload", "dnsbl")])
-def test_the_two_apps_never_import_each_other(app, other):
-    assert not {name for name in _imports(ROOT / app) if name.startswith(f"monitoring.{other}")}

@@ -7,7 +7,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.mark.parametrize(
     "model",
-    ["policy", "acknowledgement", "campaign", "campaignrun", "delivery", "reviewdigest", "procedure",
+    ["policy", "acknowledgement", "campaign", "campaignrun", "delivery", "procedure",
      "procedurecompletion", "policysettings"],
 )  # fmt: skip
 def test_it_staff_open_every_policies_admin_list(client, login, it_staff, model):

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from policies import dispatch
 from policies.models import CampaignRun, Delivery
+from portal import sending
 
 
 def race(function, runners: int = 8) -> list:
@@ -41,7 +42,7 @@ def test_concurrent_ticks_claim_an_occurrence_once_and_a_row_is_claimed_once(mak
     assert CampaignRun.objects.count() == 1
     dispatch.fan_out(CampaignRun.objects.get().pk, enqueue=lambda ids: None)
     delivery = Delivery.objects.get()
-    claims = race(lambda: dispatch.claim(Delivery, delivery.pk, timezone.now()))
+    claims = race(lambda: sending.claim(Delivery, delivery.pk, timezone.now()))
     assert sorted(claims) == [False] * 7 + [True]
     delivery.refresh_from_db()
     assert delivery.attempts == 1

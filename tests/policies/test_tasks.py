@@ -14,14 +14,21 @@ def test_beat_runs_the_policies_tick_every_minute():
     entry = settings.CELERY_BEAT_SCHEDULE["policies-tick"]
     assert entry == {"task": "policies.tick", "schedule": 60.0}
     app.loader.import_default_modules()
-    for name in ("policies.tick", "policies.fan_out", "policies.send_deliveries", "policies.send_review_digest"):
+    for name in ("policies.tick", "policies.fan_out", "policies.send_deliveries"):
         assert name in app.tasks
     assert app.tasks["policies.send_deliveries"].acks_late
 
 
-def test_a_test_email_goes_only_to_the_person_who_asked(make_campaign, make_policy, it_staff, employee, smtp_server):
+def test_a_test_email_goes_only_to_the_person_who_asked(
+    client, login, make_campaign, make_policy, it_staff, employee, smtp_server
+):
+    from portal import outbox
+    from portal.models import OutboxMessage
+
     campaign = make_campaign(policy=make_policy())
-    dispatch.send_campaign_test(campaign.pk, it_staff.pk)
+    login(client, it_staff)
+    client.post(f"/policies/campaigns/{campaign.pk}/test/")
+    outbox.send_emails(list(OutboxMessage.objects.values_list("pk", flat=True)))
     (mail,) = smtp_server.messages
     assert mail.rcpt_tos == [it_staff.email]
     assert mail.subject.startswith("[Test] ")

@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.utils import timezone
 
 from monitoring.serverload import alerts
 from monitoring.serverload.models import LoadAlert, LoadSettings, LoadThreshold
+from portal.models import OutboxMessage
+from tests.conftest import deliver_outbox
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
@@ -81,30 +84,36 @@ def test_thresholds_are_per_metric_and_can_be_disabled(make_load_sample):
 def test_one_email_when_raised_and_one_when_cleared(make_load_sample, smtp_server, it_staff, make_user):
     make_user("erin@example.com")  # employees are not told
     feed(make_load_sample, [88] * 6)
-    assert alerts.send_pending_mail() == 1
-    assert alerts.send_pending_mail() == 0
+    assert deliver_outbox() == 1
+    assert deliver_outbox() == 0
     [raised] = smtp_server.messages
     assert raised.rcpt_tos == [it_staff.email]
     assert "CPU" in raised.subject and "WARNING" in raised.subject
 
     feed(make_load_sample, [60], start=T0 + timedelta(minutes=6))
-    assert alerts.send_pending_mail() == 1
-    assert alerts.send_pending_mail() == 0
+    assert deliver_outbox() == 1
+    assert deliver_outbox() == 0
     assert "CLEARED" in smtp_server.messages[1].subject
     alert = LoadAlert.objects.get()
-    assert alert.raised_mail_sent_at and alert.cleared_mail_sent_at
+    assert alert.messages_summary() == ("sent", "2 sent")
+    assert [row.key for row in alert.messages()] == [
+        f"serverload.load-raised:{alert.pk}|email",
+        f"serverload.load-cleared:{alert.pk}|email",
+    ]
 
 
 def test_a_refused_email_is_kept_and_retried(make_load_sample, smtp_server, it_staff):
     feed(make_load_sample, [88] * 6)
     smtp_server.refuse()
-    assert alerts.send_pending_mail() == 0
-    alert = LoadAlert.objects.get()
-    assert alert.raised_mail_sent_at is None
-    assert "451" in alert.mail_error and alert.mail_attempts == 1
+    assert deliver_outbox() == 0
+    [row] = LoadAlert.objects.get().messages()
+    assert row.status == "pending" and "451" in row.last_error and row.attempts == 1
 
     smtp_server.refuse(None)
-    assert alerts.send_pending_mail() == 1
+    import time_machine
+
+    with time_machine.travel(timezone.now() + timedelta(minutes=2)):
+        assert deliver_outbox() == 1
     assert len(smtp_server.messages) == 1
 
 
@@ -121,7 +130,7 @@ def test_a_bandwidth_alert_carries_a_report_for_the_isp(make_load_sample, smtp_s
     assert "port 25: 220 connections (ESTABLISHED 180, SYN_RECV 40)" in report
     assert report.index("port 25") < report.index("port 587")
 
-    alerts.send_pending_mail()
+    deliver_outbox()
     assert "report to forward" not in smtp_server.messages[0].subject
     assert "peak 46.0 Mbit/s" in smtp_server.messages[0].text()
 
@@ -184,29 +193,30 @@ def test_a_long_smtp_outage_still_sends_both_emails_once(make_load_sample, smtp_
     smtp_server.refuse()
     for minute in range(30):
         with time_machine.travel(T0 + timedelta(minutes=6 + minute), tick=False):
-            assert alerts.send_pending_mail() == 0
-    assert LoadAlert.objects.get().raised_mail_sent_at is None
+            assert deliver_outbox() == 0
+    assert LoadAlert.objects.get().messages_summary()[0] == "pending"
     smtp_server.refuse(None)
     with time_machine.travel(T0 + timedelta(minutes=40), tick=False):
-        assert alerts.send_pending_mail() == 1
+        assert deliver_outbox() == 1
 
     feed(make_load_sample, [60], start=T0 + timedelta(minutes=41))
     smtp_server.refuse()
     for minute in range(5):
         with time_machine.travel(T0 + timedelta(minutes=42 + minute), tick=False):
-            assert alerts.send_pending_mail() == 0
+            assert deliver_outbox() == 0
     smtp_server.refuse(None)
     with time_machine.travel(T0 + timedelta(minutes=50), tick=False):
-        assert alerts.send_pending_mail() == 1
-        assert alerts.send_pending_mail() == 0
+        assert deliver_outbox() == 1
+        assert deliver_outbox() == 0
     assert [("CLEARED" in m.subject) for m in smtp_server.messages] == [False, True]
 
 
 def test_mail_is_not_retried_for_ever(make_load_sample, smtp_server, it_staff):
     feed(make_load_sample, [88] * 6)
-    LoadAlert.objects.update(mail_attempts=alerts.MAX_MAIL_ATTEMPTS)
-    assert alerts.send_pending_mail() == 0
-    assert smtp_server.messages == [] and LoadAlert.objects.get().raised_mail_sent_at is None
+    OutboxMessage.objects.update(retry_from=timezone.now() - timedelta(days=2))  # a day of retries is over
+    smtp_server.refuse()
+    assert deliver_outbox() == 0
+    assert smtp_server.messages == [] and LoadAlert.objects.get().messages_summary() == ("failed", "1 of 1 failed")
 
 
 def test_the_isp_report_names_the_direction_of_the_line(make_load_sample):
@@ -221,7 +231,7 @@ def test_the_isp_report_names_the_direction_of_the_line(make_load_sample):
 def test_turning_a_metric_off_closes_its_open_alert_with_one_email(make_load_sample, smtp_server, it_staff):
     """An alert of a metric whose alerts were turned off used to stay open (and in the status) for ever."""
     feed(make_load_sample, [97] * 6, metric="swap")
-    alerts.send_pending_mail()
+    deliver_outbox()
     LoadThreshold.objects.filter(metric="swap").update(enabled=False)
 
     events = feed(make_load_sample, [97, 97], metric="swap", start=T0 + timedelta(minutes=6))
@@ -230,6 +240,6 @@ def test_turning_a_metric_off_closes_its_open_alert_with_one_email(make_load_sam
     alert = LoadAlert.objects.get()
     assert alert.cleared_at == T0 + timedelta(minutes=6) and alert.value_at_clear is None
     assert not LoadAlert.objects.filter(cleared_at__isnull=True).exists()  # gone from the status line
-    assert alerts.send_pending_mail() == 1
+    assert deliver_outbox() == 1
     cleared = smtp_server.messages[1]
     assert "alerts for it were turned off" in cleared.subject and "turned off" in cleared.text()

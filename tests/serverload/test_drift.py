@@ -9,6 +9,8 @@ import pytest
 from accounts.models import AuditEvent
 from monitoring.serverload import drift
 from monitoring.serverload.models import DriftBaseline, DriftCheck, DriftFinding, LoadSettings
+from portal.models import OutboxMessage
+from tests.conftest import deliver_outbox
 
 MAIN_CF = "smtpd_tls_security_level = may\nsmtpd_tls_protocols = !SSLv2, !SSLv3\nmyhostname = mail.example.com\n"
 
@@ -172,10 +174,11 @@ def test_findings_are_emailed_once_without_the_diff(etc, it_staff, smtp_server):
     check()
     (etc / "postfix" / "main.cf").write_text(MAIN_CF.replace("may", "encrypt") + "secret_password = hunter2\n")
     result = check()
-    assert drift.send_findings_mail(result.check) is True
-    result.check.refresh_from_db()
-    assert drift.send_findings_mail(result.check) is False
+    check()  # nothing new: no second email
+    assert deliver_outbox() == 1
+    assert deliver_outbox() == 0
     [message] = smtp_server.messages
+    assert OutboxMessage.objects.get().key == f"serverload.drift:{result.check.pk}|email"
     assert "1 file not as approved" in message.subject
     assert "main.cf" in message.text()
     assert "hunter2" not in message.text() and "hunter2" not in message.html()
@@ -221,10 +224,11 @@ def test_status_line_when_no_watched_file_exists(tmp_path, db):
     assert (line.status, line.text.split(" (")[0]) == ("unknown", "None of the watched files is on this server")
 
 
-def test_a_failed_findings_email_is_retried_only_by_the_tick_that_claimed_the_sample(etc, it_staff, smtp_server):
-    """Ticks come every 15 s and overlap while SMTP is slow: unclaimed retries sent the same email twice."""
+def test_a_refused_findings_email_is_retried_by_the_outbox_once_however_the_ticks_overlap(etc, it_staff, smtp_server):
+    """Ticks come every 15 s and overlap while SMTP is slow: they no longer send, so they cannot send twice."""
     from datetime import timedelta
 
+    import time_machine
     from django.utils import timezone
 
     from monitoring.serverload import sampling
@@ -232,26 +236,15 @@ def test_a_failed_findings_email_is_retried_only_by_the_tick_that_claimed_the_sa
     check()
     (etc / "postfix" / "main.cf").write_text("changed\n")
     smtp_server.refuse()
-    result = check()
-    assert drift.send_findings_mail(result.check) is False
+    check()
+    assert deliver_outbox() == 0
     smtp_server.refuse(None)
     later = timezone.now() + timedelta(minutes=2)
-    LoadSettings.objects.update(
-        next_sample_at=later + timedelta(minutes=1), next_drift_check_at=later + timedelta(hours=1)
-    )
-
-    sampling.tick(later)  # the sample is not due: another tick owns the mail
-    assert smtp_server.messages == []
-
-    LoadSettings.objects.update(next_sample_at=later)
+    LoadSettings.objects.update(next_sample_at=later, next_drift_check_at=later + timedelta(hours=1))
     sampling.tick(later)
+    sampling.tick(later)
+    assert smtp_server.messages == []
+    with time_machine.travel(later):
+        assert deliver_outbox() == 1
+        assert deliver_outbox() == 0
     assert len(smtp_server.messages) == 1
-
-
-def test_the_first_checks_note_on_a_huge_file_is_not_closed_as_restored(etc):
-    """Nothing was restored: the note that a file is compared by checksum only closes as 'noted'."""
-    (etc / "rspamd" / "big.conf").write_text("x = 1\n" * 50_000)
-    [note] = [f for f in check().new_findings if f.kind == "huge"]
-    check()
-    note.refresh_from_db()
-    assert (note.is_open, note.resolution) == (False, "noted")

@@ -14,6 +14,7 @@ from monitoring.serverload import alerts, mailsystem
 from monitoring.serverload.models import LoadAlert, LoadSettings, LoadThreshold, MailSystemAlert
 from monitoring.serverload.sampling import ProcessInfo, _loopback_hex, identify, normalise_reason, parse_queue_output
 from portal.models import Heartbeat
+from tests.conftest import deliver_outbox
 from tests.serverload.test_sampling_queue import POSTQUEUE_J
 
 pytestmark = pytest.mark.django_db
@@ -98,11 +99,11 @@ def test_a_silent_mail_path_service_is_down_until_it_reports(make_load_sample, i
     assert mailsystem.evaluate(None, now) == {"service:mail_auth": "raised"}
     line = alerts.status_line()
     assert line.status == "critical" and "App-password verifier (mail_auth) down since" in line.text
-    assert mailsystem.send_pending_mail() == 1
+    assert deliver_outbox() == 1
     assert "[CRITICAL] App-password verifier (mail_auth) down" in smtp_server.messages[-1].subject
     Heartbeat.beat("mail_auth")
     assert mailsystem.evaluate(None, timezone.now()) == {"service:mail_auth": "cleared"}
-    assert mailsystem.send_pending_mail() == 1
+    assert deliver_outbox() == 1
     assert alerts.status_line().status == "ok"
 
 
@@ -147,7 +148,7 @@ def test_the_mail_system_is_chosen_from_a_list_never_a_command_line(client, logi
     login(client, it_staff)
     response = _settings_post(client, mail_system=system, mail_binary=binary)
     assert response.status_code == 200 and message in response.content.decode()
-    assert LoadSettings.get().mail_binary == ""
+    assert LoadSettings.load().mail_binary == ""
 
 
 def test_a_valid_mail_system_is_saved_and_the_old_unmapped_command_warning_goes(client, login, it_staff):
@@ -156,7 +157,7 @@ def test_a_valid_mail_system_is_saved_and_the_old_unmapped_command_warning_goes(
     page = client.get(reverse("serverload:settings")).content.decode()
     assert "queue program, so it is no longer run" in page and "/bin/sh -c" in page
     assert _settings_post(client, mail_system="postfix", mail_binary="/usr/sbin/postqueue").status_code == 302
-    saved = LoadSettings.get()
+    saved = LoadSettings.load()
     assert (saved.mail_system, saved.mail_binary, saved.unmapped_queue_command) == (
         "postfix",
         "/usr/sbin/postqueue",

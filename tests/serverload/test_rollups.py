@@ -79,7 +79,7 @@ def test_pruning_keeps_48_hours_raw_30_days_of_5_minutes_and_2_years_hourly(make
 
 
 def test_maintenance_prunes_once_an_hour(make_load_sample):
-    LoadSettings.get()
+    LoadSettings.load()
     make_load_sample(T0 - timedelta(days=3))
     assert "pruned" in rollups.maintain(T0)
     make_load_sample(T0 - timedelta(days=3))

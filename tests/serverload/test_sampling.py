@@ -20,7 +20,7 @@ def test_it_discards_the_first_reading_and_stores_the_second(db):
     now = timezone.now()
     assert sampling.take_sample(now) is None
     assert LoadSample.objects.count() == 0
-    assert LoadState.get().previous["cores"]
+    assert LoadState.load().previous["cores"]
 
     sum(i * i for i in range(200_000))  # some CPU time between the readings
     sample = sampling.take_sample(now + timedelta(seconds=60))
@@ -43,7 +43,7 @@ def test_it_discards_the_first_reading_and_stores_the_second(db):
 
 def test_it_discards_a_reading_from_before_a_reboot(db):
     sampling.take_sample()
-    state = LoadState.get()
+    state = LoadState.load()
     state.previous["boot"] -= 3600
     state.save()
     assert sampling.take_sample() is None
@@ -51,14 +51,14 @@ def test_it_discards_a_reading_from_before_a_reboot(db):
 
 def test_it_discards_a_stale_reading(db):
     sampling.take_sample()
-    state = LoadState.get()
+    state = LoadState.load()
     state.previous["time"] -= 3600
     state.save()
     assert sampling.take_sample() is None
 
 
 def test_rates_come_from_the_stored_counters_and_the_line_capacity(db):
-    settings = LoadSettings.get()
+    settings = LoadSettings.load()
     settings.line_download_mbps, settings.line_upload_mbps = 100, 20
     settings.save()
     previous = sampling.read_counters(settings)
@@ -138,7 +138,7 @@ def test_line_interfaces_leave_out_loopback_and_virtual_ones():
 
 
 def test_a_machine_without_mail_server_says_so(db):
-    if sampling.queue_command(LoadSettings.get()) is not None:
+    if sampling.queue_command(LoadSettings.load()) is not None:
         pytest.skip("this machine has postqueue or exim installed")
     sampling.take_sample()
     sample = sampling.take_sample()
@@ -148,10 +148,10 @@ def test_a_machine_without_mail_server_says_so(db):
 
 
 def test_two_ticks_at_once_take_one_sample(db):
-    now = LoadSettings.get().next_sample_at
+    now = LoadSettings.load().next_sample_at
     assert sampling.claim_sample(now) is True
     assert sampling.claim_sample(now) is False
-    settings = LoadSettings.get()
+    settings = LoadSettings.load()
     assert settings.next_sample_at == now + timedelta(seconds=60)
     assert sampling.claim_sample(now + timedelta(seconds=61)) is True
 
@@ -167,7 +167,7 @@ def test_the_tick_samples_alerts_and_rolls_up(db):
 
 def test_postqueue_path_is_found_when_installed(db):
     found = shutil.which("postqueue", path="/usr/sbin:/usr/bin")
-    command = sampling.queue_command(LoadSettings.get())
+    command = sampling.queue_command(LoadSettings.load())
     if found:
         assert command == ("postfix", [found, "-j"])
     else:
@@ -200,7 +200,7 @@ def test_mail_daemons_are_found_among_real_processes(db, tmp_path):
     other = subprocess.Popen([str(tmp_path / "master"), "30"])
     try:
         assert (os.getpid(), psutil.Process().name()[:15]) in sampling.process_names()
-        found = sampling.read_counters(LoadSettings.get())["processes"]
+        found = sampling.read_counters(LoadSettings.load())["processes"]
     finally:
         for proc in (*started, other):
             proc.kill()

@@ -100,7 +100,7 @@ def test_the_configured_program_is_run(db, tmp_path):
     script.write_text(f"#!/bin/sh\ntest \"$*\" = -j || exit 64\ncat <<'JSON'\n{POSTQUEUE_J}\nJSON\n")
     script.chmod(0o755)
     LoadSettings.objects.update_or_create(pk=1, defaults={"mail_system": "postfix", "mail_binary": str(script)})
-    reading = read_queue(LoadSettings.get())
+    reading = read_queue(LoadSettings.load())
     assert (reading.status, reading.total, reading.deferred) == ("ok", 5, 2)
 
 
@@ -109,13 +109,13 @@ def test_a_failing_command_is_an_error_with_its_message(db, tmp_path):
     script.write_text("#!/bin/sh\necho 'postqueue: fatal: open /etc/postfix/main.cf: No such file' >&2\nexit 75\n")
     script.chmod(0o755)
     LoadSettings.objects.update_or_create(pk=1, defaults={"mail_system": "postfix", "mail_binary": str(script)})
-    reading = read_queue(LoadSettings.get())
+    reading = read_queue(LoadSettings.load())
     assert reading.status == "error"
     assert "exited 75" in reading.error and "main.cf" in reading.error
 
 
 def test_a_missing_command_is_an_error(db):
     LoadSettings.objects.update_or_create(pk=1, defaults={"mail_system": "exim", "mail_binary": "/nonexistent/exim"})
-    reading = read_queue(LoadSettings.get())
+    reading = read_queue(LoadSettings.load())
     assert reading.status == "error"
     assert "not found" in reading.error

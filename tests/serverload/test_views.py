@@ -114,7 +114,7 @@ def test_it_staff_change_settings_and_thresholds(client, login, it_staff, db):
     response = client.post(reverse("serverload:settings"), data)
 
     assert response.status_code == 302
-    settings = LoadSettings.get()
+    settings = LoadSettings.load()
     assert (settings.sample_interval_seconds, settings.line_download_mbps) == (30, 100)
     assert LoadThreshold.objects.get(metric="cpu").warning == 75
     assert AuditEvent.objects.filter(action="load.settings_changed").exists()
@@ -125,7 +125,7 @@ def test_it_staff_change_settings_and_thresholds(client, login, it_staff, db):
     assert response.status_code == 200
     assert "clear below warning" in response.content.decode()
     assert "between 30 and 3600" in response.content.decode()
-    assert LoadSettings.get().sample_interval_seconds == 30
+    assert LoadSettings.load().sample_interval_seconds == 30
 
 
 def _finding():
@@ -208,7 +208,7 @@ def test_the_audit_names_the_new_mail_system_and_the_changed_thresholds(client, 
     login(client, it_staff)
     formset = client.get(reverse("serverload:settings")).context["formset"]
     data = {
-        "sample_interval_seconds": 60, "watched_mounts": "/", "watched_files": LoadSettings.get().watched_files,
+        "sample_interval_seconds": 60, "watched_mounts": "/", "watched_files": LoadSettings.load().watched_files,
         "mail_system": "exim", "mail_binary": "/usr/local/bin/exim", "drift_check_interval_hours": 6,
         "t-TOTAL_FORMS": len(formset.forms), "t-INITIAL_FORMS": len(formset.forms),
     }  # fmt: skip

@@ -14,6 +14,7 @@ import re
 from urllib.parse import urlsplit
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.urls import get_script_prefix, reverse
 
 # Nothing that could end an nginx directive or open a block may come from the arguments.
 _SAFE = re.compile(r"^[A-Za-z0-9._:/\[\]@%~+-]+$")
@@ -28,6 +29,12 @@ def _url(value: str, option: str) -> tuple[str, str, str]:
     if parts.query or parts.fragment:
         raise CommandError(f"{option}: the URL must not have a query or fragment")
     return parts.scheme, parts.netloc, parts.path.rstrip("/")
+
+
+def _path(url_name: str) -> str:
+    """The view's path from the portal's root, as gunicorn sees it (the script name is added by --portal)."""
+    path, prefix = reverse(url_name), get_script_prefix()
+    return "/" + path.removeprefix(prefix) if path.startswith(prefix) else path
 
 
 def render_config(portal: str, upstream: str, server_name: str, portal_backend: str, listen: str) -> str:
@@ -77,7 +84,7 @@ def render_config(portal: str, upstream: str, server_name: str, portal_backend: 
         "    # The check itself: internal only, no request body, the browser's cookies.",
         f"    location = {AUTH_LOCATION} {{",
         "        internal;",
-        f"        proxy_pass {backend}/gateway/auth;",
+        f"        proxy_pass {backend}{_path('gateway_auth')};",
         "        proxy_pass_request_body off;",
         '        proxy_set_header Content-Length "";',
         f"        proxy_set_header Host {auth_host};",
@@ -95,7 +102,7 @@ def render_config(portal: str, upstream: str, server_name: str, portal_backend: 
         "",
         "    # No valid session: on to the portal's sign-in, which comes back here afterwards.",
         "    location @portal_signin {",
-        f"        return 302 {portal_url}/gateway/signin?next=$scheme://$http_host$request_uri;",
+        f"        return 302 {portal_url}{_path('gateway_signin')}?next=$scheme://$http_host$request_uri;",
         "    }",
     ]
     if script_name:

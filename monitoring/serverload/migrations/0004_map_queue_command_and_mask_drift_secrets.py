@@ -142,7 +142,7 @@ def mask_drift_content(apps, schema_editor) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("serverload", "0002_mail_system_and_drift_modes")]
+    dependencies = [("serverload", "0003_mail_system_and_drift_modes")]
 
     operations = [
         migrations.RunPython(map_queue_commands, migrations.RunPython.noop),

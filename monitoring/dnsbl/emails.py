@@ -1,0 +1,12 @@
+"""The block-list app's message: the alert of a sweep that changed something, to IT by email and channels."""
+
+from __future__ import annotations
+
+from portal.outbox import absolute_url, alert_it
+
+
+def send_sweep_alert(sweep, lines: list[str]) -> list:
+    """One alert per sweep (its key); critical when a monitored address or domain is newly listed."""
+    severity = "critical" if any(line.startswith("LISTED:") for line in lines) else "warning"
+    context = {"sweep": sweep, "lines": lines, "dashboard_url": absolute_url("dnsbl:dashboard")}
+    return alert_it("monitoring-dnsbl-alert", f"dnsbl.alert:{sweep.pk}", severity, context)
