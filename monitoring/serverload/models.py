@@ -45,17 +45,6 @@ DRIFT_DEFAULT_FILES = "\n".join(
         "/etc/mailname",
     ]
 )
-# What the list was before the starter list above (a data migration swaps an untouched old default).
-DRIFT_OLD_DEFAULT_FILES = "\n".join(
-    [
-        "/etc/postfix/main.cf",
-        "/etc/postfix/master.cf",
-        "/etc/dovecot/dovecot.conf",
-        "/etc/spamassassin/local.cf",
-        "/etc/rspamd/local.d/*.conf",
-        "/etc/mailname",
-    ]
-)
 
 # The numeric series kept for every sample and rolled up into every tier.
 ROLLUP_FIELDS = (
