@@ -29,6 +29,7 @@ cancelled (reported unknown) instead of each waiting out its own lifetime.
 from __future__ import annotations
 
 import asyncio
+import gc
 import ipaddress
 import secrets
 import threading
@@ -538,20 +539,33 @@ def check(
     counter = {"done": 0}  # written by the loop thread, read here
     outcome: dict = {}
 
+    async def keep_report() -> None:
+        # Kept here, not returned: at its end asyncio.run (3.11) formats the main task's repr, result
+        # included, and the repr of thousands of findings cost a tenth of a second.
+        outcome["report"] = await check_async(targets, specs, config, partial(counter.__setitem__, "done"))
+
     def run_loop() -> None:
         try:
-            outcome["report"] = asyncio.run(check_async(targets, specs, config, partial(counter.__setitem__, "done")))
+            asyncio.run(keep_report())
         except BaseException as exc:  # re-raised in the caller's thread
             outcome["error"] = exc
 
+    # A check makes tens of thousands of short-lived objects; with Django loaded, each automatic collection
+    # walks the whole heap, which cost more CPU than the lookups. Collect once afterwards instead.
+    collecting = gc.isenabled()
+    gc.disable()
     thread = threading.Thread(target=run_loop, name="dnsbl-check", daemon=True)
-    thread.start()
-    reported = -1
-    while reported != counter["done"] or thread.is_alive():
-        thread.join(0.5)
-        if progress and counter["done"] != reported:
-            progress(counter["done"])
-        reported = counter["done"]
+    try:
+        thread.start()
+        reported = -1
+        while reported != counter["done"] or thread.is_alive():
+            thread.join(0.5)
+            if progress and counter["done"] != reported:
+                progress(counter["done"])
+            reported = counter["done"]
+    finally:
+        if collecting:
+            gc.enable()
     if "error" in outcome:
         raise outcome["error"]
     return outcome["report"]

@@ -290,7 +290,10 @@ class _Channel(asyncio.DatagramProtocol):
         try:
             return await waiter
         finally:
-            self.pending.pop(query_id, None)
+            # Only our own entry: once answered, the ID is free and may already belong to the next query
+            # (removing that one would leave it waiting for ever: no answer and no timeout would find it).
+            if self.pending.get(query_id, (None,))[0] is waiter:
+                del self.pending[query_id]
 
     def close(self) -> None:
         if self._reaper is not None:
