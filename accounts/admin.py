@@ -111,4 +111,4 @@ class InvitationAdmin(ReadOnlyAdmin):
 
 @admin.register(OrganisationSettings)
 class OrganisationSettingsAdmin(SingletonAdmin):
-    list_display = ["__str__", "otp_required", "grace_period_days", "lockout_threshold", "updated_at"]
+    list_display = ["__str__", "otp_required", "grace_period_days", "hard_lock_after", "updated_at"]

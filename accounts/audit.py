@@ -4,32 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_ipv46_address
 from django.http import HttpRequest
 
+from accounts.client_address import client_ip
 from accounts.models import AuditEvent
 
-
-def client_ip(request: HttpRequest | None) -> str | None:
-    """The browser's address: behind nginx (a peer in ``TRUSTED_PROXIES``) the last X-Forwarded-For entry.
-
-    gunicorn's REMOTE_ADDR is nginx itself; without this every sign-in failure would count against
-    one address and lock everyone out. nginx's ``$proxy_add_x_forwarded_for`` appends the peer it saw,
-    so only the last entry is trusted (earlier ones are whatever the browser sent).
-    """
-    if request is None:
-        return None
-    peer = request.META.get("REMOTE_ADDR") or None
-    if peer in settings.TRUSTED_PROXIES:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").rsplit(",", 1)[-1].strip()
-        try:
-            validate_ipv46_address(forwarded)
-        except ValidationError:
-            return peer
-        return forwarded
-    return peer
+__all__ = ["client_ip", "record", "user_agent"]
 
 
 def user_agent(request: HttpRequest | None) -> str:

@@ -9,12 +9,11 @@ import csv
 from collections.abc import Iterable, Iterator
 
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from accounts.coverage import status_filter, users_with_enrolment
-from accounts.models import OrganisationSettings, SignInFailure, User
+from accounts.models import AccountLock, OrganisationSettings, User
 from accounts.roles import Role
 from portal.spreadsheets import safe_cell
 
@@ -32,18 +31,8 @@ def it_alert_recipients() -> list[str]:
 
 
 def annotated_users(org: OrganisationSettings) -> QuerySet[User]:
-    recent_failures = (
-        SignInFailure.objects.filter(email=OuterRef("email"), created_at__gt=timezone.now() - org.lockout_window)
-        .order_by()
-        .values("email")
-        .annotate(n=Count("id"))
-        .values("n")
-    )
-    return (
-        users_with_enrolment()
-        .select_related("department")
-        .annotate(recent_failures=Coalesce(Subquery(recent_failures, output_field=IntegerField()), Value(0)))
-    )
+    locked = AccountLock.objects.filter(email=OuterRef("canonical_email"), locked_until__gt=timezone.now())
+    return users_with_enrolment().select_related("department").annotate(locked=Exists(locked))
 
 
 def filtered_users(data: dict, org: OrganisationSettings) -> QuerySet[User]:
@@ -57,7 +46,7 @@ def filtered_users(data: dict, org: OrganisationSettings) -> QuerySet[User]:
     if status := data.get("otp"):
         users = users.filter(status_filter(status, org))
     if data.get("locked"):
-        users = users.filter(recent_failures__gte=org.lockout_threshold)
+        users = users.filter(locked=True)
     return users.order_by("email")
 
 

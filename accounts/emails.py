@@ -37,10 +37,10 @@ def send_invitations(pairs) -> None:
     queue([invitation_row(invitation, token) for invitation, token in pairs])
 
 
-def send_password_reset(user, uidb64: str, token: str):
-    # Django's reset token is the same for repeated requests until the password or last sign-in changes.
+def send_password_reset(user, uidb64: str, token: str, *, request_id: int):
+    """One email per reset request (``PasswordResetRequest``), which the hourly limit has let through."""
     link = absolute_url("password_reset_confirm", uidb64=uidb64, token=token)
-    key = f"accounts.password-reset:{user.pk}:{_digest(token)}"
+    key = f"accounts.password-reset:{user.pk}:{request_id}"
     return send_email("accounts-password-reset", key, [user.email], {"user": user, "link": link}, sensitive=True)
 
 
@@ -72,17 +72,48 @@ def send_otp_reuse_alert(user, *, device, time_step: int, ip: str | None, when):
     return notice
 
 
-def send_lockout_alert(event, *, ip: str | None, account_failures: int, address_failures: int, window_minutes: int):
+def send_lockout_alert(event, *, ip: str | None, account_failures: int, network: str, window_minutes: int):
     context = {
         "event": event,
         "target": event.target,
         "ip": ip or "unknown",
+        "network": network or "unknown",
         "account_failures": account_failures,
-        "address_failures": address_failures,
         "window_minutes": window_minutes,
         "link": absolute_url("lockouts"),
     }
     return alert_it("accounts-lockout", f"accounts.lockout:{event.pk}", "warning", context)
+
+
+def send_account_locked(user, event, *, ip: str | None, locked_until):
+    """Tell the person their account is locked, when it unlocks, and that a password reset unlocks it now."""
+    context = {
+        "user": user,
+        "when": event.created_at,
+        "failures": event.details.get("account_failures"),
+        "ip": ip or "unknown",
+        "locked_until": locked_until,
+        "reset_link": absolute_url("password_reset"),
+    }
+    return send_email("accounts-account-locked", f"accounts.account-locked:{user.pk}:{event.pk}", [user.email], context)
+
+
+def _wrong_codes_context(user, event, ip: str | None, failures: int) -> dict:
+    return {"user": user, "when": event.created_at, "ip": ip or "unknown", "failures": failures}
+
+
+def send_wrong_codes_notice(user, event, *, ip: str | None, failures: int):
+    """Wrong codes after a correct password: the paper's stolen-password signal, to the person first."""
+    context = {**_wrong_codes_context(user, event, ip, failures), "link": absolute_url("password_change")}
+    key = f"accounts.wrong-codes:{user.pk}:{event.pk}"
+    return send_email("accounts-wrong-codes", key, [user.email], context)
+
+
+def send_wrong_codes_alert(user, event, *, ip: str | None, failures: int):
+    context = {**_wrong_codes_context(user, event, ip, failures), "link": absolute_url("audit_log")}
+    return alert_it(
+        "accounts-wrong-codes-alert", f"accounts.wrong-codes-alert:{user.pk}:{event.pk}", "warning", context
+    )
 
 
 def send_overdue_notice(overdue: list) -> list:

@@ -11,12 +11,13 @@ from django.db import transaction
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts import audit
+from accounts import audit, coverage
 from accounts.models import AuditEvent, BackupCodeDevice, OrganisationSettings, User
 
 
-def otp_required() -> bool:
-    return OrganisationSettings.load().otp_required
+def otp_required(user: User) -> bool:
+    """Whether ``user`` must have a token (IT staff always; see ``accounts.coverage``)."""
+    return coverage.otp_required_for(user.role, OrganisationSettings.load())
 
 
 def confirmed_tokens(user: User):
@@ -28,28 +29,19 @@ def has_confirmed_token(user: User) -> bool:
 
 
 def otp_status(user: User, enrolled: bool | None = None, now: datetime | None = None) -> str:
-    """none (OTP not required, no token), pending (inside the grace period), overdue, or enrolled."""
+    """none (no token required, none held), pending (inside the grace period), overdue, or enrolled."""
     if enrolled is None:
         enrolled = has_confirmed_token(user)
-    if enrolled:
-        return "enrolled"
     org = OrganisationSettings.load()
-    if not org.otp_required:
-        return "none"
-    now = now or timezone.now()
-    return "overdue" if user.otp_grace_start + org.grace_period <= now else "pending"
+    return coverage.status(enrolled=enrolled, role=user.role, grace_start=user.otp_grace_start, org=org, now=now)
 
 
 def notify_overdue() -> list[User]:
     """Tell IT staff once about each user who passed the enrolment deadline (claimed per user)."""
     org = OrganisationSettings.load()
-    if not org.otp_required:
-        return []
     now = timezone.now()
-    candidates = (
-        User.objects.filter(is_active=True, otp_overdue_notified_at__isnull=True)
-        .filter(otp_grace_start__lte=now - org.grace_period)
-        .exclude(totpdevice__confirmed=True)
+    candidates = User.objects.filter(is_active=True, otp_overdue_notified_at__isnull=True).filter(
+        coverage.status_filter("overdue", org, now)
     )
     claimed = [
         user

@@ -3,23 +3,55 @@ from __future__ import annotations
 from captcha.fields import CaptchaField
 from django import forms
 from django.contrib.auth import authenticate
-from django.contrib.auth.forms import PasswordResetForm as DjangoPasswordResetForm
 from django.contrib.auth.forms import SetPasswordForm
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts.addresses import MAX_LENGTH, canonical, compatible
 from accounts.models import Department, OrganisationSettings, User
 from accounts.roles import Role
 
 # The same words whether the account exists, is inactive, or the password is wrong.
 WRONG_CREDENTIALS = "Email address or password is not correct."
-LOCKED = (
-    "Too many failed sign-ins from this account or address. Wait a few minutes and try again, "
-    "or ask IT staff to lift the lock."
+# Said to someone whose form did not show the picture yet: an instruction, not an error.
+CAPTCHA_PROMPT = "Type the characters in the picture to continue."
+CAPTCHA_FOR_NETWORK = (
+    "Several sign-ins from your network failed recently, so everyone here is asked for the characters in a "
+    "picture. Type them to continue."
 )
 
 
+TOO_MANY_PICTURES = (
+    "Too many sign-in pictures were asked for from your network in the last minute. Wait a minute, then reload "
+    "this page."
+)
+RESET_LIMITED = (
+    "Too many password reset requests came from your network in the last hour. Try again later, or ask IT staff."
+)
+
+
+def wait_message(seconds: int) -> str:
+    unit = "second" if seconds == 1 else "seconds"
+    return f"Too many failed tries for this account. Wait {seconds} {unit}, then try again."
+
+
+def locked_message(until) -> str:
+    return (
+        "This account is locked after too many failed sign-ins. It unlocks by itself at "
+        f"{timezone.localtime(until):%H:%M}. To unlock it now, reset your password (“Forgotten your password?” "
+        "below) or ask IT staff."
+    )
+
+
+class EmailAddressField(forms.EmailField):
+    """An email field that reads full-width letters and ligatures as the plain address (``addresses.compatible``)."""
+
+    def to_python(self, value):
+        return compatible(super().to_python(value))
+
+
 class SignInForm(forms.Form):
-    username = forms.EmailField(
+    username = EmailAddressField(
         label="Email address", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "username"})
     )
     password = forms.CharField(
@@ -106,21 +138,10 @@ class InvitationPasswordForm(SetPasswordForm):
     """Set the first password from an invitation link."""
 
 
-class PasswordResetForm(DjangoPasswordResetForm):
-    """Django's reset form, but the email is queued (views never talk to the mail server)."""
-
-    def send_mail(
-        self,
-        subject_template_name,
-        email_template_name,
-        context,
-        from_email,
-        to_email,
-        html_email_template_name=None,
-    ) -> None:
-        from accounts import emails
-
-        emails.send_password_reset(context["user"], context["uid"], context["token"])
+class PasswordResetForm(forms.Form):
+    email = EmailAddressField(
+        label="Email address", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
 
 
 class TokenResetForm(forms.Form):
@@ -151,10 +172,13 @@ class UserCreateForm(forms.ModelForm):
     class Meta:
         model = User
         fields = ["email", "first_name", "last_name", "role"]
+        field_classes = {"email": EmailAddressField}
 
     def clean_email(self) -> str:
         email = self.cleaned_data["email"].strip().lower()
-        if User.objects.filter(email__iexact=email).exists():
+        if len(canonical(email)) > MAX_LENGTH:
+            raise forms.ValidationError("This address is too long.")
+        if User.objects.with_email(email).exists():
             raise forms.ValidationError("A user with this email address already exists.")
         return email
 
@@ -213,14 +237,22 @@ class OrganisationSettingsForm(forms.ModelForm):
             "otp_required",
             "grace_period_days",
             "invitation_lifetime_hours",
-            "lockout_threshold",
             "lockout_window_minutes",
             "captcha_after_failures",
+            "hard_lock_after",
+            "network_captcha_after",
+            "code_failures_notify",
+            "code_failures_alert",
+            "reset_emails_per_hour",
+            "reset_requests_per_hour",
         ]
 
     def clean(self) -> dict:
         data = super().clean()
-        threshold, captcha = data.get("lockout_threshold"), data.get("captcha_after_failures")
-        if threshold and captcha and captcha >= threshold:
-            raise forms.ValidationError(_("The CAPTCHA must come before the lockout (fewer failures)."))
+        lock, captcha = data.get("hard_lock_after"), data.get("captcha_after_failures")
+        if lock and captcha and captcha >= lock:
+            raise forms.ValidationError(_("The CAPTCHA must come before the lock (fewer failures)."))
+        notify, alert = data.get("code_failures_notify"), data.get("code_failures_alert")
+        if notify and alert and alert < notify:
+            raise forms.ValidationError(_("Tell the person before (or when) IT staff are alerted, not after."))
         return data

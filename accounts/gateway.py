@@ -17,9 +17,10 @@ so the answer must come without the database in the common case:
    (``user_facts``), rebuilt from the database when missing (at most every
    ``FACTS_TTL`` seconds per user). Saving or deleting the user or any of
    their OTP devices drops the entry (signal receivers in
-   ``accounts.models.gateway``), so deactivation, a password change and a
-   token reset end webmail access on the next request: the session's device
-   is no longer among the user's confirmed devices.
+   ``accounts.signals``), so a password change and a token reset end webmail
+   access on the next request: the session's device is no longer among the
+   user's confirmed devices. Deactivation deletes the sessions themselves
+   (``accounts.lifecycle``).
 4. The first pass of each session writes a ``WebmailSession`` row and an
    audit event and marks the session, so later passes write nothing.
 
@@ -38,16 +39,14 @@ from django.conf import settings
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends.base import SessionBase
 from django.core.cache import cache
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_ipv46_address
 from django.http import HttpRequest
 from django.utils.crypto import constant_time_compare
 from django_otp import DEVICE_ID_SESSION_KEY, devices_for_user
 
-from accounts.audit import record
+from accounts.audit import client_ip, record
 from accounts.models import User, WebmailSession
+from accounts.signin import OTP_VERIFIED_KEY
 
-OTP_VERIFIED_AT_KEY = "otp_verified_at"
 # Set on the session's first gateway pass: {"id": WebmailSession pk, "key": session key, "otp": device@time}.
 MARKER_KEY = "gateway_session"
 FACTS_TTL = 300
@@ -114,7 +113,7 @@ def decide(session: SessionBase, now: float | None = None) -> Decision:
     if user_id is None:
         return Decision(Reason.NO_SESSION)
     device_id = session.get(DEVICE_ID_SESSION_KEY)
-    verified_at = session.get(OTP_VERIFIED_AT_KEY)
+    verified_at = session.get(OTP_VERIFIED_KEY)
     if not device_id or not isinstance(verified_at, int | float):
         return Decision(Reason.NO_OTP, user_id)
     now = time.time() if now is None else now
@@ -139,7 +138,7 @@ def record_pass(request: HttpRequest, decision: Decision) -> None:
     session = request.session
     marker = session.get(MARKER_KEY)
     # A new OTP step in the same session (enrolled again after a token reset) is a new webmail session.
-    otp_step = f"{session[DEVICE_ID_SESSION_KEY]}@{session[OTP_VERIFIED_AT_KEY]}"
+    otp_step = f"{session[DEVICE_ID_SESSION_KEY]}@{session[OTP_VERIFIED_KEY]}"
     same_otp_step = bool(marker) and marker.get("otp", otp_step) == otp_step
     if same_otp_step and marker.get("key") == session.session_key:
         return  # the common case: nothing to write
@@ -147,7 +146,7 @@ def record_pass(request: HttpRequest, decision: Decision) -> None:
         # The portal rotated the session key (e.g. a password change): follow it, so "end session" still works.
         WebmailSession.objects.filter(pk=marker["id"]).update(session_key=session.session_key)
     else:
-        verified_at = datetime.fromtimestamp(session[OTP_VERIFIED_AT_KEY], tz=UTC)
+        verified_at = datetime.fromtimestamp(session[OTP_VERIFIED_KEY], tz=UTC)
         # get_or_create: a browser opening webmail fires parallel first passes; one row, one audit event.
         row, created = WebmailSession.objects.get_or_create(
             session_key=session.session_key,
@@ -155,7 +154,7 @@ def record_pass(request: HttpRequest, decision: Decision) -> None:
                 "user_id": decision.user_id,
                 "device_id": session[DEVICE_ID_SESSION_KEY],
                 "otp_verified_at": verified_at,
-                "ip_address": forwarded_ip(request),
+                "ip_address": client_ip(request),
                 "user_agent": request.META.get("HTTP_USER_AGENT", "")[:300],
             },
         )
@@ -171,16 +170,6 @@ def record_pass(request: HttpRequest, decision: Decision) -> None:
             )
         marker = {"id": row.pk}
     session[MARKER_KEY] = {"id": marker["id"], "key": session.session_key, "otp": otp_step}
-
-
-def forwarded_ip(request: HttpRequest) -> str | None:
-    """The browser's address as nginx reports it (X-Real-IP), else the peer's; informational only."""
-    candidate = request.META.get("HTTP_X_REAL_IP") or request.META.get("REMOTE_ADDR") or ""
-    try:
-        validate_ipv46_address(candidate)
-    except ValidationError:
-        return None
-    return candidate
 
 
 def end_session(row: WebmailSession, by: User) -> bool:

@@ -42,7 +42,7 @@ class OTPRequiredMiddleware:
     """After django-otp's middleware: a signed-in user who is not OTP-verified may only finish signing in.
 
     - a user with a confirmed token goes to the OTP step;
-    - a user without one goes to enrolment while the organisation requires OTP.
+    - a user without one goes to enrolment while OTP is required for them (IT staff: always).
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -66,7 +66,7 @@ class OTPRequiredMiddleware:
             target = "otp_verify"
         elif url_name in ENROLMENT_URL_NAMES:
             return None
-        elif otp_required():
+        elif otp_required(user):
             target = "otp_enrol"
         else:
             return None

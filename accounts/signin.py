@@ -8,6 +8,7 @@ webmail gateway reads it).
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -21,8 +22,9 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import audit, emails, lockout
 from accounts.backup_codes import device_for as backup_device_for
-from accounts.models import SignInFailure, User
+from accounts.models import User
 
+# Session keys of the sign-in steps (the webmail gateway reads OTP_VERIFIED_KEY; no other name is used).
 PENDING_KEY = "otp_pending"
 PENDING_SECONDS = 300
 PASSWORD_VERIFIED_KEY = "password_verified_at"  # noqa: S105 (a session key name)
@@ -98,37 +100,56 @@ def _replayed_step(device: TOTPDevice, token: int) -> int | None:
     return None
 
 
+def seconds(n: int) -> str:
+    return f"{n} second{'' if n == 1 else 's'}"
+
+
+def code_wait_seconds(devices: list) -> int:
+    """How long until one of ``devices`` takes a code again (django-otp waits 1, 2, 4 … s after each wrong one)."""
+    waits = []
+    for device in devices:
+        allowed, info = device.verify_is_allowed()
+        if allowed:
+            return 0
+        until = (info or {}).get("locked_until")
+        waits.append(math.ceil((until - timezone.now()).total_seconds()) if until else 1)
+    return max(1, min(waits)) if waits else 0
+
+
 def check_code(request: HttpRequest, user: User, code: str) -> CodeCheck:
-    """Verify a TOTP code (six digits) or a backup code of ``user``; audit failures and reuse."""
+    """Verify a TOTP code (six digits) or a backup code of ``user``; audit failures and reuse.
+
+    Each error says how many seconds django-otp makes the next code wait (1, 2, 4 … after each wrong one).
+    """
     cleaned = "".join(code.split())
     ip = audit.client_ip(request)
-    if cleaned.isdigit() and len(cleaned) in (6, 8):
-        devices = list(TOTPDevice.objects.filter(user=user, confirmed=True))
-        throttled = [d for d in devices if not d.verify_is_allowed()[0]]
-        if devices and len(throttled) == len(devices):
-            audit.record("otp.throttled", actor=user, target=user.email, request=request)
-            return CodeCheck(error="Too many wrong codes. Wait a few seconds, then enter the newest code.")
-        for index, device in enumerate(devices):
+    is_totp = cleaned.isdigit() and len(cleaned) in (6, 8)
+    totp_devices = list(TOTPDevice.objects.filter(user=user, confirmed=True))
+    backup = backup_device_for(user)
+    candidates = totp_devices if is_totp else [backup] if backup is not None else []
+    if candidates and (wait := code_wait_seconds(candidates)):
+        audit.record("otp.throttled", actor=user, target=user.email, request=request)
+        return CodeCheck(error=f"Too many wrong codes. Wait {seconds(wait)}, then enter the newest code from your app.")
+    if is_totp:
+        for index, device in enumerate(totp_devices):
             # Under a row lock: two requests with one code must not both read the old last_t and pass.
             with transaction.atomic():
-                devices[index] = device = TOTPDevice.objects.select_for_update().get(pk=device.pk)
+                totp_devices[index] = device = TOTPDevice.objects.select_for_update().get(pk=device.pk)
                 if device.verify_token(cleaned):
                     return CodeCheck(device=device)
-        for device in devices:
+        candidates = totp_devices
+        for device in totp_devices:
             step = _replayed_step(device, int(cleaned))
             if step is not None:
-                audit.record("otp.reuse", actor=user, target=user.email, request=request, token=device.name)
+                event = audit.record("otp.reuse", actor=user, target=user.email, request=request, token=device.name)
                 emails.send_otp_reuse_alert(user, device=device, time_step=step, ip=ip, when=timezone.now())
-                lockout.record_failure(user.email, ip, SignInFailure.OTP, request=request)
+                lockout.record_code_failure(user, ip, event)
                 return CodeCheck(error="This code has already been used. Wait for the next code from your app.")
-    elif cleaned:
-        backup = backup_device_for(user)
-        if backup is not None:
-            if not backup.verify_is_allowed()[0]:
-                return CodeCheck(error="Too many wrong codes. Wait a few seconds and try again.")
-            if backup.verify_token(cleaned):
-                audit.record("otp.backup_code_used", actor=user, target=user.email, request=request)
-                return CodeCheck(device=backup)
-    audit.record("otp.failure", actor=user, target=user.email, request=request)
-    lockout.record_failure(user.email, ip, SignInFailure.OTP, request=request)
-    return CodeCheck(error="That code is not valid. Enter the current code from your app, or a backup code.")
+    elif cleaned and backup is not None and backup.verify_token(cleaned):
+        audit.record("otp.backup_code_used", actor=user, target=user.email, request=request)
+        return CodeCheck(device=backup)
+    event = audit.record("otp.failure", actor=user, target=user.email, request=request)
+    lockout.record_code_failure(user, ip, event)
+    wait = code_wait_seconds(candidates)
+    then = f" Wait {seconds(wait)}, then enter" if wait else " Enter"
+    return CodeCheck(error=f"That code is not valid.{then} the current code from your app, or a backup code.")

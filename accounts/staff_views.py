@@ -44,7 +44,6 @@ def users(request: HttpRequest) -> HttpResponse:
     page = Paginator(filtered_users(data, org), PAGE_SIZE).get_page(request.GET.get("page"))
     for user in page:
         user.otp_status = status_of(user, org)
-        user.locked = user.recent_failures >= org.lockout_threshold
     query = request.GET.copy()
     query.pop("page", None)
     ctx = {"form": form, "page": page, "query": query.urlencode(), "coverage": otp_coverage()}
@@ -117,7 +116,7 @@ def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "backup_remaining": backup_codes.remaining(person),
         "otp_status": enrolment.otp_status(person),
         "deadline": person.otp_grace_start + org.grace_period,
-        "locked": lockout.is_locked(person.email, None),
+        "locked": lockout.account_state(person.email, org).locked,
         "invitations": person.invitations.all()[:5],
         "events": AuditEvent.objects.filter(target=person.email)[:20],
     }
@@ -216,7 +215,7 @@ def lockouts(request: HttpRequest) -> HttpResponse:
 @require_POST
 def lockout_lift(request: HttpRequest) -> HttpResponse:
     kind, value = request.POST.get("kind", ""), request.POST.get("value", "").strip()
-    if kind not in ("account", "address") or not value:
+    if kind not in ("account", "network") or not value:
         messages.error(request, "Choose a lock to lift.")
     else:
         lockout.lift(kind, value, actor=request.user, request=request)

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts import audit
+from accounts.addresses import MAX_LENGTH, canonical, compatible
 from accounts.models import Department, User
 from accounts.roles import Role
 
@@ -109,18 +110,22 @@ def _check_row(line: int, values: list[str], index: dict[str, int], seen: dict[s
         return None, [f"Line {line}: expected {len(COLUMNS)} values, found {len(values)}."]
     get = {c: values[i].strip() for c, i in index.items()}
     problems = []
-    email = get["email"].lower()
+    email = compatible(get["email"]).lower()
+    key = canonical(email)
     try:
         validate_email(email)
+        if len(key) > MAX_LENGTH:
+            raise ValidationError("too long")
     except ValidationError:
         problems.append(f"Line {line}: “{get['email'][:80]}” is not a valid email address.")
     role = _ROLES.get(" ".join(get["role"].lower().split()))
     if role is None:
         problems.append(f"Line {line}: unknown role “{get['role'][:40]}” (use employee, executive or it_staff).")
-    if email in seen:
-        problems.append(f"Line {line}: {email} appears twice in the file (first on line {seen[email]}).")
+    # Duplicates in canonical form: ANA@, full-width and plain ana@ are one address (accounts.addresses).
+    if key in seen:
+        problems.append(f"Line {line}: {email} appears twice in the file (first on line {seen[key]}).")
     else:
-        seen[email] = line
+        seen[key] = line
     for name in ("first_name", "last_name"):
         if len(get[name]) > 150:
             problems.append(f"Line {line}: {name.replace('_', ' ')} is longer than 150 characters.")
@@ -132,14 +137,17 @@ def _check_row(line: int, values: list[str], index: dict[str, int], seen: dict[s
 
 
 def _check_existing(result: ImportResult) -> None:
-    emails = [row.email for row in result.rows]
-    existing: set[str] = set()
-    for start in range(0, len(emails), 900):  # stay under SQLite's parameter limit
-        chunk = emails[start : start + 900]
-        existing |= {e.lower() for e in User.objects.filter(email__in=chunk).values_list("email", flat=True)}
-    result.errors += [
-        f"Line {row.line}: {row.email} already has an account." for row in result.rows if row.email in existing
-    ]
+    keys = [canonical(row.email) for row in result.rows]
+    existing: dict[str, str] = {}
+    for start in range(0, len(keys), 900):  # stay under SQLite's parameter limit
+        chunk = keys[start : start + 900]
+        existing |= dict(User.objects.filter(canonical_email__in=chunk).values_list("canonical_email", "email"))
+    for row, key in zip(result.rows, keys, strict=True):
+        if key in existing:
+            same = existing[key] == row.email
+            result.errors.append(
+                f"Line {row.line}: {row.email} already has an account{'' if same else f' ({existing[key]})'}."
+            )
 
 
 @transaction.atomic

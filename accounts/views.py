@@ -7,6 +7,7 @@ are in ``accounts.staff_views``.
 from __future__ import annotations
 
 import time
+from functools import wraps
 
 import django_otp
 from django.contrib import auth, messages
@@ -14,16 +15,33 @@ from django.contrib.auth import views as auth_views
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
+from django.utils.decorators import method_decorator
 from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
+from django.views.generic import FormView
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts import audit, backup_codes, emails, enrolment, invitations, lockout, signin
+from accounts import (
+    audit,
+    backup_codes,
+    captcha_pictures,
+    emails,
+    enrolment,
+    invitations,
+    lifecycle,
+    lockout,
+    password_reset,
+    signin,
+)
+from accounts.addresses import MAX_LENGTH
 from accounts.forms import (
-    LOCKED,
+    CAPTCHA_FOR_NETWORK,
+    CAPTCHA_PROMPT,
+    RESET_LIMITED,
+    TOO_MANY_PICTURES,
     WRONG_CREDENTIALS,
     ConfirmTokenForm,
     EnrolStartForm,
@@ -32,8 +50,10 @@ from accounts.forms import (
     PasswordResetForm,
     ReauthForm,
     SignInForm,
+    locked_message,
+    wait_message,
 )
-from accounts.models import BackupCodeDevice, SignInFailure
+from accounts.models import BackupCodeDevice, OrganisationSettings, SignInFailure
 from accounts.redirects import safe_next_url
 from accounts.roles import CapabilityRequiredMixin, requires
 
@@ -59,47 +79,74 @@ def _with_next(name: str, next_url: str) -> str:
 # --- Sign-in -------------------------------------------------------------------------
 
 
+def _sign_in_page(request: HttpRequest, form: SignInForm, *, message: str = "", notice: str = "") -> HttpResponse:
+    status = 200
+    if "captcha" in form.fields and not captcha_pictures.allow(request):
+        # Each picture is a stored row: a network asking for pictures by the hundred gets none for a minute.
+        form.fields.pop("captcha")
+        message, notice, status = TOO_MANY_PICTURES, "", 429
+    ctx = {"form": form, "next": _next(request), "message": message, "notice": notice}
+    return render(request, "registration/login.html", ctx, status=status)
+
+
 @never_cache
 @csrf_protect
 @sensitive_post_parameters("password")
 def login_view(request: HttpRequest) -> HttpResponse:
+    """The password step, with the soft lockout of ``accounts.lockout``.
+
+    A person is only ever shown what they have earned: a fresh form has no error; a form that did not
+    show the picture yet asks for it as an instruction; waits and locks say how long.
+    """
     if request.user.is_authenticated and request.user.is_verified():
         return _go_next(request)
     ip = audit.client_ip(request)
-    email = request.POST.get("username", "") if request.method == "POST" else ""
-    form = SignInForm(request, request.POST or None, captcha=lockout.captcha_required(email, ip))
-    locked = False
-    message = ""
-    if request.method == "POST":
-        if lockout.is_locked(email, ip):
-            locked = True
-            audit.record("login.blocked", actor=None, target=email.strip().lower()[:254], request=request)
-        elif form.is_valid():
-            user = form.user
-            if enrolment.has_confirmed_token(user):
-                signin.start_otp_step(request, user)
-                return redirect(_with_next("otp_verify", _next(request)))
-            signin.sign_in_without_token(request, user)
-            request.session[ENROL_NEXT_KEY] = _next(request)
-            return _go_next(request)
-        elif form.has_error("__all__", "invalid_login"):
-            audit.record("login.failure", actor=None, target=email.strip().lower()[:254], request=request)
-            lockout.record_failure(email, ip, SignInFailure.PASSWORD, request=request)
-            if lockout.captcha_required(email, ip) and "captcha" not in form.fields:
-                # The next attempt must carry the picture code too.
-                form = SignInForm(request, initial={"username": email}, captcha=True)
-                message = WRONG_CREDENTIALS
-    if locked:
-        message = LOCKED
-    ctx = {"form": form, "next": _next(request), "message": message}
-    return render(request, "registration/login.html", ctx)
+    org = OrganisationSettings.load()
+    network_captcha = lockout.network_needs_captcha(ip, org)
+    network_notice = CAPTCHA_FOR_NETWORK if network_captcha else ""
+    if request.method != "POST":
+        return _sign_in_page(request, SignInForm(request, captcha=network_captcha), notice=network_notice)
+    email = request.POST.get("username", "")[:MAX_LENGTH]
+    state = lockout.account_state(email, org)
+    captcha = network_captcha or state.captcha
+
+    def fresh(captcha: bool = captcha) -> SignInForm:
+        return SignInForm(request, initial={"username": email}, captcha=captcha)
+
+    if state.locked:
+        audit.record("login.blocked", actor=None, target=lockout.account_key(email), request=request)
+        return _sign_in_page(request, fresh(), message=locked_message(state.locked_until))
+    if state.wait_seconds:
+        audit.record("login.throttled", actor=None, target=lockout.account_key(email), request=request)
+        return _sign_in_page(request, fresh(), message=wait_message(state.wait_seconds), notice=network_notice)
+    if captcha and "captcha_0" not in request.POST:
+        # The form this person filled in had no picture (it became needed meanwhile): ask, do not scold.
+        return _sign_in_page(request, fresh(), notice=network_notice or CAPTCHA_PROMPT)
+    form = SignInForm(request, request.POST, captcha=captcha)
+    if form.is_valid():
+        user = form.user
+        if enrolment.has_confirmed_token(user):
+            signin.start_otp_step(request, user)
+            return redirect(_with_next("otp_verify", _next(request)))
+        signin.sign_in_without_token(request, user)
+        request.session[ENROL_NEXT_KEY] = _next(request)
+        return _go_next(request)
+    if not form.has_error("__all__", "invalid_login"):
+        return _sign_in_page(request, form, notice=network_notice)  # e.g. a wrong picture code: not a failure
+    audit.record("login.failure", actor=None, target=lockout.account_key(email), request=request)
+    state = lockout.record_failure(email, ip, SignInFailure.PASSWORD, request=request)
+    if state.locked:
+        return _sign_in_page(request, fresh(), message=locked_message(state.locked_until))
+    message = WRONG_CREDENTIALS + (f" {wait_message(state.wait_seconds)}" if state.wait_seconds else "")
+    captcha = state.captcha or lockout.network_needs_captcha(ip, org)
+    return _sign_in_page(request, fresh(captcha), message=message, notice=network_notice)
 
 
 @never_cache
 @csrf_protect
 @sensitive_post_parameters("code")
 def otp_verify(request: HttpRequest) -> HttpResponse:
-    """The second step: a TOTP code or a backup code."""
+    """The second step: a TOTP code or a backup code (django-otp's growing wait, not the account lock)."""
     if request.user.is_authenticated and request.user.is_verified():
         return _go_next(request)
     user = request.user if request.user.is_authenticated else signin.pending_user(request)
@@ -112,15 +159,13 @@ def otp_verify(request: HttpRequest) -> HttpResponse:
         return redirect(_with_next("otp_enrol", _next(request)))
     form = OTPCodeForm(request.POST or None)
     error = ""
-    if request.method == "POST":
-        if lockout.is_locked(user.email, audit.client_ip(request)):
-            error = LOCKED
-        elif form.is_valid():
-            result = signin.check_code(request, user, form.cleaned_data["code"])
-            if result.device is not None:
-                signin.finish_sign_in(request, user, result.device)
-                return _go_next(request)
-            error = result.error
+    if request.method == "POST" and form.is_valid():
+        result = signin.check_code(request, user, form.cleaned_data["code"])
+        if result.device is not None:
+            signin.finish_sign_in(request, user, result.device)
+            return _go_next(request)
+        error = result.error
+        form = OTPCodeForm()  # an empty box for the next code
     ctx = {"form": form, "next": _next(request), "error": error, "pending_email": user.email}
     return render(request, "accounts/otp_verify.html", ctx)
 
@@ -133,23 +178,35 @@ def logout_view(request: HttpRequest) -> HttpResponse:
     return redirect("login")
 
 
+def password_attempt_refused(request: HttpRequest) -> str:
+    """Why a signed-in person may not try their password right now (the account's growing wait), or ""."""
+    state = lockout.account_state(request.user.email)
+    return wait_message(state.wait_seconds) if state.wait_seconds else ""
+
+
+def password_attempt_failed(request: HttpRequest, action: str) -> str:
+    """Count and audit a wrong password on a signed-in page; what to tell the person."""
+    audit.record(action, request=request, target=request.user.email)
+    state = lockout.record_failure(request.user.email, audit.client_ip(request), SignInFailure.REAUTH, request=request)
+    return wait_message(state.wait_seconds) if state.wait_seconds else ""
+
+
 @requires("manage_own_tokens")
 @never_cache
 @sensitive_post_parameters("password")
 def reauth(request: HttpRequest) -> HttpResponse:
     """Enter the password again before changing tokens or backup codes."""
     form = ReauthForm(request.user, request.POST or None)
+    error = ""
     if request.method == "POST":
-        ip = audit.client_ip(request)
-        if lockout.is_locked(request.user.email, ip):
-            form.add_error(None, LOCKED)
+        if error := password_attempt_refused(request):
+            form = ReauthForm(request.user)
         elif form.is_valid():
             request.session[signin.PASSWORD_VERIFIED_KEY] = int(time.time())
             return _go_next(request, _next(request) or reverse("otp_tokens"))
         else:
-            audit.record("reauth.failure", request=request, target=request.user.email)
-            lockout.record_failure(request.user.email, ip, SignInFailure.PASSWORD, request=request)
-    return render(request, "accounts/reauth.html", {"form": form, "next": _next(request)})
+            error = password_attempt_failed(request, "reauth.failure")
+    return render(request, "accounts/reauth.html", {"form": form, "next": _next(request), "error": error})
 
 
 def _needs_reauth(request: HttpRequest) -> HttpResponse | None:
@@ -177,10 +234,9 @@ def enrol(request: HttpRequest) -> HttpResponse:
         return redirect("otp_enrol_scan")
     org_deadline = None
     if first:
-        from accounts.models import OrganisationSettings
-
         org = OrganisationSettings.load()
-        org_deadline = request.user.otp_grace_start + org.grace_period if org.otp_required else None
+        required = enrolment.otp_required(request.user)
+        org_deadline = request.user.otp_grace_start + org.grace_period if required else None
     ctx = {"form": form, "first": first, "deadline": org_deadline, "step": 1}
     return render(request, "accounts/enrol_why.html", ctx)
 
@@ -301,7 +357,7 @@ def token_remove(request: HttpRequest, pk: int) -> HttpResponse:
     device = get_object_or_404(TOTPDevice, pk=pk, user=request.user, confirmed=True)
     if (response := _needs_reauth(request)) is not None:
         return response
-    if enrolment.otp_required() and enrolment.confirmed_tokens(request.user).count() <= 1:
+    if enrolment.otp_required(request.user) and enrolment.confirmed_tokens(request.user).count() <= 1:
         messages.error(request, "You cannot remove your only token. Add another one first.")
         return redirect("otp_tokens")
     event = enrolment.remove_token(device, request=request)
@@ -313,7 +369,23 @@ def token_remove(request: HttpRequest, pk: int) -> HttpResponse:
 # --- Invitations (anonymous) ---------------------------------------------------------------
 
 
+def _no_referrer(view):
+    """The page's URL holds a one-time token: the browser sends on only the origin as Referer, never the path.
+
+    ("no-referrer" would do too, but then browsers send ``Origin: null`` with the form, which CSRF refuses.)
+    """
+
+    @wraps(view)
+    def wrapper(*args, **kwargs) -> HttpResponse:
+        response = view(*args, **kwargs)
+        response["Referrer-Policy"] = "strict-origin"
+        return response
+
+    return wrapper
+
+
 @never_cache
+@_no_referrer
 @sensitive_post_parameters("new_password1", "new_password2")
 def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     invitation = invitations.find(token)
@@ -338,13 +410,18 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
 # --- Password reset (Django's views with our templates; the OTP step still follows) -----------
 
 
-class PasswordResetView(auth_views.PasswordResetView):
+class PasswordResetView(FormView):
+    """Ask for a reset link: the same answer, work and time whether or not the address has an account."""
+
     form_class = PasswordResetForm
     template_name = "registration/password_reset_form.html"
     success_url = reverse_lazy("password_reset_done")
 
     def form_valid(self, form):
-        audit.record("password.reset_requested", actor=None, target=form.cleaned_data["email"], request=self.request)
+        if password_reset.network_limited(audit.client_ip(self.request), OrganisationSettings.load()):
+            form.add_error(None, RESET_LIMITED)
+            return self.form_invalid(form)
+        password_reset.request_reset(form.cleaned_data["email"], self.request)
         return super().form_valid(form)
 
 
@@ -352,6 +429,7 @@ class PasswordResetDoneView(auth_views.PasswordResetDoneView):
     template_name = "registration/password_reset_done.html"
 
 
+@method_decorator(_no_referrer, name="dispatch")
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     template_name = "registration/password_reset_confirm.html"
     success_url = reverse_lazy("password_reset_complete")
@@ -361,6 +439,9 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
         response = super().form_valid(form)
         event = audit.record("password.reset", actor=self.user, target=self.user.email, request=self.request)
         emails.send_credentials_changed(self.user, "your password was reset", event)
+        # Whoever holds the mailbox may sign in again: a lock from wrong passwords ends, and every session too.
+        lockout.clear_account(self.user.email)
+        lifecycle.password_changed(self.user)
         return response
 
 
@@ -369,15 +450,27 @@ class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
 
 
 class PasswordChangeView(CapabilityRequiredMixin, auth_views.PasswordChangeView):
-    """Change the password with the current one; other sessions of the user end (Django's session hash)."""
+    """Change the password with the current one; wrong ones are counted like on "confirm your password"."""
 
     capability = "use_portal"
     template_name = "registration/password_change_form.html"
     success_url = reverse_lazy("otp_tokens")
 
+    def post(self, request, *args, **kwargs):
+        if error := password_attempt_refused(request):
+            return self.render_to_response(self.get_context_data(form=self.form_class(request.user), error=error))
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form):
+        error = ""
+        if form.has_error("old_password"):
+            error = password_attempt_failed(self.request, "password.change_failure")
+        return self.render_to_response(self.get_context_data(form=form, error=error))
+
     def form_valid(self, form):
-        response = super().form_valid(form)
+        response = super().form_valid(form)  # keeps this session signed in (Django's update_session_auth_hash)
         self.request.session[signin.PASSWORD_VERIFIED_KEY] = int(time.time())
+        lifecycle.password_changed(self.request.user, keep=self.request.session.session_key)
         event = audit.record("password.changed", request=self.request, target=self.request.user.email)
         emails.send_credentials_changed(self.request.user, "your password was changed", event)
         messages.success(self.request, "Your password is changed. Other sessions of yours have been signed out.")

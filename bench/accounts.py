@@ -15,12 +15,16 @@ from _scratch import scratch_django
 
 scratch_django("accounts", database_url=os.environ.get("DATABASE_URL"))
 
+from importlib import import_module  # noqa: E402
+
+from django.conf import settings  # noqa: E402
+from django.contrib.auth import SESSION_KEY  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django_otp.plugins.otp_totp.models import TOTPDevice  # noqa: E402
 
-from accounts import backup_codes  # noqa: E402
+from accounts import backup_codes, lifecycle  # noqa: E402
 from accounts.coverage import otp_coverage  # noqa: E402
 from accounts.models import BackupCodeDevice, User  # noqa: E402
 from accounts.users_import import import_bytes  # noqa: E402
@@ -29,6 +33,7 @@ from tests.conftest import otp_sign_in  # noqa: E402
 
 ROWS = 10_000
 REPEAT = 10
+SESSIONS = 2_000
 
 
 def csv_file(prefix: str) -> bytes:
@@ -108,6 +113,24 @@ def main() -> None:
 
     ms, _ = timed(worst_case, repeat=5)
     print(f"check a wrong backup code against 10 unused codes: {ms:.0f} ms")
+
+    # Deactivation finds a person's sessions by reading every live session (accounts.lifecycle).
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    people = list(User.objects.filter(email__startswith="plain").values_list("pk", flat=True)[:SESSIONS])
+    for pk in people:
+        session = store()
+        session.update({SESSION_KEY: str(pk), "otp_verified_at": 1})
+        session.create()
+    ms, keys = timed(lambda: lifecycle.session_keys(people[-1]), repeat=3)
+    print(f"find one person's sessions among {len(people)} live sessions: {ms:.0f} ms ({len(keys)} found)")
+    person = User.objects.get(pk=people[-1])
+    started = time.perf_counter()
+    person.is_active = False
+    person.save()
+    print(
+        f"deactivate a person (end their sessions) among {len(people)} sessions: "
+        f"{(time.perf_counter() - started) * 1000:.0f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -86,6 +86,23 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+# A key of 50 characters drawn from few different ones is guessable; a hex key has 16, a generated one ~40.
+SECRET_KEY_MIN_LENGTH = 50
+SECRET_KEY_MIN_DISTINCT = 12
+
+
+def secret_key_problem(key: str) -> str | None:
+    """Why ``key`` is not good enough for ``SECRET_KEY``, or None."""
+    if len(key) < SECRET_KEY_MIN_LENGTH or key.startswith("django-insecure"):
+        return f"SECRET_KEY must be at least {SECRET_KEY_MIN_LENGTH} random characters"
+    if len(set(key)) < SECRET_KEY_MIN_DISTINCT:
+        return (
+            f"SECRET_KEY must be at least {SECRET_KEY_MIN_LENGTH} random characters with at least "
+            f"{SECRET_KEY_MIN_DISTINCT} different ones (it has {len(set(key))})"
+        )
+    return None
+
+
 def parse_database_url(url: str, *, name: str = "DATABASE_URL") -> dict:
     """Turn ``postgres://user:pass@host:port/db`` or ``sqlite:///path`` into a Django DATABASES entry."""
     parts = urlsplit(url)
@@ -122,8 +139,12 @@ def parse_database_url(url: str, *, name: str = "DATABASE_URL") -> dict:
     raise ImproperlyConfigured(f"{name}: unsupported scheme {scheme!r}; use postgres:// or sqlite://")
 
 
-def parse_cache_url(url: str, *, name: str = "CACHE_URL") -> dict:
-    """``redis://host:6379/1``, ``locmem://`` or ``file:///path`` into a Django CACHES entry."""
+def parse_cache_url(url: str, *, name: str = "CACHE_URL", base_dir: Path | None = None) -> dict:
+    """``redis://host:6379/1``, ``locmem://`` or ``file://`` into a Django CACHES entry.
+
+    ``file:///var/cache/portal`` is an absolute folder; ``file://var/cache`` (as the README shows) is relative
+    to ``base_dir``, the project folder, never ``/cache`` (which is how a URL parser reads it).
+    """
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme in {"redis", "rediss"}:
@@ -131,7 +152,11 @@ def parse_cache_url(url: str, *, name: str = "CACHE_URL") -> dict:
     if scheme == "locmem":
         return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": parts.netloc or "portal"}
     if scheme == "file":
-        if not parts.path:
-            raise ImproperlyConfigured(f"{name}: file URL needs a folder, e.g. file:///var/cache/portal")
-        return {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": parts.path}
+        folder = unquote(url[len("file://") :].split("?", 1)[0])
+        if not folder.strip("/"):
+            raise ImproperlyConfigured(f"{name}: file URL needs a folder, e.g. file://var/cache or file:///srv/cache")
+        path = Path(folder)
+        if not path.is_absolute():
+            path = (base_dir or Path.cwd()) / path
+        return {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(path)}
     raise ImproperlyConfigured(f"{name}: unsupported scheme {scheme!r}; use redis://, locmem:// or file://")

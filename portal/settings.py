@@ -23,6 +23,7 @@ from portal.env import (
     load_dotenv,
     parse_cache_url,
     parse_database_url,
+    secret_key_problem,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -37,8 +38,8 @@ DEBUG = env_bool("DEBUG", False)
 def _secret_key() -> str:
     key = env_str("SECRET_KEY")
     if key:
-        if len(key) < 50 or len(set(key)) < 5 or key.startswith("django-insecure"):
-            raise ImproperlyConfigured("SECRET_KEY must be at least 50 random characters")
+        if problem := secret_key_problem(key):
+            raise ImproperlyConfigured(f"{problem}, e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))'")
         return key
     if not DEBUG:
         raise ImproperlyConfigured(
@@ -142,7 +143,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache and sessions ----------------------------------------------------
 # The default cache is a folder under var/, shared by the web workers and the
 # Celery worker; production uses Redis (CACHE_URL=redis://127.0.0.1:6379/1).
-CACHES = {"default": parse_cache_url(env_str("CACHE_URL", f"file://{VAR_DIR / 'cache'}"))}
+CACHES = {"default": parse_cache_url(env_str("CACHE_URL", f"file://{VAR_DIR / 'cache'}"), base_dir=BASE_DIR)}
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 12 * 3600, minimum=300)
 SESSION_COOKIE_DOMAIN = env_str("SESSION_COOKIE_DOMAIN") or None
@@ -293,6 +294,11 @@ DNSBL_CHECKS_PER_HOUR = env_int("DNSBL_CHECKS_PER_HOUR", 30, minimum=1)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", True) else None
 # Peers (nginx) whose last X-Forwarded-For entry is the browser's address (lockout per address, audit log).
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", ["127.0.0.1", "::1"])
+# Sign-in failures, password-reset requests and CAPTCHA pictures are counted per client network of this size.
+CLIENT_NETWORK_IPV4_PREFIX = env_int("CLIENT_NETWORK_IPV4_PREFIX", 24, minimum=8)
+CLIENT_NETWORK_IPV6_PREFIX = env_int("CLIENT_NETWORK_IPV6_PREFIX", 64, minimum=16)
+if CLIENT_NETWORK_IPV4_PREFIX > 32 or CLIENT_NETWORK_IPV6_PREFIX > 128:
+    raise ImproperlyConfigured("CLIENT_NETWORK_IPV4_PREFIX is at most 32 and CLIENT_NETWORK_IPV6_PREFIX at most 128")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^gateway/auth$"]
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
@@ -325,9 +331,13 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "filters": {"channel_secrets": {"()": "portal.channels.RedactChannelSecrets"}},
+    "filters": {
+        "channel_secrets": {"()": "portal.channels.RedactChannelSecrets"},
+        "one_time_tokens": {"()": "portal.logredact.RedactTokens"},
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        # Invitation and reset tokens are redacted from every line (portal.logredact), e.g. "Not Found: /...".
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["one_time_tokens"]},
         "discard": {"class": "logging.NullHandler"},
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
+from accounts import captcha_pictures
 from accounts.admin import PortalAdminSite
 from portal import views
 
@@ -18,6 +19,9 @@ urlpatterns = [
     path("monitoring/dnsbl/", include("monitoring.dnsbl.urls")),
     path("monitoring/load/", include("monitoring.serverload.urls")),
     path("messages/", include("portal.message_urls")),
+    # Before the package's own URLs: a new picture for anonymous visitors is limited per network.
+    # The package's own "captcha-refresh" (which its widget reverses) is the same path, so it comes here too.
+    path("captcha/refresh/", captcha_pictures.refresh, name="captcha_refresh"),
     path("captcha/", include("captcha.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -21,6 +21,15 @@ from tests.smtp import SMTPServer
 PASSWORD = "correct horse battery staple 42"
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache() -> Iterator[None]:
+    """Each test starts with an empty cache (tests share the locmem cache and often one frozen minute)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
 # --- People --------------------------------------------------------------------
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 _root = Path(__file__).resolve().parent.parent
 os.environ.setdefault("PORTAL_VAR_DIR", str(_root / "var" / "test"))
-os.environ.setdefault("SECRET_KEY", "tests-only-" + "k3y-" * 12)
+os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-" + "0123456789abcdefghijklmnopqrstuvwxyz")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 os.environ.setdefault("SESSION_COOKIE_SECURE", "0")

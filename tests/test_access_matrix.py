@@ -84,6 +84,7 @@ MATRIX: dict[str, Row] = {
     "captcha-image-2x": everyone(200, kwargs=lambda: _captcha_key()),
     "captcha-audio": everyone(404, kwargs=lambda: _captcha_key()),  # no speech synthesiser configured
     "captcha-refresh": everyone(404),  # answers only XMLHttpRequest
+    "captcha_refresh": everyone(404),  # the same path: the portal's limit per network in front of the package
     "otp_tokens": signed_in(),
     "otp_enrol": signed_in(),
     "otp_enrol_scan": signed_in(302),  # no enrolment started: back to its first step

@@ -2,10 +2,8 @@
 
 A row is written on a session's first pass through ``/gateway/auth`` (not on
 every request; see ``accounts.gateway``). It is what IT staff see as "recent
-webmail sessions" and what they end. The signal receivers at the bottom keep
-the gateway's cached user facts honest: saving or deleting a user or an OTP
-device drops them, so deactivation and token resets take effect on the next
-webmail request.
+webmail sessions" and what they end. The receivers in ``accounts.signals`` mark
+rows ended on sign-out, deactivation, a password change and a token reset.
 """
 
 from __future__ import annotations
@@ -13,12 +11,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.contrib.auth.signals import user_logged_out
-from django.db import models, transaction
-from django.db.models.signals import post_delete, post_save
-from django.dispatch import receiver
+from django.db import models
 from django.utils import timezone
-from django_otp.models import Device
 
 __all__ = ["WebmailSession"]
 
@@ -29,6 +23,7 @@ class WebmailSession(models.Model):
         ENDED_BY_STAFF = "ended_by_staff", "Ended by IT staff"
         DEACTIVATED = "deactivated", "User deactivated"
         TOKEN_RESET = "token_reset", "Token reset"
+        PASSWORD_CHANGED = "password_changed", "Password changed"
 
     user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="webmail_sessions")
     # The portal session's current key: needed to end it. Django's own session table holds the same value.
@@ -37,7 +32,7 @@ class WebmailSession(models.Model):
     device_id = models.CharField(max_length=100, blank=True)
     started_at = models.DateTimeField(default=timezone.now)
     otp_verified_at = models.DateTimeField()
-    # As nginx reported it (X-Real-IP); informational only.
+    # The browser's address (accounts.client_address: the trusted-proxy rule), informational only.
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=300, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
@@ -77,38 +72,3 @@ class WebmailSession(models.Model):
         if updated:
             self.ended_at, self.end_reason, self.ended_by = now, reason, by
         return bool(updated)
-
-
-def _end_open_sessions(queryset: models.QuerySet, reason: str) -> None:
-    queryset.filter(ended_at__isnull=True).update(ended_at=timezone.now(), end_reason=reason)
-
-
-@receiver(post_save)
-@receiver(post_delete)
-def _forget_gateway_facts(sender: type, instance: object, **kwargs: object) -> None:
-    """A user or OTP device changed: drop the gateway's cached facts about that user (now and after commit)."""
-    from accounts import gateway
-    from accounts.models.users import User
-
-    if isinstance(instance, User):
-        user_id = instance.pk
-        if not instance.is_active and kwargs.get("signal") is post_save:
-            _end_open_sessions(WebmailSession.objects.filter(user_id=user_id), WebmailSession.EndReason.DEACTIVATED)
-    elif isinstance(instance, Device):
-        user_id = instance.user_id
-        if kwargs.get("signal") is post_delete or not instance.confirmed:
-            _end_open_sessions(
-                WebmailSession.objects.filter(device_id=instance.persistent_id), WebmailSession.EndReason.TOKEN_RESET
-            )
-    else:
-        return
-    gateway.forget_user(user_id)
-    # A request that read the database before this transaction committed may cache the old facts again.
-    transaction.on_commit(lambda: gateway.forget_user(user_id))
-
-
-@receiver(user_logged_out)
-def _record_sign_out(sender: type, request: object, user: object, **kwargs: object) -> None:
-    session_key = getattr(getattr(request, "session", None), "session_key", None)
-    if session_key:
-        _end_open_sessions(WebmailSession.objects.filter(session_key=session_key), WebmailSession.EndReason.SIGNED_OUT)

@@ -15,10 +15,12 @@ from django_otp.models import Device, ThrottlingMixin
 from portal.singletons import Singleton
 
 __all__ = [
+    "AccountLock",
     "BackupCode",
     "BackupCodeDevice",
     "Invitation",
     "OrganisationSettings",
+    "PasswordResetRequest",
     "SignInFailure",
 ]
 
@@ -37,19 +39,54 @@ class OrganisationSettings(Singleton):
     invitation_lifetime_hours = models.PositiveSmallIntegerField(
         default=72, validators=[MinValueValidator(1), MaxValueValidator(24 * 30)]
     )
-    lockout_threshold = models.PositiveSmallIntegerField(
-        default=5,
-        validators=[MinValueValidator(2), MaxValueValidator(100)],
-        help_text="Failed sign-ins (per account and per address) that lock sign-in.",
-    )
+    # Sign-in failures (OWASP ASVS 4.0.3 V2.2.1, soft lockout): see accounts.lockout.
     lockout_window_minutes = models.PositiveSmallIntegerField(
-        default=15, validators=[MinValueValidator(1), MaxValueValidator(24 * 60)]
+        "failure window (minutes)",
+        default=15,
+        validators=[MinValueValidator(1), MaxValueValidator(24 * 60)],
+        help_text="Failures count for this long; a locked account unlocks this long after its last failure.",
     )
     captcha_after_failures = models.PositiveSmallIntegerField(
         "CAPTCHA after failures",
         default=3,
         validators=[MinValueValidator(1), MaxValueValidator(100)],
-        help_text="Failed sign-ins after which the form also asks for the code in a picture.",
+        help_text="Failed sign-ins for one account after which its form also asks for the characters in a "
+        "picture, and each further try waits longer (1, 2, 4 … up to 60 seconds).",
+    )
+    hard_lock_after = models.PositiveSmallIntegerField(
+        "lock after failures",
+        default=20,
+        validators=[MinValueValidator(5), MaxValueValidator(1000)],
+        help_text="Failed sign-ins for one account that lock it (the person is emailed how to unlock it).",
+    )
+    network_captcha_after = models.PositiveSmallIntegerField(
+        "CAPTCHA for a network after failures",
+        default=20,
+        validators=[MinValueValidator(2), MaxValueValidator(10_000)],
+        help_text="Failed sign-ins from one network (any accounts) after which everyone there is asked for the "
+        "picture characters. Nobody is locked out by this.",
+    )
+    code_failures_notify = models.PositiveSmallIntegerField(
+        "tell the person after wrong codes",
+        default=3,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="Wrong codes after a correct password before the person is emailed: someone knows their password.",
+    )
+    code_failures_alert = models.PositiveSmallIntegerField(
+        "alert IT staff after wrong codes",
+        default=10,
+        validators=[MinValueValidator(1), MaxValueValidator(1000)],
+        help_text="Wrong codes after a correct password before IT staff are alerted.",
+    )
+    reset_emails_per_hour = models.PositiveSmallIntegerField(
+        "password reset emails per person per hour",
+        default=3,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+    )
+    reset_requests_per_hour = models.PositiveSmallIntegerField(
+        "password reset requests per network per hour",
+        default=10,
+        validators=[MinValueValidator(1), MaxValueValidator(10_000)],
     )
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -170,14 +207,21 @@ class Invitation(models.Model):
 
 
 class SignInFailure(models.Model):
-    """One failed sign-in step (password or OTP); lockout and CAPTCHA count these in a window."""
+    """One failed step (password, code, or the password again while signed in), counted in a window."""
 
     PASSWORD = "password"  # noqa: S105 (a step name, not a secret)
     OTP = "otp"
+    REAUTH = "reauth"
 
+    # The address typed, in canonical form (accounts.addresses), whether or not it has an account.
     email = models.CharField(max_length=254, db_index=True)
-    ip_address = models.GenericIPAddressField(null=True, blank=True, db_index=True)
-    step = models.CharField(max_length=10, choices=[(PASSWORD, "password"), (OTP, "one-time code")])
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    # The client's network (CLIENT_NETWORK_IPV4_PREFIX / _IPV6_PREFIX), e.g. "192.0.2.0/24".
+    network = models.CharField(max_length=50, blank=True, db_index=True)
+    step = models.CharField(
+        max_length=10,
+        choices=[(PASSWORD, "password"), (OTP, "one-time code"), (REAUTH, "password while signed in")],
+    )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
@@ -185,3 +229,45 @@ class SignInFailure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.email} {self.ip_address} {self.step}"
+
+
+class AccountLock(models.Model):
+    """An account locked after ``hard_lock_after`` failures, until ``locked_until`` (or lifted, or a reset)."""
+
+    email = models.CharField(max_length=254, unique=True)  # canonical form, whether or not it has an account
+    failures = models.PositiveIntegerField()
+    locked_at = models.DateTimeField(default=timezone.now)
+    locked_until = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-locked_at"]
+
+    def __str__(self) -> str:
+        return f"{self.email} locked until {self.locked_until:%Y-%m-%d %H:%M}"
+
+
+class PasswordResetRequest(models.Model):
+    """One "forgotten password" request: stored by the request, answered by the worker.
+
+    The request does the same work whether or not the address has an account (this row, one count, one
+    audit event), so neither the answer nor its timing says which addresses exist. The worker looks the
+    address up and sends the email, at most ``reset_emails_per_hour`` to one person.
+    """
+
+    class Outcome(models.TextChoices):
+        SENT = "sent", "Email sent"
+        NO_ACCOUNT = "no_account", "No active account with a password"
+        LIMITED = "limited", "Hourly limit reached: no email"
+
+    email = models.CharField(max_length=254, db_index=True)  # canonical form
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    network = models.CharField(max_length=50, blank=True, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=12, choices=Outcome.choices, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"password reset for {self.email} at {self.created_at:%Y-%m-%d %H:%M}"

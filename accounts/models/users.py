@@ -2,9 +2,12 @@ from __future__ import annotations
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
+from accounts.addresses import MAX_LENGTH, canonical
 from accounts.roles import Role, user_can
 
 
@@ -18,7 +21,20 @@ class Department(models.Model):
         return self.name
 
 
-class UserManager(BaseUserManager["User"]):
+class UserQuerySet(models.QuerySet):
+    def with_email(self, address: str | None) -> UserQuerySet:
+        """The user(s) whose address is ``address`` in canonical form (the one way to look a person up)."""
+        return self.filter(canonical_email=canonical(address))
+
+    def bulk_create(self, objs, *args, **kwargs):
+        # bulk_create skips save(): the canonical form is filled here so that no path leaves it empty.
+        objs = list(objs)
+        for user in objs:
+            user.canonical_email = canonical(user.email)
+        return super().bulk_create(objs, *args, **kwargs)
+
+
+class UserManager(BaseUserManager.from_queryset(UserQuerySet)):  # type: ignore[misc]
     use_in_migrations = True
 
     def create_user(self, email: str, password: str | None = None, **extra: object) -> User:
@@ -39,13 +55,15 @@ class UserManager(BaseUserManager["User"]):
         return self.create_user(email, password, **extra)
 
     def get_by_natural_key(self, username: str | None) -> User:
-        return self.get(email__iexact=username)
+        return self.get(canonical_email=canonical(username))
 
 
 class User(AbstractBaseUser, PermissionsMixin):
     """A person who signs in with an email address; what they may do follows from ``role``."""
 
     email = models.EmailField("email address", unique=True)
+    # ``email`` in canonical form (accounts.addresses): what sign-in, lockout and uniqueness compare.
+    canonical_email = models.CharField(max_length=MAX_LENGTH, unique=True, editable=False)
     first_name = models.CharField(max_length=150, blank=True)
     last_name = models.CharField(max_length=150, blank=True)
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.EMPLOYEE)
@@ -58,6 +76,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     otp_grace_start = models.DateTimeField("OTP grace period start", default=timezone.now)
     # When IT staff were told this user is overdue (cleared by a token reset).
     otp_overdue_notified_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Part of the session hash: raised on deactivation, so no session from before it works again.
+    session_generation = models.PositiveIntegerField(default=0, editable=False)
 
     objects = UserManager()
 
@@ -74,6 +94,24 @@ class User(AbstractBaseUser, PermissionsMixin):
     def clean(self) -> None:
         super().clean()
         self.email = self.__class__.objects.normalize_email(self.email).lower()
+        key = canonical(self.email)
+        if len(key) > MAX_LENGTH:
+            raise ValidationError({"email": "This address is too long."})
+        if User.objects.with_email(self.email).exclude(pk=self.pk).exists():
+            raise ValidationError({"email": "A user with this email address already exists."})
+
+    def save(self, *args, **kwargs) -> None:
+        self.canonical_email = canonical(self.email)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "email" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "canonical_email"}
+        super().save(*args, **kwargs)
+
+    def _get_session_auth_hash(self, secret: str | None = None) -> str:
+        # Django's hash (of the password hash) for generation 0, so sessions from before this field stay valid.
+        value = self.password if not self.session_generation else f"{self.password}/{self.session_generation}"
+        key_salt = "django.contrib.auth.models.AbstractBaseUser.get_session_auth_hash"
+        return salted_hmac(key_salt, value, secret=secret, algorithm="sha256").hexdigest()
 
     def get_full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip() or self.email

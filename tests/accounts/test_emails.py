@@ -112,13 +112,14 @@ def test_it_staff_hear_once_about_overdue_users(smtp_server, make_user, it_staff
 def test_a_lockout_alerts_it_staff_once(it_staff, settings):
     from accounts.models import OrganisationSettings
 
-    threshold = OrganisationSettings.load().lockout_threshold
+    threshold = OrganisationSettings.load().hard_lock_after
     for _ in range(threshold + 2):
         lockout.record_failure("victim@example.com", "198.51.100.7", SignInFailure.PASSWORD)
     (alert,) = OutboxMessage.objects.filter(kind="accounts-lockout")
     event = AuditEvent.objects.get(action="login.lockout")
     assert alert.key == f"accounts.lockout:{event.pk}|email" and alert.to == [it_staff.email]
     assert "victim@example.com" in alert.subject and "198.51.100.7" in alert.body_text
+    assert "198.51.100.0/24" in alert.body_text
     assert alert.severity == "warning"
 
 

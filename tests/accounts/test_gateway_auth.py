@@ -12,7 +12,7 @@ from django.urls import reverse
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts import gateway
+from accounts import gateway, signin
 from accounts.models import AuditEvent, WebmailSession
 from accounts.roles import Role
 from tests.conftest import otp_sign_in
@@ -43,7 +43,7 @@ def test_it_refuses_a_session_that_skipped_the_otp_step(client, employee):
 def test_it_refuses_a_session_with_a_device_but_no_verification_time(client, employee):
     otp_sign_in(client, employee)
     session = client.session
-    del session[gateway.OTP_VERIFIED_AT_KEY]
+    del session[signin.OTP_VERIFIED_KEY]
     session.save()
     assert_refused(client.get(URL))
 
@@ -169,7 +169,12 @@ def test_it_refuses_another_users_device_in_the_session(client, employee, it_sta
 def test_the_first_pass_of_a_session_is_audited_once(client, employee):
     otp_sign_in(client, employee)
     for _ in range(3):
-        headers = {"X-Real-IP": "203.0.113.9", "User-Agent": "Firefox", "X-Original-URI": "/?_task=mail&_token=s3"}
+        # nginx (a trusted proxy, the test client's 127.0.0.1) appends the browser's address to X-Forwarded-For.
+        headers = {
+            "X-Forwarded-For": "203.0.113.9",
+            "User-Agent": "Firefox",
+            "X-Original-URI": "/?_task=mail&_token=s3",
+        }
         assert client.get(URL, headers=headers).status_code == 200
     row = WebmailSession.objects.get()
     assert (row.user, row.ip_address, row.user_agent, row.session_key) == (
@@ -231,9 +236,9 @@ def test_decide_explains_each_refusal(employee):
     session["_auth_user_id"] = str(employee.pk)
     assert gateway.decide(session).reason == gateway.Reason.NO_OTP
     session[DEVICE_ID_SESSION_KEY] = "otp_totp.totpdevice/999"
-    session[gateway.OTP_VERIFIED_AT_KEY] = int(time.time()) + 3600
+    session[signin.OTP_VERIFIED_KEY] = int(time.time()) + 3600
     assert gateway.decide(session).reason == gateway.Reason.EXPIRED  # from the future: refused too
-    session[gateway.OTP_VERIFIED_AT_KEY] = int(time.time())
+    session[signin.OTP_VERIFIED_KEY] = int(time.time())
     assert gateway.decide(session).reason == gateway.Reason.PASSWORD_CHANGED
     session["_auth_user_hash"] = employee.get_session_auth_hash()
     assert gateway.decide(session).reason == gateway.Reason.TOKEN_RESET

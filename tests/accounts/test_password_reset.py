@@ -14,8 +14,19 @@ from tests.conftest import totp_code
 NEW_PASSWORD = "brand new password 2026"
 
 
-def request_reset(client, email):
-    return client.post(reverse("password_reset"), {"email": email})
+def request_reset(client, email, **extra):
+    """Ask for a link, then do what the worker does with the request (accounts.process_password_reset)."""
+    response = client.post(reverse("password_reset"), {"email": email}, **extra)
+    answer_requests()
+    return response
+
+
+def answer_requests() -> None:
+    from accounts import password_reset
+    from accounts.models import PasswordResetRequest
+
+    for pk in PasswordResetRequest.objects.filter(processed_at__isnull=True).values_list("pk", flat=True):
+        password_reset.process(pk)
 
 
 def reset_link(email) -> str:
@@ -102,3 +113,53 @@ def test_short_and_common_passwords_are_refused(client, make_user, it_staff):
         assert response.status_code == 200 and response.context["form"].errors
     user.refresh_from_db()
     assert not user.has_usable_password()
+
+
+def test_thirty_requests_send_at_most_a_few_emails_to_one_person(postgres, client, employee):
+    from accounts.models import OrganisationSettings, PasswordResetRequest
+
+    OrganisationSettings.objects.update_or_create(pk=1, defaults={"reset_requests_per_hour": 100})
+    for n in range(30):
+        # From thirty different networks, so only the per-person limit is at work.
+        assert request_reset(client, employee.email, REMOTE_ADDR=f"198.51.{n}.7").status_code == 302
+    assert OutboxMessage.objects.filter(kind="accounts-password-reset").count() == 3
+    outcomes = list(PasswordResetRequest.objects.values_list("outcome", flat=True))
+    assert outcomes.count("sent") == 3 and outcomes.count("limited") == 27
+
+
+def test_one_network_may_ask_a_limited_number_of_times(postgres, client, employee):
+    from accounts.models import OrganisationSettings
+
+    limit = OrganisationSettings.load().reset_requests_per_hour
+    for n in range(limit):
+        assert request_reset(client, f"person{n}@example.com", REMOTE_ADDR="203.0.113.5").status_code == 302
+    refused = request_reset(client, employee.email, REMOTE_ADDR="203.0.113.77")  # same /24
+    assert refused.status_code == 200 and "Too many password reset requests" in refused.content.decode()
+    assert not OutboxMessage.objects.filter(kind="accounts-password-reset").exists()
+    assert request_reset(client, employee.email, REMOTE_ADDR="198.51.100.5").status_code == 302
+
+
+def _statements(queries) -> list[str]:
+    """The SQL of ``queries`` with literal values replaced, so two requests for different addresses compare."""
+    return [re.sub(r"'[^']*'|\b\d+\b", "?", query["sql"]) for query in queries]
+
+
+def test_known_and_unknown_addresses_take_the_same_path_and_queries(postgres, client, employee):
+    """No timing on the wall clock: the request does exactly the same work whichever address it names."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from accounts.models import OrganisationSettings
+
+    OrganisationSettings.load()  # its first read creates the row: not part of what is compared
+    client.get(reverse("password_reset"))
+    with CaptureQueriesContext(connection) as known:
+        known_response = client.post(reverse("password_reset"), {"email": employee.email})
+    with CaptureQueriesContext(connection) as unknown:
+        unknown_response = client.post(reverse("password_reset"), {"email": "nobody@example.com"})
+    assert known_response.status_code == unknown_response.status_code == 302
+    assert _statements(known.captured_queries) == _statements(unknown.captured_queries)
+    # Nothing about the account is read while answering: the lookup is the worker's.
+    assert not any('"accounts_user"' in sql for sql in _statements(known.captured_queries))
+    answer_requests()
+    assert OutboxMessage.objects.filter(kind="accounts-password-reset").count() == 1

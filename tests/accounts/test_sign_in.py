@@ -114,11 +114,17 @@ def test_wrong_codes_are_throttled_by_django_otp(client, employee, device):
         password_step(client, employee)
         good = totp_code(device)
         bad = f"{(int(good) + 1) % 1_000_000:06d}"
-        code_step(client, bad)
+        wrong = code_step(client, bad)
+        # The message says how long to wait, and the box is empty for the next code.
+        assert "That code is not valid. Wait 1 second, then enter" in wrong.content.decode()
+        assert wrong.context["form"]["code"].value() is None and bad not in wrong.content.decode()
         # Straight after a failure even the right code must wait (1, 2, 4 ... seconds).
         response = code_step(client, good)
-        assert "Wait a few seconds" in response.content.decode()
+        assert "Too many wrong codes. Wait 1 second, then enter the newest code" in response.content.decode()
     with time_machine.travel(NOW + timedelta(seconds=2), tick=False):
+        wrong = code_step(client, bad)
+        assert "Wait 2 seconds" in wrong.content.decode()
+    with time_machine.travel(NOW + timedelta(seconds=5), tick=False):
         assert code_step(client, totp_code(device)).status_code == 302
 
 

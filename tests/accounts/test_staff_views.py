@@ -78,15 +78,18 @@ def test_unknown_users_are_404(client, login, it_staff):
 
 def test_the_sign_in_settings_are_edited_and_audited(client, login, it_staff):
     login(client, it_staff)
-    data = {"otp_required": "on", "grace_period_days": 3, "invitation_lifetime_hours": 48, "lockout_threshold": 6,
-            "lockout_window_minutes": 10, "captcha_after_failures": 2}  # fmt: skip
+    data = {"otp_required": "on", "grace_period_days": 3, "invitation_lifetime_hours": 48, "hard_lock_after": 6,
+            "lockout_window_minutes": 10, "captcha_after_failures": 2, "network_captcha_after": 30,
+            "code_failures_notify": 3, "code_failures_alert": 10, "reset_emails_per_hour": 3,
+            "reset_requests_per_hour": 10}  # fmt: skip
     client.post(reverse("sign_in_settings"), data)
     org = OrganisationSettings.load()
-    assert (org.grace_period_days, org.lockout_threshold, org.captcha_after_failures) == (3, 6, 2)
+    assert (org.grace_period_days, org.hard_lock_after, org.captcha_after_failures) == (3, 6, 2)
+    assert org.network_captcha_after == 30
     event = AuditEvent.objects.get(action="settings.sign_in_changed")
     assert event.details["grace_period_days"] == 3
     bad = client.post(reverse("sign_in_settings"), {**data, "captcha_after_failures": 9})
-    assert "CAPTCHA must come before the lockout" in bad.content.decode()
+    assert "CAPTCHA must come before the lock" in bad.content.decode()
 
 
 def test_the_audit_log_filters_and_exports(client, login, it_staff, employee):

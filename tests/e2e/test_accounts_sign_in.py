@@ -21,6 +21,9 @@ def test_the_captcha_appears_after_three_failures_and_a_person_can_pass_it(page,
         page.get_by_label("Password").fill("not my password")
         page.get_by_role("button", name="Sign in").click()
         assert page.get_by_text("Email address or password is not correct.").is_visible()
+    # The third failure also asks for a short wait before the next try, and says so.
+    assert page.get_by_text("Wait 1 second, then try again.").is_visible()
+    page.wait_for_timeout(1200)
     image = page.locator("img.captcha")
     image.wait_for()
     assert image.evaluate("img => img.decode().then(() => img.naturalWidth)") > 0  # loaded, under the CSP

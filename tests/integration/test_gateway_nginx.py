@@ -23,7 +23,7 @@ from django.core.management import call_command
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts import gateway
+from accounts import signin
 from accounts.models import WebmailSession
 from tests.conftest import totp_code
 from tests.nginx import NginxServer, require_nginx
@@ -123,7 +123,7 @@ def otp_session(user, settings) -> str:
     session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
     session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-    session[gateway.OTP_VERIFIED_AT_KEY] = int(time.time())
+    session[signin.OTP_VERIFIED_KEY] = int(time.time())
     session.create()
     return f"{settings.SESSION_COOKIE_NAME}={session.session_key}"
 

@@ -35,6 +35,12 @@ def test_it_refuses_a_weak_secret_key():
     assert "at least 50 random characters" in result.stderr
 
 
+def test_it_refuses_a_long_secret_key_of_few_different_characters():
+    result = run_manage("check", DEBUG="0", ALLOWED_HOSTS="portal.example.com", SECRET_KEY="abcde" * 10)
+    assert result.returncode != 0
+    assert "at least 12 different ones" in result.stderr
+
+
 def test_it_refuses_to_start_without_allowed_hosts():
     result = run_manage("check", DEBUG="0", SECRET_KEY=secrets.token_urlsafe(50))
     assert result.returncode != 0

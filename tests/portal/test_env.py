@@ -64,6 +64,31 @@ def test_it_parses_cache_urls():
     assert parse_cache_url("locmem://")["BACKEND"].endswith("LocMemCache")
     with pytest.raises(ImproperlyConfigured, match="CACHE_URL"):
         parse_cache_url("memcached://x")
+    with pytest.raises(ImproperlyConfigured, match="needs a folder"):
+        parse_cache_url("file://")
+
+
+def test_a_file_cache_url_is_relative_to_the_project_folder(tmp_path):
+    """``file://var/cache`` as the README shows it: the project's var/cache, not /cache."""
+    from pathlib import Path
+
+    assert parse_cache_url("file://var/cache", base_dir=tmp_path)["LOCATION"] == str(tmp_path / "var" / "cache")
+    assert parse_cache_url("file:///srv/portal/cache", base_dir=tmp_path)["LOCATION"] == "/srv/portal/cache"
+    from django.conf import settings
+
+    default = parse_cache_url("file://var/cache", base_dir=settings.BASE_DIR)["LOCATION"]
+    assert Path(default) == Path(settings.BASE_DIR) / "var" / "cache"
+
+
+def test_a_secret_key_needs_length_and_many_different_characters():
+    import secrets
+
+    from portal.env import secret_key_problem
+
+    assert "at least 50" in secret_key_problem("short")
+    assert "at least 12 different ones (it has 5)" in secret_key_problem("abcde" * 10)
+    assert secret_key_problem(secrets.token_urlsafe(50)) is None
+    assert secret_key_problem(secrets.token_hex(32)) is None
 
 
 def test_it_loads_a_dotenv_file_without_overriding(tmp_path, monkeypatch):

@@ -89,7 +89,6 @@ def render_config(portal: str, upstream: str, server_name: str, portal_backend: 
         '        proxy_set_header Content-Length "";',
         f"        proxy_set_header Host {auth_host};",
         "        proxy_set_header X-Forwarded-Proto https;",
-        "        proxy_set_header X-Real-IP $remote_addr;",
         "        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
         "        proxy_set_header X-Original-URI $request_uri;",
         "        proxy_connect_timeout 5s;",
