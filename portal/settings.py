@@ -261,6 +261,16 @@ CELERY_BEAT_SCHEDULE = {
     "load-tick": {"task": "serverload.tick", "schedule": 15.0},
 }
 
+# --- Configuration drift: a watched pattern may name at most this many files (one glob once copied 1,258
+# files, 15 MB, into the database).
+DRIFT_MAX_FILES = env_int("DRIFT_MAX_FILES", 200, minimum=1)
+
+# --- Mail-path services (app-password verifier, Postfix policy service): the heartbeat contract ------
+# Each beats Heartbeat("mail_<name>") at least this often; one that missed this many beats is "down"
+# on the load dashboard, home and the summary (monitoring/serverload/mailsystem.py, docs/load.md).
+MAIL_SERVICE_HEARTBEAT_INTERVAL = env_int("MAIL_SERVICE_HEARTBEAT_INTERVAL", 60, minimum=5)
+MAIL_SERVICE_MISSED_BEATS = env_int("MAIL_SERVICE_MISSED_BEATS", 3, minimum=1)
+
 # --- DNS block lists (monitoring/dnsbl/; zones and the sweep interval live in the database) ---
 # Comma-separated ip or ip:port ([v6]:port); empty: the system's resolver. Use a local recursive
 # resolver: Spamhaus and URIBL refuse queries that come through public resolvers.
@@ -274,7 +284,11 @@ for _item in DNSBL_NAMESERVERS:
         raise ImproperlyConfigured(f"DNSBL_NAMESERVERS: {_exc}") from None
 DNSBL_TIMEOUT = env_float("DNSBL_TIMEOUT", 2.0, minimum=0.05)  # seconds per attempt
 DNSBL_LIFETIME = env_float("DNSBL_LIFETIME", 4.0, minimum=0.05)  # seconds per lookup, retries included
-DNSBL_MAX_IN_FLIGHT = env_int("DNSBL_MAX_IN_FLIGHT", 100, minimum=1)
+DNSBL_MAX_IN_FLIGHT = env_int("DNSBL_MAX_IN_FLIGHT", 500, minimum=1)
+# Addresses in one check of new addresses (web page and dnsbl_check) at most, and checks an IT user may
+# start on the web page per hour: a check of a thousand /24s would be millions of queries to public lists.
+DNSBL_MAX_ADDRESSES = env_int("DNSBL_MAX_ADDRESSES", 1024, minimum=1)
+DNSBL_CHECKS_PER_HOUR = env_int("DNSBL_CHECKS_PER_HOUR", 30, minimum=1)
 
 # --- Mail programs: app passwords and the mail login verifier (docs/mail-clients.md) ------------
 # The verifier's Unix socket (manage.py mail_auth_server); Dovecot's Lua passdb connects to it.

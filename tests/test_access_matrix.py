@@ -202,6 +202,7 @@ MATRIX: dict[str, Row] = {
     "serverload:drift_approve": Row(
         LOGIN, 403, 403, 302, method="post", kwargs=lambda: {"pk": _drift_finding().pk}, data={"note": "Matrix ok."}
     ),
+    "serverload:drift_approve_many": Row(LOGIN, 403, 403, 302, method="post", data={"note": "Matrix ok."}),
 }
 
 

@@ -3,10 +3,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django import forms
+from django.conf import settings
 from django.utils import timezone
+from django.utils.formats import date_format
 
-from monitoring.dnsbl.checker import BadInput, expand_targets, validate_zone_name
-from monitoring.dnsbl.models import DnsblSchedule, DnsblZone, MonitoredAddress
+from monitoring.dnsbl.checker import BadInput, expand_targets, normalise_address, validate_zone_name
+from monitoring.dnsbl.models import DnsblSchedule, DnsblSweep, DnsblZone, MonitoredAddress
 
 
 class CheckForm(forms.Form):
@@ -22,13 +24,34 @@ class CheckForm(forms.Form):
         help_text="Leave empty to check every enabled list.",
     )
 
+    def __init__(self, *args, user=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.fields["targets"].help_text += f" At most {settings.DNSBL_MAX_ADDRESSES:,} addresses in one check."
+
     def clean_targets(self) -> list[str]:
         items = self.cleaned_data["targets"].replace(",", " ").split()
         try:
-            expand_targets(items)
+            expand_targets(items, settings.DNSBL_MAX_ADDRESSES)
         except BadInput as exc:
             raise forms.ValidationError(str(exc)) from None
         return items
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if self.user is not None:
+            limit = settings.DNSBL_CHECKS_PER_HOUR
+            recent = DnsblSweep.objects.filter(
+                kind=DnsblSweep.Kind.CHECK, requested_by=self.user, created_at__gte=timezone.now() - timedelta(hours=1)
+            ).order_by("created_at")
+            started = list(recent.values_list("created_at", flat=True)[:limit])
+            if len(started) >= limit:
+                again = timezone.localtime(started[0] + timedelta(hours=1))
+                raise forms.ValidationError(
+                    f"You have started {limit} checks in the last hour, the most allowed (public lists ban senders"
+                    f" of too many queries). The next check is possible at {date_format(again, 'H:i')}."
+                )
+        return data
 
 
 class ZoneForm(forms.ModelForm):
@@ -108,9 +131,10 @@ class AddressForm(forms.ModelForm):
             except BadInput:
                 raise forms.ValidationError(f"{value!r} is neither an IP address nor a domain name.") from None
         else:
-            import ipaddress
-
-            value = str(ipaddress.ip_address(value))
+            try:
+                value = normalise_address(value)
+            except BadInput as exc:
+                raise forms.ValidationError(str(exc)) from None
         if MonitoredAddress.objects.filter(value=value).exists():
             raise forms.ValidationError(f"{value} is already monitored.")
         return value

@@ -31,6 +31,7 @@ __all__ = [
     "MonitoredAddress",
     "Status",
     "SweepZoneHealth",
+    "usable_zones",
 ]
 
 
@@ -82,6 +83,12 @@ class DnsblZone(models.Model):
     health = models.CharField(max_length=30, choices=Health.choices, default=Health.UNCHECKED)
     health_detail = models.CharField(max_length=300, blank=True)
     health_checked_at = models.DateTimeField(null=True, blank=True)
+    # For IPv6 lookups an IPv6 list is judged by RFC 5782's IPv6 test entries (::FFFF:7F00:2 listed,
+    # ::FFFF:7F00:1 not): a list may pass for IPv4 and fail for IPv6. Checked when IPv6 addresses are swept.
+    ipv6_health = models.CharField(
+        "IPv6 health", max_length=30, choices=Health.choices, default=Health.UNCHECKED, blank=True
+    )
+    ipv6_health_detail = models.CharField(max_length=300, blank=True)
 
     class Meta:
         db_table = "monitoring_dnsblzone"
@@ -101,6 +108,11 @@ class DnsblZone(models.Model):
     def meaning(self, codes: list[str]) -> str:
         """Plain words for the answer codes, using this list's own table."""
         return describe_codes(codes, self.codes, bitmask=self.bitmask)
+
+
+def usable_zones() -> list[DnsblZone]:
+    """The enabled lists that can be asked (a list that needs a key has one)."""
+    return [zone for zone in DnsblZone.objects.filter(enabled=True) if zone.usable]
 
 
 def describe_codes(codes: list[str], table: dict[str, str], *, bitmask: bool = False) -> str:
@@ -243,10 +255,11 @@ class SweepZoneHealth(models.Model):
     zone_name = models.CharField(max_length=253)
     health = models.CharField(max_length=30, choices=Health.choices)
     detail = models.CharField(max_length=300, blank=True)
+    ipv6 = models.BooleanField(default=False, help_text="Judged by the IPv6 test entries (for IPv6 lookups)")
 
     class Meta:
         db_table = "monitoring_sweepzonehealth"
-        ordering = ["zone_name"]
+        ordering = ["zone_name", "ipv6"]
 
     def __str__(self) -> str:
         return f"{self.zone_name}: {self.health}"

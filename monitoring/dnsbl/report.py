@@ -31,6 +31,9 @@ LEGEND = [
 ]
 
 
+UNSETTLED = (Status.UNKNOWN, Status.REFUSED, Status.IGNORED)
+
+
 @dataclass
 class Listing:
     """One period during which an address was listed on a list."""
@@ -42,6 +45,7 @@ class Listing:
     meaning: str = ""
     txt: str = ""
     zone: DnsblZone | None = None
+    monitored_id: int | None = None
 
     @property
     def duration(self) -> timedelta:
@@ -67,7 +71,9 @@ def summarise(sweep: DnsblSweep | None, zones: list[DnsblZone], results: list[Dn
         return Summary("unknown", _nothing_checked(unhealthy))
     names = {z.zone for z in working}
     listed = sorted({r.zone_name for r in results if r.status == Status.LISTED and r.zone_name in names})
-    doubtful = {r.zone_name for r in results if r.status in (Status.UNKNOWN, Status.REFUSED)} & names - set(listed)
+    # A working list is clean only when it answered "not listed" for everything; an IPv6 address it ignored
+    # (the list fails RFC 5782's IPv6 test entries) is not clean either.
+    doubtful = {r.zone_name for r in results if r.status in UNSETTLED} & names - set(listed)
     clean_on = len(working) - len(listed) - len(doubtful)  # a list without a usable answer is not clean
     text = f"Clean on {clean_on} of {len(working)} working lists"
     if listed:
@@ -144,7 +150,7 @@ def listing_periods(changes: list[ListingChange]) -> list[Listing]:
         key = (change.monitored_id, change.zone_id)
         if change.current == Status.LISTED and key not in open_periods:
             period = Listing(change.address, change.zone_name, change.changed_at, None, change.meaning, change.txt)
-            period.zone = change.zone
+            period.zone, period.monitored_id = change.zone, change.monitored_id
             open_periods[key] = period
             periods.append(period)
         elif change.current == Status.CLEAN and key in open_periods:
@@ -157,11 +163,13 @@ def dashboard(user_can_manage: bool) -> dict:
     zones = list(DnsblZone.objects.all())
     addresses = list(MonitoredAddress.objects.filter(enabled=True))
     known = set(MonitoredAddress.objects.values_list("value", flat=True))
-    results = list(sweep.results.select_related("zone")) if sweep else []
+    # Only addresses still monitored: a paused or removed address's last results and listings are not "now".
+    results = list(sweep.results.filter(monitored__enabled=True).select_related("zone")) if sweep else []
     cells = {(r.monitored_id, r.zone_id): r for r in results}
     changes = list(ListingChange.objects.exclude(address="").select_related("zone").order_by("changed_at", "pk")[:5000])
     periods = listing_periods(changes)
-    current = [p for p in periods if p.ended is None]
+    watched = {address.pk for address in addresses}
+    current = [p for p in periods if p.ended is None and p.monitored_id in watched]
     summary = summarise(sweep, zones, results, min((p.started for p in current), default=None))
     matrix_zones = [z for z in zones if z.enabled]
     rows = [
@@ -220,11 +228,71 @@ def timeline(address: MonitoredAddress, days: int = 30, width: int = 720) -> dic
     }
 
 
+@dataclass
+class ListGroup:
+    """One list's part of a new-address check: its health and every answer it gave."""
+
+    zone_name: str
+    health: list = field(default_factory=list)  # SweepZoneHealth rows (IPv4 / domain, and IPv6)
+    results: list = field(default_factory=list)
+    counts: dict = field(default_factory=dict)
+
+    @property
+    def verdict(self) -> str:
+        if self.counts.get(Status.LISTED):
+            return Status.LISTED
+        if self.results and self.counts.get(Status.CLEAN) == len(self.results):
+            return Status.CLEAN
+        return "unchecked"
+
+
+@dataclass
+class CheckVerdict:
+    status: str  # listed | clean | unknown
+    label: str  # the status word
+    text: str  # the sentence that opens the result
+    listed: list = field(default_factory=list)
+    groups: list[ListGroup] = field(default_factory=list)
+
+
+def check_verdict(sweep: DnsblSweep, targets: list[str]) -> CheckVerdict:
+    """What a new-address check found, verdict first ("Listed: ...", "Clean on 15 of 17 lists",
+    "Could not check: no list answered"), then one group per list. A refusal, a timeout or a list that
+    failed its health check is never counted as clean (``checker.unchecked``)."""
+    from monitoring.dnsbl.checker import unchecked
+
+    results = list(sweep.results.select_related("zone"))
+    groups: dict[str, ListGroup] = {}
+    for health in sweep.zone_health.all():
+        groups.setdefault(health.zone_name, ListGroup(health.zone_name)).health.append(health)
+    for result in results:
+        group = groups.setdefault(result.zone_name, ListGroup(result.zone_name))
+        group.results.append(result)
+        group.counts[result.status] = group.counts.get(result.status, 0) + 1
+    ordered = sorted(groups.values(), key=lambda g: ({Status.LISTED: 0, "unchecked": 1}.get(g.verdict, 2), g.zone_name))
+    listed = [r for r in results if r.status == Status.LISTED]
+    clean_lists = sum(1 for g in ordered if g.verdict == Status.CLEAN)
+    missing = unchecked(targets, results)
+    if listed:
+        shown = "; ".join(f"{r.address} on {r.zone_name}" for r in listed[:5])
+        more = f" and {len(listed) - 5} more" if len(listed) > 5 else ""
+        return CheckVerdict("listed", "Listed", f"Listed: {shown}{more}.", listed, ordered)
+    if not any(r.status == Status.CLEAN for r in results):
+        reason = f" ({missing})" if missing else ""
+        return CheckVerdict("unknown", "Not fully checked", f"Could not check: no list answered{reason}.", [], ordered)
+    text = f"Clean on {clean_lists} of {len(ordered)} list{'s' if len(ordered) != 1 else ''}"
+    if missing:
+        return CheckVerdict("unknown", "Not fully checked", f"{text}; not clean: {missing}.", [], ordered)
+    return CheckVerdict("clean", "Clean", f"{text}.", [], ordered)
+
+
 def status_line() -> StatusLine:
     """The executive summary's line for the block lists (three queries)."""
     sweep = last_sweep()
     zones = list(DnsblZone.objects.filter(enabled=True))
-    results = list(sweep.results.filter(status__in=[Status.LISTED, Status.UNKNOWN, Status.REFUSED])) if sweep else []
+    results = (
+        list(sweep.results.filter(status__in=[Status.LISTED, *UNSETTLED], monitored__enabled=True)) if sweep else []
+    )
     since = None
     listed = {(r.address, r.zone_name) for r in results if r.status == Status.LISTED}
     if listed:

@@ -14,13 +14,22 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
-import dns.exception
-import dns.rdatatype
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from monitoring.dnsbl import emails
-from monitoring.dnsbl.checker import Report, ZoneSpec, check, count_lookups, expand_targets
+from monitoring.dnsbl.checker import (
+    IPV6,
+    BadInput,
+    Finding,
+    Report,
+    ZoneSpec,
+    check,
+    count_lookups,
+    expand_targets,
+    normalise_address,
+)
 from monitoring.dnsbl.models import (
     DnsblResult,
     DnsblSchedule,
@@ -31,8 +40,9 @@ from monitoring.dnsbl.models import (
     MonitoredAddress,
     Status,
     SweepZoneHealth,
+    usable_zones,
 )
-from monitoring.dnsbl.resolver import ANSWER, NODATA, NXDOMAIN, Resolver, ResolverConfig
+from monitoring.dnsbl.resolver import AAAA, ANSWER, MX, NODATA, NXDOMAIN, A, Resolver, ResolverConfig
 from portal.outbox import publish
 
 log = logging.getLogger(__name__)
@@ -42,10 +52,6 @@ KEEP_RESULTS_OF = 50  # monitoring sweeps whose full results are kept; changes a
 STALE_AFTER = timedelta(minutes=30)  # a sweep not finished by then died with its worker (or never got one)
 RESEND_AFTER = timedelta(minutes=2)  # a sweep still queued after this is handed to the broker again
 DEFINITE = (ANSWER, NXDOMAIN, NODATA)  # DNS outcomes that say something (not a timeout or SERVFAIL)
-
-
-def usable_zones() -> list[DnsblZone]:
-    return [zone for zone in DnsblZone.objects.filter(enabled=True) if zone.usable]
 
 
 def active_sweep() -> DnsblSweep | None:
@@ -144,7 +150,7 @@ def _progress(sweep: DnsblSweep):
 
 
 def _run_check(sweep: DnsblSweep, config: ResolverConfig) -> None:
-    targets = expand_targets(sweep.targets)
+    targets = expand_targets(sweep.targets, settings.DNSBL_MAX_ADDRESSES)
     zones = DnsblZone.objects.filter(pk__in=sweep.zone_ids) if sweep.zone_ids else usable_zones()
     specs = [ZoneSpec.from_zone(zone) for zone in zones]
     DnsblSweep.objects.filter(pk=sweep.pk).update(total=count_lookups(targets, specs))
@@ -154,13 +160,40 @@ def _run_check(sweep: DnsblSweep, config: ResolverConfig) -> None:
         DnsblSweep.objects.filter(pk=sweep.pk).update(state=DnsblSweep.State.DONE, finished_at=timezone.now())
 
 
+def _checkable(
+    monitored: dict[str, MonitoredAddress],
+) -> tuple[dict[str, MonitoredAddress], dict[str, tuple[MonitoredAddress, str]]]:
+    """The monitored values the checker can ask for, and why the others cannot be asked.
+
+    A value stored before the forms refused it (a scoped IPv6 address such as ``fe80::1%eth0``) must not
+    break every later sweep: it is reported as unknown with the reason, and the other addresses are swept.
+    """
+    usable, refused = {}, {}
+    for value, address in monitored.items():
+        if address.kind == MonitoredAddress.Kind.DOMAIN:
+            usable[value] = address
+            continue
+        try:
+            usable[normalise_address(value)] = address
+        except BadInput as exc:
+            refused[value] = (address, str(exc))
+    return usable, refused
+
+
 def _run_monitoring(sweep: DnsblSweep, config: ResolverConfig) -> None:
-    monitored = {m.value: m for m in MonitoredAddress.objects.filter(enabled=True)}
+    monitored, refused = _checkable({m.value: m for m in MonitoredAddress.objects.filter(enabled=True)})
     zones = usable_zones()
     specs = [ZoneSpec.from_zone(zone) for zone in zones]
     targets = list(monitored)
     DnsblSweep.objects.filter(pk=sweep.pk).update(total=count_lookups(targets, specs))
     report = check(targets, specs, config, progress=_progress(sweep))
+    for value, (address, reason) in refused.items():
+        monitored[value] = address
+        report.findings.extend(
+            Finding(value, spec, Status.UNKNOWN, meaning=f"cannot be checked: {reason}"[:300])
+            for spec in specs
+            if spec.kind == "ip"
+        )
     suggestions = {
         value: suggest_addresses(value, config)
         for value, m in monitored.items()
@@ -171,6 +204,9 @@ def _run_monitoring(sweep: DnsblSweep, config: ResolverConfig) -> None:
         previous = last_sweep()
         results = _store(sweep, report, monitored, previous)
         health_lines = _update_health(sweep, report, now)
+        if not monitored:
+            # Nothing is monitored yet: list health is on the dashboard, but worth no email to anyone.
+            health_lines = []
         listing_lines = _record_transitions(sweep, results, previous, now)
         schedule = DnsblSchedule.load()
         schedule.resolver = report.resolver[:200]
@@ -192,7 +228,14 @@ def _run_monitoring(sweep: DnsblSweep, config: ResolverConfig) -> None:
 
 def _store(sweep: DnsblSweep, report: Report, monitored: dict, previous: DnsblSweep | None = None) -> list[DnsblResult]:
     SweepZoneHealth.objects.bulk_create(
-        SweepZoneHealth(sweep=sweep, zone_id=z.spec.pk, zone_name=z.spec.zone, health=z.health, detail=z.detail[:300])
+        SweepZoneHealth(
+            sweep=sweep,
+            zone_id=z.spec.pk,
+            zone_name=z.spec.zone,
+            health=z.health,
+            detail=z.detail[:300],
+            ipv6=z.family == IPV6,
+        )
         for z in report.zones
     )
     settled_before: dict[tuple, str] = {}
@@ -231,8 +274,9 @@ def _update_health(sweep: DnsblSweep, report: Report, now: datetime) -> list[str
         zone = zones.get(judged.spec.pk)
         if zone is None:
             continue
-        before = zone.health
-        if before != judged.health and not (before == Health.UNCHECKED and judged.health == Health.HEALTHY):
+        ipv6 = judged.family == IPV6
+        before = zone.ipv6_health if ipv6 else zone.health
+        if before != judged.health and not (before in (Health.UNCHECKED, "") and judged.health == Health.HEALTHY):
             ListingChange.objects.create(
                 sweep=sweep,
                 zone=zone,
@@ -242,9 +286,14 @@ def _update_health(sweep: DnsblSweep, report: Report, now: datetime) -> list[str
                 meaning=judged.detail[:300],
                 changed_at=now,
             )
-            lines.append(f"{zone.name} ({zone.zone}): {Health(judged.health).label.lower()} - {judged.detail}")
-        zone.health, zone.health_detail, zone.health_checked_at = judged.health, judged.detail[:300], now
-        zone.save(update_fields=["health", "health_detail", "health_checked_at"])
+            which = " for IPv6" if ipv6 else ""
+            lines.append(f"{zone.name} ({zone.zone}){which}: {Health(judged.health).label.lower()} - {judged.detail}")
+        if ipv6:
+            zone.ipv6_health, zone.ipv6_health_detail = judged.health, judged.detail[:300]
+            zone.save(update_fields=["ipv6_health", "ipv6_health_detail"])
+        else:
+            zone.health, zone.health_detail, zone.health_checked_at = judged.health, judged.detail[:300], now
+            zone.save(update_fields=["health", "health_detail", "health_checked_at"])
     return lines
 
 
@@ -304,14 +353,14 @@ def suggest_addresses(domain: str, config: ResolverConfig) -> list[dict] | None:
     async def run() -> list[dict] | None:
         resolver = Resolver(config)
         try:
-            mx = await resolver.query(f"{domain}.", dns.rdatatype.MX)
+            mx = await resolver.query(f"{domain}.", MX)
             if mx.outcome not in DEFINITE:
                 return None  # a timeout or SERVFAIL says nothing about the domain: keep what we knew
             hosts = [r.split()[-1].rstrip(".") for r in mx.records] if mx.outcome == ANSWER else [domain]
             found: list[dict] = []
             failed = False
             for host in hosts:
-                for rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
+                for rdtype in (A, AAAA):
                     answer = await resolver.query(f"{host}.", rdtype)
                     failed = failed or answer.outcome not in DEFINITE
                     if answer.outcome == ANSWER:
@@ -324,7 +373,7 @@ def suggest_addresses(domain: str, config: ResolverConfig) -> list[dict] | None:
     with ThreadPoolExecutor(max_workers=1) as pool:
         try:
             return pool.submit(asyncio.run, run()).result()
-        except (OSError, ValueError, dns.exception.DNSException):
+        except (OSError, ValueError):
             log.warning("DNSBL: could not look up the mail records of %s", domain, exc_info=True)
             return None
 

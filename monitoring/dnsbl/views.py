@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 from accounts.audit import record
 from accounts.roles import requires
 from monitoring.dnsbl import report
-from monitoring.dnsbl.checker import expand_targets, unchecked
+from monitoring.dnsbl.checker import expand_targets
 from monitoring.dnsbl.forms import AddressForm, CheckForm, ScheduleForm, ZoneForm
 from monitoring.dnsbl.models import DnsblSchedule, DnsblSweep, DnsblZone, MonitoredAddress
 from monitoring.dnsbl.sweep import active_sweep, queue_sweep
@@ -131,7 +131,7 @@ def address_toggle(request: HttpRequest, pk: int) -> HttpResponse:
 
 @requires("manage_monitoring")
 def check_new(request: HttpRequest) -> HttpResponse:
-    form = CheckForm(request.POST or None)
+    form = CheckForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         zone_ids = [zone.pk for zone in form.cleaned_data["zones"]]
         sweep = queue_sweep(
@@ -150,14 +150,9 @@ def check_result(request: HttpRequest, pk: int) -> HttpResponse:
     sweep = _get_sweep_for_user(request, pk)
     if sweep.kind != DnsblSweep.Kind.CHECK:
         raise Http404
-    results = list(sweep.results.select_related("zone"))
     ctx = {
         "sweep": sweep,
-        "zone_health": sweep.zone_health.select_related("zone"),
-        "listed": [r for r in results if r.status == "listed"],
-        "others": [r for r in results if r.status not in ("listed", "clean")],
-        "clean_count": sum(1 for r in results if r.status == "clean"),
-        "unchecked": unchecked(expand_targets(sweep.targets), results) if sweep.state == "done" else "",
+        "verdict": report.check_verdict(sweep, expand_targets(sweep.targets)) if sweep.state == "done" else None,
         "legend": report.LEGEND,
     }
     return render(request, "dnsbl/check_result.html", ctx)

@@ -15,7 +15,7 @@ from functools import partial
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Avg, Max
+from django.db.models import Avg, Max, Subquery
 from django.utils import timezone
 
 from monitoring.serverload import emails
@@ -24,6 +24,7 @@ from monitoring.serverload.models import (
     LoadSample,
     LoadSettings,
     LoadThreshold,
+    MailSystemAlert,
     Metric,
 )
 from monitoring.status import StatusLine
@@ -185,39 +186,73 @@ def isp_report(alert: LoadAlert, now: datetime) -> str:
 
 
 def status_line() -> StatusLine:
-    """ "Server load" in plain words, from stored rows (four queries)."""
+    """ "Server load" in plain words, from stored rows (four queries): the worst of its parts.
+
+    The mail system down (its queue unreadable, its master process gone, a mail-path service silent) is
+    critical and comes first, whatever the load says; then load alerts, rising values, or "Normal".
+    Never command output: executives read this line too.
+    """
     line = partial(StatusLine, "Server load", url_name="serverload:dashboard", link_text="Load dashboard")
-    sample = LoadSample.objects.order_by("-taken_at").first()
+    down = list(MailSystemAlert.objects.filter(cleared_at__isnull=True).order_by("raised_at"))
+    status, text = _load_status()
+    if not down:
+        return line(status, text)
+    parts = [f"{a.title} down since {timezone.localtime(a.raised_at):%H:%M} ({a.detail})" for a in down]
+    also = "" if status == "ok" else f" Also: {text}"
+    return line("critical", "; ".join(parts) + "." + also)
+
+
+def _load_status() -> tuple[str, str]:
+    # The sample and the interval in one query (the status line is read on every home page).
+    interval_of = Subquery(LoadSettings.objects.values("sample_interval_seconds")[:1])
+    sample = LoadSample.objects.annotate(interval=interval_of).order_by("-taken_at").first()
     open_alerts = list(LoadAlert.objects.filter(cleared_at__isnull=True))
-    interval = LoadSettings.objects.values_list("sample_interval_seconds", flat=True).first() or 60
+    interval = (sample.interval if sample else None) or 60
     if sample is None:
-        return line("unknown", "No load sample yet: the worker and beat must be running.")
+        return "unknown", "No load sample yet: the worker and beat must be running."
     if timezone.now() - sample.taken_at > timedelta(seconds=max(3 * interval, 300)):
         when = timezone.localtime(sample.taken_at).strftime("%Y-%m-%d %H:%M")
-        return line("unknown", f"No load sample since {when}: is the worker running?")
+        return "unknown", f"No load sample since {when}: is the worker running?"
     if open_alerts:
         worst = max(open_alerts, key=lambda a: (a.level == "critical", a.peak))
         since = timezone.localtime(worst.above_since).strftime("%H:%M")
-        unit = " %" if worst.unit == "%" else " messages"
         others = f" and {len(open_alerts) - 1} more" if len(open_alerts) > 1 else ""
-        text = f"{worst.get_metric_display()} above {worst.warning_mark:.0f}{unit} since {since}{others}."
-        return line(worst.level, text)
+        text = f"{worst.get_metric_display()} above {worst.warning_mark:.0f}{_unit(worst.unit)} since {since}{others}."
+        return worst.level, text
     # Above a mark but not yet for long enough to raise an alert: not "normal", not an alert yet either.
     rising = list(LoadThreshold.objects.filter(enabled=True, above_since__isnull=False).order_by("above_since"))
     if rising:
         first = rising[0]
         since = timezone.localtime(first.above_since).strftime("%H:%M")
-        unit = " %" if first.unit == "%" else " messages"
         text = (
-            f"{first.get_metric_display()} above {first.warning:.0f}{unit} since {since}; an alert follows "
-            f"if it stays there for {first.duration_minutes} minutes."
+            f"{first.get_metric_display()} above {first.warning:.0f}{_unit(first.unit)} since {since}; an alert "
+            f"follows if it stays there for {first.duration_minutes} minutes."
         )
-        return line("warning", text)
+        return "warning", text
     parts = [f"CPU {sample.cpu:.0f} %", f"memory {sample.memory:.0f} %", f"fullest disk {sample.disk:.0f} %"]
     if sample.net_in_pct is not None:
         parts.append(f"download {sample.net_in_pct:.0f} % of the line")
+    if sample.queue_status == "error":
+        # Not "normal": the queue is unknown (the mail system may be down, or not set up on this machine).
+        return "warning", "The mail queue cannot be read: " + ", ".join(parts) + "."
     if sample.queue_status == "none":
         parts.append("no mail server found")
     elif sample.queue is not None:
-        parts.append(f"{sample.queue} message{'s' if sample.queue != 1 else ''} in the mail queue")
-    return line("ok", "Normal: " + ", ".join(parts) + ".")
+        queued = f"{sample.queue} message{'s' if sample.queue != 1 else ''} in the mail queue"
+        if sample.queue and sample.queue_oldest_age:
+            queued += f" (oldest {age_words(sample.queue_oldest_age)})"
+        parts.append(queued)
+    return "ok", "Normal: " + ", ".join(parts) + "."
+
+
+def _unit(unit: str) -> str:
+    return " %" if unit == "%" else f" {unit}"
+
+
+def age_words(seconds: float) -> str:
+    """3 min, 5 h, 2 days: how long a message has waited, in words."""
+    if seconds < 3600:
+        return f"{max(seconds // 60, 1):.0f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.0f} h"
+    return f"{seconds / 86400:.0f} days"

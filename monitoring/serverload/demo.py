@@ -32,7 +32,7 @@ def load() -> list[str]:
                 "disk": 61 + 2 * i / count, "disk_read": 2e6, "disk_write": 1e6,
                 "net_in": (30 + 20 * day) * 1e6, "net_out": (4 + 2 * day) * 1e6,
                 "net_in_pct": 30 + 20 * day, "net_out_pct": 20 + 10 * day,
-                "connections": 25 + 15 * day, "queue": 6 + 4 * day, "queue_deferred": 2.0,
+                "connections": 25 + 15 * day, "queue": 6 + 4 * day, "queue_deferred": 2.0, "deferred_age": 0.5,
             }  # fmt: skip
             values = {}
             for field in ROLLUP_FIELDS:

@@ -8,27 +8,40 @@ is a finding too: nothing here raises on a bad file.
 
 The first check on an installation takes the files as they are as the
 baseline; files that appear later under a watched pattern are "new" findings.
+
+No secret leaves the file: a path is read by checksum only when it is in the checksum-only list or
+its name says it holds credentials (``watchlist.is_secret_file``: ``sasl_passwd``, ``*.key``, ...);
+in "diff" mode the values of secret-looking settings are masked before the content is stored, so
+neither the database, nor a page, nor an email ever holds them (``drift_rules.mask_secrets``). A change
+that opens the server (an open relay, plain-text passwords) carries plain sentences in ``risks`` and
+is critical (``drift_rules.risks``).
 """
 
 from __future__ import annotations
 
 import difflib
-import glob
 import hashlib
 import logging
 import os
 import stat
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from fnmatch import fnmatch
 from functools import partial
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.audit import record
-from monitoring.serverload import emails
+from monitoring.serverload import drift_rules, emails
 from monitoring.serverload.models import DriftBaseline, DriftCheck, DriftFinding, LoadSettings
+from monitoring.serverload.watchlist import (
+    expand_pattern,
+    forbidden_reason,
+    is_secret_file,
+    postfix_maps,
+    watched_by,
+)
 from monitoring.status import StatusLine
 
 log = logging.getLogger(__name__)
@@ -42,7 +55,7 @@ Kind = DriftFinding.Kind
 @dataclass
 class FileState:
     path: str
-    status: str  # text | binary | huge | missing | unreadable
+    status: str  # text | binary | huge | checksum | missing | unreadable
     sha256: str = ""
     size: int = 0
     content: str = ""
@@ -55,25 +68,34 @@ class CheckResult:
     checked: list[str] = field(default_factory=list)
     new_findings: list[DriftFinding] = field(default_factory=list)
     baselined: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # patterns cut at DRIFT_MAX_FILES, paths refused
 
 
-def _is_glob(pattern: str) -> bool:
-    return any(char in pattern for char in "*?[")
-
-
-def expand(patterns: list[str]) -> list[str]:
+def expand(patterns: list[str], notes: list[str] | None = None) -> list[str]:
+    """The files the patterns name, each pattern cut at ``DRIFT_MAX_FILES`` and without the portal's own
+    secrets (the form refuses both; a file that appeared since, or a link, is caught here)."""
+    limit = settings.DRIFT_MAX_FILES
     paths: set[str] = set()
     for pattern in patterns:
-        paths.update(sorted(glob.glob(pattern)) if _is_glob(pattern) else [pattern])
+        found, more = expand_pattern(pattern, limit)
+        if more and notes is not None:
+            notes.append(f"{pattern} matches more than {limit} files: only the first {limit} are watched")
+        for path in found:
+            if reason := forbidden_reason(path):
+                if notes is not None:
+                    notes.append(f"{path} is not read: {reason}")
+                continue
+            paths.add(path)
     return sorted(paths)
 
 
-def watched_by(path: str, patterns: list[str]) -> bool:
-    return any(fnmatch(path, p) if _is_glob(p) else path == p for p in patterns)
+def checksum_only(path: str, checksum_patterns: list[str]) -> bool:
+    return is_secret_file(path) or watched_by(path, checksum_patterns)
 
 
-def read_file(path: str) -> FileState:
-    """The state of one file, never raising: text, binary, huge, missing or unreadable."""
+def read_file(path: str, checksum: bool = False) -> FileState:
+    """The state of one file, never raising: text (secrets masked), binary, huge, checksum (``checksum``:
+    its content is hashed and never kept), missing or unreadable."""
     try:
         info = os.stat(path)
     except FileNotFoundError:
@@ -98,6 +120,8 @@ def read_file(path: str) -> FileState:
     except OSError as exc:
         return FileState(path, "unreadable", error=exc.strerror or str(exc))
     sha = digest.hexdigest()
+    if checksum:
+        return FileState(path, "checksum", sha, size, error="checksum only: the content is not stored")
     if size > MAX_TEXT:
         return FileState(path, "huge", sha, size, error=f"{size:,} bytes: over 256 KiB, compared by checksum only")
     if b"\0" in head:
@@ -106,7 +130,8 @@ def read_file(path: str) -> FileState:
         text = bytes(head).decode("utf-8")
     except UnicodeDecodeError:
         return FileState(path, "binary", sha, size, error="not UTF-8 text: compared by checksum only")
-    return FileState(path, "text", sha, size, text)
+    # Masked before it goes anywhere: the stored baseline, the diff, the page and the email see only this.
+    return FileState(path, "text", sha, size, drift_rules.mask_secrets(text))
 
 
 def unified_diff(path: str, old: str, new: str) -> str:
@@ -129,7 +154,7 @@ def _finding_for(state: FileState, baseline: DriftBaseline | None, first_run: bo
         if state.status == "unreadable":
             return {"kind": Kind.UNREADABLE, "detail": state.error}
         if first_run:
-            if state.status in {"binary", "huge"}:
+            if state.status in {"binary", "huge"}:  # checksum-only by choice needs no note
                 return {"kind": state.status, "detail": state.error, **new}
             return None
         return {"kind": Kind.NEW, "detail": "a new file under a watched pattern", **new}
@@ -142,13 +167,10 @@ def _finding_for(state: FileState, baseline: DriftBaseline | None, first_run: bo
         return None
     if state.status == "text" and baseline.kind == DriftBaseline.Kind.TEXT:
         diff = unified_diff(state.path, baseline.content, state.content)
-        return {
-            "kind": Kind.CHANGED,
-            "detail": "the content differs from the approved baseline",
-            "diff": diff,
-            **old,
-            **new,
-        }
+        detail = "the content differs from the approved baseline"
+        if not diff:
+            detail = "only values hidden as secrets changed (passwords, keys): the diff shows none of them"
+        return {"kind": Kind.CHANGED, "detail": detail, "diff": diff, **old, **new}
     return {
         "kind": Kind.CHANGED,
         "detail": f"the checksum changed ({state.error or 'no text to compare'})",
@@ -160,19 +182,34 @@ def _finding_for(state: FileState, baseline: DriftBaseline | None, first_run: bo
 def run_check(check: DriftCheck, now: datetime | None = None) -> CheckResult:
     """Compare every watched file with its baseline; record findings on ``check``."""
     now = now or timezone.now()
-    patterns = LoadSettings.load().watched_patterns()
+    settings_row = LoadSettings.load()
+    patterns, checksum_patterns = settings_row.watched_patterns(), settings_row.checksum_patterns()
     baselines = {b.path: b for b in DriftBaseline.objects.all()}
     first_run = not baselines and not DriftCheck.objects.filter(status=DriftCheck.Status.DONE).exists()
-    paths = sorted(set(expand(patterns)) | {path for path in baselines if watched_by(path, patterns)})
-    open_findings = {f.path: f for f in DriftFinding.objects.filter(resolved_at__isnull=True)}
     result = CheckResult(check)
-    for path in paths:
-        state = read_file(path)
+    states = {path: read_file(path, checksum_only(path, checksum_patterns)) for path in expand(patterns, result.notes)}
+    # The map files main.cf names (virtual, transport, sasl_passwd...) are part of Postfix's configuration.
+    maps = {m for s in states.values() if s.path.endswith("/main.cf") and s.content for m in postfix_maps(s.content)}
+    for path in sorted(maps - set(states)):
+        if not forbidden_reason(path):
+            states[path] = read_file(path, checksum_only(path, checksum_patterns))
+    watched = set(states) | set(maps)
+    for path in baselines:
+        if path not in states and (watched_by(path, patterns) or path in watched):
+            states[path] = read_file(path, checksum_only(path, checksum_patterns))
+    context = _dovecot_context(states.values())
+    local = drift_rules.local_networks()
+    open_findings = {f.path: f for f in DriftFinding.objects.filter(resolved_at__isnull=True)}
+    for path in sorted(states):
+        state = states[path]
         result.checked.append(path)
         found = _finding_for(state, baselines.get(path), first_run)
+        if found is not None and state.status == "text":
+            before = baselines[path].content if path in baselines else ""
+            found["risks"] = "\n".join(drift_rules.risks(path, before, state.content, context, local))
         existing = open_findings.get(path)
         with transaction.atomic():
-            if first_run and state.status in {"text", "binary", "huge"} and path not in baselines:
+            if first_run and state.status in {"text", "binary", "huge", "checksum"} and path not in baselines:
                 DriftBaseline.objects.create(
                     path=path, kind=state.status, sha256=state.sha256, size=state.size,
                     content=state.content, note="First check: the files as they were.",
@@ -201,6 +238,15 @@ def run_check(check: DriftCheck, now: datetime | None = None) -> CheckResult:
         if result.new_findings:
             emails.send_drift_findings(check, list(check.findings.all()), diff_stats)
     return result
+
+
+def _dovecot_context(states) -> dict[str, str]:
+    """Dovecot's settings across its watched files (dovecot.conf, then conf.d in order): what TLS it asks for."""
+    merged: dict[str, str] = {}
+    for state in sorted(states, key=lambda s: s.path):
+        if "dovecot" in state.path and state.status == "text":
+            merged.update(drift_rules.settings_of(state.content))
+    return merged
 
 
 # --- Scheduling and requests -----------------------------------------------------------------------
@@ -286,6 +332,20 @@ def approve(finding: DriftFinding, user, note: str, request=None) -> None:
         )
 
 
+def approve_many(findings: list[DriftFinding], user, note: str, request=None) -> tuple[list[str], list[str]]:
+    """Approve several findings with one reason (e.g. the 14 new files a new glob found). Each is approved
+    and audited on its own, as ``approve`` does; returns (approved paths, "path: why not" for the others)."""
+    approved, refused = [], []
+    for finding in findings:
+        try:
+            approve(finding, user, note, request)
+        except CannotApprove as exc:
+            refused.append(f"{finding.path}: {exc}")
+        else:
+            approved.append(finding.path)
+    return approved, refused
+
+
 # --- Email -----------------------------------------------------------------------------------
 
 
@@ -301,14 +361,17 @@ def diff_stats(diff: str) -> tuple[int, int]:
 def status_line() -> StatusLine:
     """ "Configuration" in plain words, from stored rows (three queries)."""
     line = partial(StatusLine, "Configuration", url_name="serverload:drift", link_text="Configuration drift")
-    findings = list(DriftFinding.objects.filter(resolved_at__isnull=True).values_list("kind", "found_at"))
+    findings = list(DriftFinding.objects.filter(resolved_at__isnull=True).values_list("kind", "found_at", "risks"))
     last = DriftCheck.objects.filter(status=DriftCheck.Status.DONE).order_by("-finished_at").first()
     watched = DriftBaseline.objects.count()
     if findings:
-        serious = any(kind in {Kind.CHANGED, Kind.MISSING, Kind.UNREADABLE} for kind, _ in findings)
-        since = timezone.localtime(min(found for _, found in findings)).strftime("%Y-%m-%d %H:%M")
+        serious = any(kind in {Kind.CHANGED, Kind.MISSING, Kind.UNREADABLE} or risks for kind, _, risks in findings)
+        since = timezone.localtime(min(found for _, found, _ in findings)).strftime("%Y-%m-%d %H:%M")
         count = len(findings)
         text = f"{count} configuration file{'s' if count != 1 else ''} not as approved (since {since})."
+        risky = sum(1 for *_, risks in findings if risks)
+        if risky:
+            text += f" {risky} of them open{'s' if risky == 1 else ''} the server (e.g. to relaying): check now."
         return line("critical" if serious else "warning", text)
     if last is None:
         return line("unknown", "Not checked yet.")

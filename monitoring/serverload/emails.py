@@ -20,11 +20,25 @@ def send_load_cleared(alert) -> list:
     return alert_it("monitoring-load-cleared", key, alert.level, _alert_context(alert))
 
 
+def send_mail_down(alert) -> list:
+    """Once per mail-system alert: the mail system or a mail-path service is down (always critical)."""
+    context = {"alert": alert, "url": absolute_url("serverload:dashboard")}
+    return alert_it("monitoring-mail-down", f"serverload.mail-down:{alert.pk}", "critical", context)
+
+
+def send_mail_back(alert) -> list:
+    """Once per mail-system alert, when it clears."""
+    context = {"alert": alert, "url": absolute_url("serverload:dashboard")}
+    return alert_it("monitoring-mail-back", f"serverload.mail-back:{alert.pk}", "critical", context)
+
+
 def send_drift_findings(check, findings: list, diff_stats) -> list:
-    """One per check that found something new. Diffs stay in the portal: config files may hold secrets."""
+    """One per check that found something new. Diffs stay in the portal: config files may hold secrets.
+    Critical when a finding opens the server (risky-change rules), else a warning."""
     rows = [
         {"finding": f, "stats": diff_stats(f.diff), "url": absolute_url("serverload:drift_finding", f.pk)}
         for f in findings
     ]
     context = {"check": check, "rows": rows, "url": absolute_url("serverload:drift")}
-    return alert_it("monitoring-drift-findings", f"serverload.drift:{check.pk}", "warning", context)
+    severity = "critical" if any(f.risks for f in findings) else "warning"
+    return alert_it("monitoring-drift-findings", f"serverload.drift:{check.pk}", severity, context)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import shlex
+import os
 
 from django import forms
+from django.conf import settings
 
-from monitoring.serverload.models import LoadSettings, LoadThreshold
+from monitoring.serverload.models import DriftFinding, LoadSettings, LoadThreshold
+from monitoring.serverload.sampling import QUEUE_PROGRAMS
+from monitoring.serverload.watchlist import expand_pattern, forbidden_reason, is_glob
 
 
 class LoadSettingsForm(forms.ModelForm):
@@ -18,8 +21,10 @@ class LoadSettingsForm(forms.ModelForm):
             "line_upload_mbps",
             "line_interfaces",
             "watched_mounts",
-            "queue_command",
+            "mail_system",
+            "mail_binary",
             "watched_files",
+            "checksum_files",
             "drift_check_interval_hours",
         ]
         labels = {
@@ -28,13 +33,16 @@ class LoadSettingsForm(forms.ModelForm):
             "line_upload_mbps": "Line upload capacity (Mbit/s)",
             "line_interfaces": "Interfaces on the line",
             "watched_mounts": "Watched folders (disk space)",
-            "queue_command": "Mail queue command",
-            "watched_files": "Watched configuration files",
+            "mail_system": "Mail system",
+            "mail_binary": "Path of its queue program (optional)",
+            "watched_files": "Watched configuration files (with a diff)",
+            "checksum_files": "Watched files compared by checksum only",
             "drift_check_interval_hours": "Check configuration every (hours)",
         }
         widgets = {
             "watched_mounts": forms.Textarea(attrs={"rows": 3}),
             "watched_files": forms.Textarea(attrs={"rows": 7}),
+            "checksum_files": forms.Textarea(attrs={"rows": 3}),
         }
 
     def clean_sample_interval_seconds(self) -> int:
@@ -70,21 +78,52 @@ class LoadSettingsForm(forms.ModelForm):
             raise forms.ValidationError("Watch at least one folder, e.g. /")
         return "\n".join(lines)
 
-    def clean_watched_files(self) -> str:
-        lines = [line.strip() for line in self.cleaned_data["watched_files"].splitlines() if line.strip()]
+    def _clean_patterns(self, name: str) -> str:
+        lines = [line.strip() for line in self.cleaned_data[name].splitlines() if line.strip()]
         relative = [line for line in lines if not line.startswith("/")]
         if relative:
             raise forms.ValidationError(f"Use absolute paths (starting with /): {', '.join(relative)}")
         if len(lines) > 200:
             raise forms.ValidationError("Watch at most 200 files or patterns.")
+        limit = settings.DRIFT_MAX_FILES
+        errors = []
+        for line in lines:
+            # The portal's own secrets are never read into the database or shown (issue 14).
+            if reason := forbidden_reason(line):
+                errors.append(f"{line}: {reason}")
+                continue
+            if not is_glob(line):
+                continue
+            paths, more = expand_pattern(line, limit)
+            if more:
+                errors.append(
+                    f"{line} matches more than {limit:,} files; a pattern may match at most {limit:,}"
+                    " (narrow it, e.g. /etc/postfix/*.cf)"
+                )
+            errors.extend(f"{line} matches {path}: {reason}" for path in paths if (reason := forbidden_reason(path)))
+        if errors:
+            raise forms.ValidationError(errors[:10])
         return "\n".join(lines)
 
-    def clean_queue_command(self) -> str:
-        value = self.cleaned_data["queue_command"].strip()
-        try:
-            shlex.split(value)
-        except ValueError as exc:
-            raise forms.ValidationError(f"The command cannot be read: {exc}.") from None
+    def clean_watched_files(self) -> str:
+        return self._clean_patterns("watched_files")
+
+    def clean_checksum_files(self) -> str:
+        return self._clean_patterns("checksum_files")
+
+    def clean_mail_binary(self) -> str:
+        value = self.cleaned_data["mail_binary"].strip()
+        system = self.cleaned_data.get("mail_system")
+        if not value:
+            return ""
+        if system not in QUEUE_PROGRAMS:
+            raise forms.ValidationError("Choose Postfix or Exim to give the path of its queue program.")
+        programs = QUEUE_PROGRAMS[system][0]
+        if not os.path.isabs(value) or os.path.normpath(value) != value:
+            raise forms.ValidationError("Give an absolute path without . or .. parts, e.g. /usr/sbin/postqueue.")
+        if os.path.basename(value) not in programs:
+            # Only the mail system's own queue program is ever run, with fixed arguments.
+            raise forms.ValidationError(f"The program must be {' or '.join(programs)} (e.g. /usr/sbin/{programs[0]}).")
         return value
 
 
@@ -127,3 +166,13 @@ class ApproveBaselineForm(forms.Form):
         if len(note) < 5:
             raise forms.ValidationError("Write a short reason (at least 5 characters).")
         return note
+
+
+class ApproveManyForm(ApproveBaselineForm):
+    """Several open findings approved with one reason (a new glob's new files, one patch's changes)."""
+
+    findings = forms.ModelMultipleChoiceField(
+        queryset=DriftFinding.objects.filter(resolved_at__isnull=True),
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "Tick the findings to approve."},
+    )

@@ -28,17 +28,20 @@ __all__ = [
     "LoadSettings",
     "LoadState",
     "LoadThreshold",
+    "MailSystemAlert",
 ]
 
 MAIL_PORTS = (25, 465, 587, 110, 143, 993, 995)
 
+# The Debian starter list: Postfix, Dovecot (its real settings live in conf.d), the spam filter when present.
+# The map files main.cf names (hash:/etc/postfix/virtual, ...) are watched with it (drift.postfix_maps).
 DRIFT_DEFAULT_FILES = "\n".join(
     [
-        "/etc/postfix/main.cf",
-        "/etc/postfix/master.cf",
+        "/etc/postfix/*.cf",
         "/etc/dovecot/dovecot.conf",
+        "/etc/dovecot/conf.d/*.conf",
         "/etc/spamassassin/local.cf",
-        "/etc/rspamd/local.d/*.conf",
+        "/etc/rspamd/local.d/*",
         "/etc/mailname",
     ]
 )
@@ -59,6 +62,7 @@ ROLLUP_FIELDS = (
     "connections",
     "queue",
     "queue_deferred",
+    "deferred_age",
 )
 
 
@@ -71,8 +75,11 @@ class Metric(models.TextChoices):
     NET_IN = "net_in_pct", "Download (share of the line)"
     NET_OUT = "net_out_pct", "Upload (share of the line)"
     QUEUE = "queue", "Mail queue"
+    DEFERRED_AGE = "deferred_age", "Oldest deferred message"
 
 
+# Metrics not in percent, and their unit.
+UNITS = {Metric.QUEUE.value: "messages", Metric.DEFERRED_AGE.value: "hours"}
 BANDWIDTH_METRICS = {Metric.NET_IN.value, Metric.NET_OUT.value}
 
 
@@ -105,16 +112,41 @@ class LoadSettings(Singleton):
     watched_mounts = models.TextField(
         default=_default_mounts, help_text="Folders whose disk is watched, one per line (missing ones are skipped)."
     )
-    queue_command = models.CharField(
+
+    class MailSystem(models.TextChoices):
+        AUTO = "auto", "Found automatically (Postfix, else Exim)"
+        POSTFIX = "postfix", "Postfix"
+        EXIM = "exim", "Exim"
+        NONE = "none", "None on this server"
+
+    # The worker runs the mail system's own queue program with fixed arguments, without a shell
+    # (sampling.queue_command): nothing typed on a web page becomes a command line.
+    mail_system = models.CharField(
+        max_length=10,
+        choices=MailSystem.choices,
+        default=MailSystem.AUTO,
+        help_text="The mail server whose queue and processes are watched.",
+    )
+    mail_binary = models.CharField(
         max_length=300,
         blank=True,
-        help_text="Command printing the mail queue, e.g. <code>postqueue -j</code> or <code>exim -bpc</code> "
-        "(blank: found automatically).",
+        help_text="Only if it is not where Debian puts it: the absolute path of <code>postqueue</code> (Postfix) "
+        "or <code>exim</code> / <code>exim4</code> (Exim).",
     )
+    # A free-text queue command from before the list above that its migration could not map (shown once
+    # on the settings page; cleared when the settings are saved). Never run.
+    unmapped_queue_command = models.CharField(max_length=300, blank=True)
     watched_files = models.TextField(
         default=DRIFT_DEFAULT_FILES,
-        help_text="Configuration files compared with their approved baseline, one per line; globs such as "
-        "<code>/etc/rspamd/local.d/*.conf</code> are allowed.",
+        help_text="Configuration files compared with their approved baseline, with a diff, one per line; globs "
+        "such as <code>/etc/dovecot/conf.d/*.conf</code> are allowed. Known secret files are compared by "
+        "checksum only wherever they are listed.",
+    )
+    checksum_files = models.TextField(
+        blank=True,
+        default="",
+        help_text="Files compared by checksum only (their content is never stored or shown), one per line; "
+        "globs allowed.",
     )
     drift_check_interval_hours = models.PositiveIntegerField(
         default=6, help_text="How often configuration files are checked (1 to 168 hours)."
@@ -139,7 +171,14 @@ class LoadSettings(Singleton):
         return [name.strip() for name in self.line_interfaces.split(",") if name.strip()]
 
     def watched_patterns(self) -> list[str]:
+        """Every watched pattern, diff and checksum-only ones."""
+        return list(dict.fromkeys(self.diff_patterns() + self.checksum_patterns()))
+
+    def diff_patterns(self) -> list[str]:
         return [line.strip() for line in self.watched_files.splitlines() if line.strip()]
+
+    def checksum_patterns(self) -> list[str]:
+        return [line.strip() for line in self.checksum_files.splitlines() if line.strip()]
 
 
 class LoadState(Singleton):
@@ -189,6 +228,11 @@ class LoadSample(models.Model):
     queue_active = models.PositiveIntegerField(null=True, blank=True)
     queue_deferred = models.PositiveIntegerField(null=True, blank=True)
     queue_hold = models.PositiveIntegerField(null=True, blank=True)
+    queue_oldest_age = models.FloatField(null=True, blank=True, help_text="seconds since the oldest message arrived")
+    deferred_age = models.FloatField(null=True, blank=True, help_text="hours since the oldest deferred message arrived")
+    deferral_reasons = models.JSONField(default=list, blank=True)  # [[reason, count], ...] most common first
+    # What is wrong with the mail system in plain words (empty: nothing): queue unreadable, master gone.
+    mail_problems = models.JSONField(default=list, blank=True)
 
     class Meta:
         db_table = "monitoring_loadsample"
@@ -242,6 +286,8 @@ class LoadRollup(models.Model):
     queue_max = models.FloatField(null=True)
     queue_deferred_avg = models.FloatField(null=True)
     queue_deferred_max = models.FloatField(null=True)
+    deferred_age_avg = models.FloatField(null=True)
+    deferred_age_max = models.FloatField(null=True)
 
     class Meta:
         db_table = "monitoring_loadrollup"
@@ -275,7 +321,7 @@ class LoadThreshold(models.Model):
 
     @property
     def unit(self) -> str:
-        return "messages" if self.metric == Metric.QUEUE else "%"
+        return UNITS.get(self.metric, "%")
 
     @property
     def duration(self) -> timedelta:
@@ -295,6 +341,8 @@ class LoadThreshold(models.Model):
     def defaults(cls) -> dict[str, dict]:
         marks = {metric.value: {"warning": 80, "critical": 90, "clear": 70} for metric in Metric}
         marks[Metric.QUEUE.value] = {"warning": 200, "critical": 1000, "clear": 100}
+        # Hours: a message deferred for 4 hours is stuck (Postfix gives up after 5 days); 2 h clears it.
+        marks[Metric.DEFERRED_AGE.value] = {"warning": 4, "critical": 24, "clear": 2}
         return marks
 
     @classmethod
@@ -351,11 +399,52 @@ class LoadAlert(models.Model):
 
     @property
     def unit(self) -> str:
-        return "messages" if self.metric == Metric.QUEUE else "%"
+        return UNITS.get(self.metric, "%")
 
     @property
     def is_bandwidth(self) -> bool:
         return self.metric in BANDWIDTH_METRICS
+
+    @property
+    def is_queue(self) -> bool:
+        return self.metric in (Metric.QUEUE, Metric.DEFERRED_AGE)
+
+    def queue_facts(self) -> LoadSample | None:
+        """The latest sample, for a queue alert's oldest message and most common deferral reasons."""
+        return LoadSample.objects.filter(queue_status="ok").order_by("-taken_at").first() if self.is_queue else None
+
+
+class MailSystemAlert(models.Model):
+    """One episode of the mail system being down: its queue unreadable or its master process gone (key
+    ``mail_system``), or a mail-path service that stopped reporting its heartbeat (``service:<name>``).
+
+    Raised at the first sample that finds it, cleared at the first that does not; each is one alert through
+    the outbox (``emails.send_mail_down`` / ``send_mail_back``, keyed by the row). ``detail`` is plain words
+    anyone may read (home page, executive summary); ``error`` is what the worker saw (IT staff only).
+    """
+
+    key = models.CharField(max_length=60)
+    title = models.CharField(max_length=100)  # "Mail system", "App-password verifier (mail_auth)"
+    detail = models.CharField(max_length=300)
+    error = models.CharField(max_length=300, blank=True)
+    raised_at = models.DateTimeField(db_index=True)
+    cleared_at = models.DateTimeField(null=True, blank=True)
+    clear_reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-raised_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["key"], condition=models.Q(cleared_at__isnull=True), name="mail_system_alert_one_open_per_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} down at {self.raised_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.cleared_at is None
 
 
 class DriftBaseline(models.Model):
@@ -365,6 +454,7 @@ class DriftBaseline(models.Model):
         TEXT = "text", "Text"
         BINARY = "binary", "Binary (checksum only)"
         HUGE = "huge", "Over 256 KiB (checksum only)"
+        CHECKSUM = "checksum", "Checksum only (may hold secrets)"
 
     path = models.CharField(max_length=1000, unique=True)
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.TEXT)
@@ -433,6 +523,9 @@ class DriftFinding(models.Model):
     new_size = models.PositiveBigIntegerField(null=True, blank=True)
     new_content = models.TextField(blank=True)
     diff = models.TextField(blank=True)
+    # Plain sentences, one per line, for a change that opens the server (drift_rules); such a finding is
+    # critical and says so on every page and in the email.
+    risks = models.TextField(blank=True)
     found_at = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField(default=timezone.now)
     resolved_at = models.DateTimeField(null=True, blank=True)
@@ -460,4 +553,8 @@ class DriftFinding(models.Model):
 
     @property
     def severity(self) -> str:
-        return "critical" if self.kind in {self.Kind.CHANGED, self.Kind.MISSING, self.Kind.UNREADABLE} else "warning"
+        serious = {self.Kind.CHANGED, self.Kind.MISSING, self.Kind.UNREADABLE}
+        return "critical" if self.risks or self.kind in serious else "warning"
+
+    def risk_list(self) -> list[str]:
+        return [line for line in self.risks.splitlines() if line.strip()]

@@ -13,12 +13,12 @@ import json
 import logging
 import os
 import re
-import shlex
 import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import psutil
@@ -54,6 +54,8 @@ AMBIGUOUS_NAMES = {
     "local", "lmtp", "showq", "proxymap", "verify", "scache", "postscreen", "dnsblog", "tlsproxy", "virtual",
     "imap", "imap-login", "pop3", "pop3-login", "auth", "config", "log", "stats", "managesieve",
     "managesieve-login", "submission", "submission-login", "indexer", "indexer-worker", "dict", "quota-status",
+    "postlogd", "discard", "error", "flush", "pipe", "spawn", "qmqpd", "oqmgr", "nqmgr", "imap-hibernate",
+    "replicator", "aggregator", "director", "doveadm-server",
 }  # fmt: skip
 EXE_FOLDERS = {"/postfix/": "Postfix", "/dovecot/": "Dovecot"}
 
@@ -81,15 +83,84 @@ def line_interfaces(names: list[str], configured: list[str]) -> list[str]:
     return [name for name in names if not name.startswith(VIRTUAL_INTERFACE_PREFIXES)]
 
 
-def mail_daemon(name: str, exe: str | None) -> str | None:
-    """The mail program a process belongs to, or None."""
+def mail_daemon(name: str, exe: str | None, cmdline: str = "") -> str | None:
+    """The mail program a process belongs to by its own name, executable or command line, or None.
+
+    ``exe`` is refused for other users' processes unless the worker is root; the command line is not
+    (``/usr/lib/postfix/sbin/master -w``, ``dovecot/auth``), and a child with neither (Postfix's
+    ``qmgr -l -t unix -u``) is decided by its parent in ``identify``.
+    """
     if name in MAIL_DAEMONS:
         return MAIL_DAEMONS[name]
-    if name in AMBIGUOUS_NAMES and exe:
-        for folder, label in EXE_FOLDERS.items():
-            if folder in exe:
-                return label
+    if name in AMBIGUOUS_NAMES:
+        for text in (exe or "", cmdline):
+            for folder, label in EXE_FOLDERS.items():
+                if folder in text:
+                    return label
+        if cmdline.startswith("dovecot/"):
+            return "Dovecot"
     return None
+
+
+# The process that runs the others: when it is gone, the mail system is down.
+MAIN_PROCESS = {"Postfix": "master", "Dovecot": "dovecot", "Exim": "exim4"}
+
+
+@dataclass
+class ProcessInfo:
+    pid: int
+    name: str
+    ppid: int = 0
+    cmdline: str = ""
+    exe: str | None = None
+
+
+def identify(processes: list[ProcessInfo]) -> dict[int, str]:
+    """pid -> mail program, by name, executable and command line, then by parent: a child of Postfix's
+    master or of Dovecot with a short name (``qmgr``, ``auth``) belongs to its parent's program."""
+    labels = {p.pid: label for p in processes if (label := mail_daemon(p.name, p.exe, p.cmdline))}
+    for process in processes:
+        if process.pid not in labels and process.name in AMBIGUOUS_NAMES:
+            parent = labels.get(process.ppid)
+            if parent in EXE_FOLDERS.values():
+                labels[process.pid] = parent
+    return labels
+
+
+def _process_info(pid: int, name: str) -> ProcessInfo:
+    """Parent, command line and (when allowed) executable of a process, from /proc: all but the executable
+    are readable for every user's processes."""
+    info = ProcessInfo(pid, name)
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as stat:
+            info.ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            info.cmdline = cmdline.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()
+    except (OSError, ValueError, IndexError):
+        pass  # the process ended meanwhile: its name is all we know
+    try:
+        info.exe = os.readlink(f"/proc/{pid}/exe")
+    except OSError:
+        info.exe = None  # another user's process and the worker is not root: not needed
+    return info
+
+
+def mail_processes() -> list[ProcessInfo]:
+    """The processes whose name may belong to a mail program, with what ``identify`` needs."""
+    if not sys.platform.startswith("linux"):
+        found = []
+        for p in psutil.process_iter(["name", "ppid", "cmdline"]):
+            if p.info["name"] in WATCHED_NAMES.values():
+                try:
+                    exe = p.exe()
+                except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
+                    exe = None
+                cmdline = " ".join(p.info["cmdline"] or [])
+                found.append(ProcessInfo(p.pid, p.info["name"], p.info["ppid"] or 0, cmdline, exe))
+        return found
+    return [
+        _process_info(pid, WATCHED_NAMES[short[:15]]) for pid, short in process_names() if short[:15] in WATCHED_NAMES
+    ]
 
 
 # Linux keeps 15 characters of a process name (/proc/<pid>/comm): look names up by that prefix.
@@ -118,19 +189,16 @@ def read_counters(settings: LoadSettings) -> dict:
     nics = psutil.net_io_counters(pernic=True)
     disk = psutil.disk_io_counters(perdisk=False)
     processes: dict[str, dict] = {}
-    for pid, short in process_names():
-        name = WATCHED_NAMES.get(short[:15])
-        if name is None:
-            continue
+    candidates = mail_processes()
+    names = {p.pid: p.name for p in candidates}
+    for pid, label in identify(candidates).items():
         try:
             proc = psutil.Process(pid)
-            label = mail_daemon(name, proc.exe() if name in AMBIGUOUS_NAMES else None)
-            if label is None:
-                continue
-            with proc.oneshot():
+            with proc.oneshot():  # /proc/<pid>/stat and statm: readable for other users' processes too
                 cpu = proc.cpu_times()
-                processes[str(proc.pid)] = {
+                processes[str(pid)] = {
                     "label": label,
+                    "main": names[pid] == MAIN_PROCESS.get(label),
                     "created": proc.create_time(),
                     "cpu": cpu.user + cpu.system,
                     "rss": proc.memory_info().rss,
@@ -195,8 +263,11 @@ def process_figures(previous: dict, current: dict, seconds: float, cores: int) -
         before = old.get(pid)
         # A process started since the last reading used all of its CPU time in this interval.
         base = before["cpu"] if before and before["created"] == proc["created"] else 0.0
-        group = groups.setdefault(proc["label"], {"name": proc["label"], "count": 0, "cpu": 0.0, "rss": 0})
+        group = groups.setdefault(
+            proc["label"], {"name": proc["label"], "count": 0, "cpu": 0.0, "rss": 0, "main": False}
+        )
         group["count"] += 1
+        group["main"] = group["main"] or proc.get("main", False)
         group["cpu"] += max(proc["cpu"] - base, 0.0) / seconds / cores * 100
         group["rss"] += proc["rss"]
     for group in groups.values():
@@ -229,7 +300,19 @@ TCP_STATES = {
 _HEX_PORTS = "|".join(f"{port:04X}" for port in MAIL_PORTS)
 # A line of /proc/net/tcp{,6}: "  12: 0100007F:024B 0100007F:A1B2 01 ..." (local, remote, state, in hex).
 _LOCAL_MAIL_PORT = re.compile(rf"^\s*\d+: [0-9A-F]+:({_HEX_PORTS}) [0-9A-F]+:([0-9A-F]{{4}}) ([0-9A-F]{{2}}) ", re.M)
-_REMOTE_SMTP = re.compile(r"^\s*\d+: [0-9A-F]+:([0-9A-F]{4}) [0-9A-F]+:(0019) ([0-9A-F]{2}) ", re.M)
+_REMOTE_SMTP = re.compile(r"^\s*\d+: [0-9A-F]+:([0-9A-F]{4}) ([0-9A-F]+):(0019) ([0-9A-F]{2}) ", re.M)
+
+
+def _loopback_hex(address: str) -> bool:
+    """A /proc/net/tcp{,6} remote address (hex, 32-bit words in host order, little-endian here) in
+    127.0.0.0/8, ::1 or ::ffff:127.0.0.0/104: the portal or a local program talking to itself."""
+    if len(address) == 8:
+        return address[6:8] == "7F"
+    if len(address) == 32:
+        return address == "00000000000000000000000001000000" or (
+            address[:16] == "0" * 16 and address[16:24] == "FFFF0000" and address[30:32] == "7F"
+        )
+    return False
 
 
 def _tcp_from_proc() -> list[tuple[int, int, str]] | None:
@@ -251,9 +334,12 @@ def _tcp_from_proc() -> list[tuple[int, int, str]] | None:
             return None
         except OSError:
             return None
-        for pattern in (_LOCAL_MAIL_PORT, _REMOTE_SMTP):
-            for match in pattern.finditer(text):
-                local, remote, state = match.groups()
+        for match in _LOCAL_MAIL_PORT.finditer(text):
+            local, remote, state = match.groups()
+            found[(name, match.start())] = (int(local, 16), int(remote, 16), TCP_STATES.get(state, state))
+        for match in _REMOTE_SMTP.finditer(text):
+            local, address, remote, state = match.groups()
+            if not _loopback_hex(address):  # the portal's own mail to the local server is not "outgoing"
                 found[(name, match.start())] = (int(local, 16), int(remote, 16), TCP_STATES.get(state, state))
     return list(found.values())
 
@@ -263,7 +349,24 @@ def _tcp_from_psutil() -> list[tuple[int, int, str]]:
         connections = psutil.net_connections(kind="tcp")
     except (psutil.AccessDenied, OSError):
         return []
-    return [(c.laddr.port if c.laddr else 0, c.raddr.port if c.raddr else 0, c.status) for c in connections]
+    rows = []
+    for c in connections:
+        local, remote = c.laddr.port if c.laddr else 0, c.raddr.port if c.raddr else 0
+        if remote == 25 and local not in MAIL_PORTS and _is_loopback(c.raddr.ip):
+            continue  # the portal's own mail to the local server is not "outgoing"
+        rows.append((local, remote, c.status))
+    return rows
+
+
+def _is_loopback(address: str) -> bool:
+    import ipaddress
+
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return (mapped or ip).is_loopback
 
 
 def connection_figures() -> tuple[int, dict[str, dict[str, int]]]:
@@ -297,24 +400,47 @@ class QueueReading:
     hold: int | None = None
     error: str = ""
     server: str = ""
+    oldest_age: float | None = None  # seconds since the oldest message arrived
+    deferred_age: float | None = None  # hours since the oldest deferred message arrived
+    reasons: list[list] = field(default_factory=list)  # [[deferral reason, recipients], ...] most common first
 
 
-def queue_command(settings: LoadSettings) -> list[str] | None:
-    """The configured command, else ``postqueue -j`` (Postfix) or ``exim -bpc`` where installed."""
-    if settings.queue_command.strip():
-        return shlex.split(settings.queue_command)
-    extra = "/usr/sbin:/usr/local/sbin:/sbin"
-    path = f"{os.environ.get('PATH', '')}:{extra}"
-    if found := shutil.which("postqueue", path=path):
-        return [found, "-j"]
-    for name in ("exim", "exim4"):
-        if found := shutil.which(name, path=path):
-            return [found, "-bpc"]
+# The queue programs and their fixed arguments: nothing from a web form reaches a command line but the
+# path of one of these programs (checked by the settings form and again here).
+QUEUE_PROGRAMS = {"postfix": (("postqueue",), ["-j"]), "exim": (("exim", "exim4"), ["-bpc"])}
+SEARCH_PATH = "/usr/sbin:/usr/local/sbin:/sbin:/usr/bin:/usr/local/bin:/bin"
+
+
+def queue_command(settings: LoadSettings) -> tuple[str, list[str]] | None:
+    """(mail system, argv) for the configured mail system, or the one found (auto); None: no mail server."""
+    system = settings.mail_system
+    if system == LoadSettings.MailSystem.NONE:
+        return None
+    systems = ["postfix", "exim"] if system == LoadSettings.MailSystem.AUTO else [system]
+    for name in systems:
+        programs, arguments = QUEUE_PROGRAMS[name]
+        binary = settings.mail_binary.strip()
+        if binary and system != LoadSettings.MailSystem.AUTO:
+            if os.path.isabs(binary) and os.path.basename(binary) in programs:
+                return name, [os.path.normpath(binary), *arguments]
+            continue  # refused by the form too: never run another program
+        for program in programs:
+            if found := shutil.which(program, path=f"{os.environ.get('PATH', '')}:{SEARCH_PATH}"):
+                return name, [found, *arguments]
+    if system != LoadSettings.MailSystem.AUTO:
+        return system, [settings.mail_binary.strip() or QUEUE_PROGRAMS[system][0][0], *QUEUE_PROGRAMS[system][1]]
     return None
 
 
-def parse_queue_output(text: str) -> QueueReading:
+def normalise_reason(reason: str) -> str:
+    """A deferral reason without the host and address that vary between recipients of one cause."""
+    reason = re.sub(r"\S+\[[0-9A-Fa-f:.]+\](:\d+)?", "<host>", reason.strip())
+    return " ".join(reason.split())[:200]
+
+
+def parse_queue_output(text: str, now: float | None = None) -> QueueReading:
     """Read ``postqueue -j`` (one JSON object per message) or ``exim -bpc`` (one number)."""
+    now = now or time.time()
     stripped = text.strip()
     if not stripped or stripped.lower() in {"mail queue is empty", "-- mail queue is empty"}:
         return QueueReading("ok", total=0, active=0, deferred=0, hold=0)
@@ -322,6 +448,9 @@ def parse_queue_output(text: str) -> QueueReading:
         return QueueReading("ok", total=int(stripped), server="exim")
     counts = {"active": 0, "deferred": 0, "hold": 0}
     total = 0
+    arrivals: list[float] = []
+    deferred_arrivals: list[float] = []
+    reasons: Counter[str] = Counter()
     for line in stripped.splitlines():
         line = line.strip()
         if not line:
@@ -336,28 +465,108 @@ def parse_queue_output(text: str) -> QueueReading:
         key = {"incoming": "active", "maildrop": "active"}.get(queue, queue)
         if key in counts:
             counts[key] += 1
-    return QueueReading("ok", total=total, server="postfix", **counts)
+        arrival = message.get("arrival_time")
+        if isinstance(arrival, int | float):
+            arrivals.append(float(arrival))
+            if queue == "deferred":
+                deferred_arrivals.append(float(arrival))
+        if queue == "deferred":
+            for recipient in message.get("recipients") or []:
+                if isinstance(recipient, dict) and recipient.get("delay_reason"):
+                    reasons[normalise_reason(str(recipient["delay_reason"]))] += 1
+    return QueueReading(
+        "ok",
+        total=total,
+        server="postfix",
+        oldest_age=max(now - min(arrivals), 0.0) if arrivals else None,
+        deferred_age=round(max(now - min(deferred_arrivals), 0.0) / 3600, 2) if deferred_arrivals else None,
+        reasons=[[reason, n] for reason, n in reasons.most_common(5)],
+        **counts,
+    )
+
+
+def _first_line(text: str) -> str:
+    # What a program printed is shown to IT staff only, one line, without control characters.
+    line = next((line for line in text.strip().splitlines() if line.strip()), "")
+    return "".join(ch if ch.isprintable() else " " for ch in line)[:200]
 
 
 def read_queue(settings: LoadSettings) -> QueueReading:
-    command = queue_command(settings)
-    if command is None:
+    found = queue_command(settings)
+    if found is None:
         return QueueReading("none")
+    server, command = found
     try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=QUEUE_TIMEOUT, check=False)
+        # No shell, fixed arguments, no input, a timeout: the only thing configurable is which program.
+        result = subprocess.run(
+            command, capture_output=True, text=True, timeout=QUEUE_TIMEOUT, check=False, stdin=subprocess.DEVNULL
+        )
     except FileNotFoundError:
-        return QueueReading("error", error=f"command not found: {command[0]}")
+        return QueueReading("error", error=f"program not found: {command[0]}", server=server)
     except subprocess.TimeoutExpired:
-        return QueueReading("error", error=f"{command[0]} did not answer in {QUEUE_TIMEOUT} s")
+        return QueueReading("error", error=f"{command[0]} did not answer in {QUEUE_TIMEOUT} s", server=server)
     except OSError as exc:
-        return QueueReading("error", error=f"{command[0]}: {exc.strerror or exc}")
+        return QueueReading("error", error=f"{command[0]}: {exc.strerror or exc}", server=server)
     if result.returncode != 0:
-        detail = (result.stderr or result.stdout).strip().splitlines()
-        return QueueReading("error", error=f"{command[0]} exited {result.returncode}: {detail[0] if detail else ''}")
+        detail = _first_line(result.stderr or result.stdout)
+        return QueueReading("error", error=f"{command[0]} exited {result.returncode}: {detail}", server=server)
     reading = parse_queue_output(result.stdout)
-    if reading.status == "ok" and not reading.server:
-        reading.server = "exim" if "exim" in command[0] else "postfix"
+    if reading.status == "ok":
+        reading.server = server
     return reading
+
+
+def mail_problems(settings: LoadSettings, queue: QueueReading, processes: list[dict], now: datetime) -> list[str]:
+    """What is wrong with the mail system, in plain words anyone may read (empty: nothing found wrong).
+
+    Checked for the mail system chosen in the settings, or in "found automatically" mode for one that
+    has worked on this machine in the last week (a machine with Postfix installed but never run is not
+    "down"). The process check needs no root: see ``identify``.
+    """
+    system = queue.server or ("" if settings.mail_system == LoadSettings.MailSystem.AUTO else settings.mail_system)
+    if not system or settings.mail_system == LoadSettings.MailSystem.NONE:
+        return []
+    if settings.mail_system == LoadSettings.MailSystem.AUTO:
+        worked = LoadSample.objects.filter(
+            taken_at__gte=now - timedelta(days=7), mail_server=system, queue_status="ok"
+        ).exists()
+        if not worked:
+            return []
+    label = {"postfix": "Postfix", "exim": "Exim"}[system]
+    problems = []
+    if queue.status == "error":
+        problems.append("the mail queue cannot be read")
+    running = postfix_master_running(settings) if system == "postfix" else None
+    if running is None:  # no pid file to ask: any master process of this program counts
+        running = any(group["name"] == label and group.get("main") for group in processes)
+    if not running:
+        problems.append(f"the {label} {'master process' if system == 'postfix' else 'daemon'} is not running")
+    return problems
+
+
+def postfix_master_running(settings: LoadSettings) -> bool | None:
+    """Is this Postfix's master alive, by its own pid file (``<queue_directory>/pid/master.pid``, readable by
+    any user)? None when that cannot be told. As root, ``postqueue`` reads the queue files directly when
+    Postfix is down (exit 0, a warning), so the queue alone does not show it."""
+    found = queue_command(settings)
+    if found is None or found[0] != "postfix":
+        return None
+    postconf = os.path.join(os.path.dirname(found[1][0]), "postconf")
+    try:
+        result = subprocess.run(
+            [postconf, "-h", "queue_directory"], capture_output=True, text=True, timeout=QUEUE_TIMEOUT,
+            check=False, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        queue_directory = result.stdout.strip() if result.returncode == 0 else ""
+        with open(os.path.join(queue_directory or "/var/spool/postfix", "pid", "master.pid"), encoding="ascii") as pid:
+            master = psutil.Process(int(pid.read().split()[0]))
+            return master.name() == "master"
+    except FileNotFoundError:
+        return False if queue_directory else None  # no pid file: Postfix was stopped (it removes it)
+    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+        return False
+    except (OSError, ValueError, IndexError, subprocess.TimeoutExpired, psutil.AccessDenied):
+        return None
 
 
 # --- One sample --------------------------------------------------------------------------
@@ -394,9 +603,12 @@ def take_sample(now: datetime | None = None) -> LoadSample | None:
     connections, by_port = connection_figures()
     processes = process_figures(previous, current, seconds, cores)
     queue = read_queue(settings)
-    mail_server = queue.server or ("postfix" if any(p["name"] == "Postfix" for p in processes) else "")
+    mail_server = queue.server if queue.status == "ok" else ""
+    if not mail_server and any(p["name"] == "Postfix" and p.get("main") for p in processes):
+        mail_server = "postfix"
     if not mail_server and any(p["name"] == "Exim" for p in processes):
         mail_server = "exim"
+    problems = mail_problems(settings, queue, processes, now)
 
     with transaction.atomic():
         sample = LoadSample.objects.create(
@@ -427,6 +639,10 @@ def take_sample(now: datetime | None = None) -> LoadSample | None:
             queue_active=queue.active,
             queue_deferred=queue.deferred,
             queue_hold=queue.hold,
+            queue_oldest_age=queue.oldest_age,
+            deferred_age=queue.deferred_age,
+            deferral_reasons=queue.reasons,
+            mail_problems=problems,
         )
         state.save(update_fields=["previous", "previous_at"])
     return sample
@@ -457,7 +673,7 @@ def tick(now: datetime | None = None) -> dict:
     "I have just patched" button is answered within seconds; their failed
     emails are retried by the claiming tick only.
     """
-    from monitoring.serverload import alerts, drift, rollups
+    from monitoring.serverload import alerts, drift, mailsystem, rollups
 
     now = now or timezone.now()
     done: dict = {}
@@ -473,6 +689,7 @@ def tick(now: datetime | None = None) -> dict:
             LoadState.store(last_error="")
         if sample is not None:
             done["alerts"] = alerts.evaluate(sample)
+        done["mail_system"] = mailsystem.evaluate(sample, now)
         done["maintenance"] = rollups.maintain(now)
     done["drift"] = len(drift.run_due(now))
     return done

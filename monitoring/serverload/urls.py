@@ -15,4 +15,5 @@ urlpatterns = [
     path("drift/check/", views.drift_check, name="drift_check"),
     path("drift/findings/<int:pk>/", views.drift_finding, name="drift_finding"),
     path("drift/findings/<int:pk>/approve/", views.drift_approve, name="drift_approve"),
+    path("drift/findings/approve/", views.drift_approve_many, name="drift_approve_many"),
 ]

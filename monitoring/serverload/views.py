@@ -19,8 +19,8 @@ from django.views.decorators.http import require_POST
 
 from accounts.audit import record
 from accounts.roles import requires
-from monitoring.serverload import charts, drift, rollups
-from monitoring.serverload.forms import ApproveBaselineForm, LoadSettingsForm, ThresholdFormSet
+from monitoring.serverload import alerts, charts, drift, rollups
+from monitoring.serverload.forms import ApproveBaselineForm, ApproveManyForm, LoadSettingsForm, ThresholdFormSet
 from monitoring.serverload.models import (
     DriftBaseline,
     DriftCheck,
@@ -30,6 +30,7 @@ from monitoring.serverload.models import (
     LoadSettings,
     LoadState,
     LoadThreshold,
+    MailSystemAlert,
 )
 from portal.outbox import publish_on_commit
 
@@ -94,6 +95,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "charts": chart_list,
         "queue_chart": queue_chart,
         "open_alerts": LoadAlert.objects.filter(cleared_at__isnull=True),
+        "mail_down": MailSystemAlert.objects.filter(cleared_at__isnull=True).order_by("raised_at"),
+        "oldest_age": alerts.age_words(sample.queue_oldest_age) if sample and sample.queue_oldest_age else "",
     }
     return render(request, "serverload/dashboard.html", ctx)
 
@@ -127,10 +130,16 @@ def load_settings(request: HttpRequest) -> HttpResponse:
                 settings_row.next_drift_check_at,
                 timezone.now() + timedelta(hours=settings_row.drift_check_interval_hours),
             )
-            settings_row.save(update_fields=[*form.fields, "next_sample_at", "next_drift_check_at", "updated_at"])
+            settings_row.unmapped_queue_command = ""  # seen and replaced by the choice just saved
+            settings_row.save(
+                update_fields=[
+                    *form.fields, "next_sample_at", "next_drift_check_at", "unmapped_queue_command", "updated_at"
+                ]
+            )  # fmt: skip
             formset.save()
-            # The command the worker runs and the files read are named with their new values; thresholds by metric.
-            values = {name: form.cleaned_data[name] for name in ("queue_command", "watched_files")}
+            # The program the worker runs and the files read are named with their new values; thresholds by metric.
+            audited = ("mail_system", "mail_binary", "watched_files", "checksum_files")
+            values = {name: form.cleaned_data[name] for name in audited}
             record(
                 "load.settings_changed",
                 request=request,
@@ -141,7 +150,7 @@ def load_settings(request: HttpRequest) -> HttpResponse:
             )
         messages.success(request, "Settings saved. They apply from the next sample.")
         return redirect("serverload:settings")
-    ctx = {"form": form, "formset": formset, "totals": rollups.totals()}
+    ctx = {"form": form, "formset": formset, "totals": rollups.totals(), "settings_row": settings_row}
     return render(request, "serverload/settings.html", ctx)
 
 
@@ -156,7 +165,9 @@ def drift_overview(request: HttpRequest) -> HttpResponse:
     open_findings = list(DriftFinding.objects.filter(resolved_at__isnull=True))
     known = {b.path for b in baselines} | {f.path for f in open_findings}
     ctx = {
-        "patterns": patterns,
+        "patterns": settings_row.diff_patterns(),
+        "checksum_patterns": settings_row.checksum_patterns(),
+        "approve_many_form": ApproveManyForm(),
         "not_present": [p for p in patterns if not any(c in p for c in "*?[") and p not in known],
         "baselines": baselines,
         "open_findings": open_findings,
@@ -224,3 +235,22 @@ def drift_approve(request: HttpRequest, pk: int) -> HttpResponse:
         "can_approve": finding.is_open,
     }
     return render(request, "serverload/drift/finding.html", ctx, status=400)
+
+
+@require_POST
+@requires("manage_monitoring")
+def drift_approve_many(request: HttpRequest) -> HttpResponse:
+    """Approve the ticked open findings together, with one reason (each audited on its own)."""
+    form = ApproveManyForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            messages.error(request, " ".join(errors))
+        return redirect("serverload:drift")
+    approved, refused = drift.approve_many(
+        list(form.cleaned_data["findings"]), request.user, form.cleaned_data["note"], request
+    )
+    if approved:
+        messages.success(request, f"Approved as the new baseline: {', '.join(approved)}.")
+    for line in refused:
+        messages.error(request, line)
+    return redirect("serverload:drift")

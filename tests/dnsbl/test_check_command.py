@@ -39,9 +39,16 @@ def lists(dns_server, dnsbl_catalogue):
 
 
 def test_it_exits_0_when_nothing_is_listed(lists):
-    code, out, _ = run("192.0.2.8")
+    code, out, _ = run("192.0.2.8", "--zones", "bl.test")
     assert code == 0
     assert "0 listed" in out
+
+
+def test_a_refusal_is_not_clean_even_when_other_lists_answered(lists):
+    # Issue 13: Spamhaus refused (public resolver), bl.test said "not listed": a script must not read 0.
+    code, _, err = run("192.0.2.8", "--zones", "bl.test,zen.spamhaus.test")
+    assert code == 3
+    assert "1 lookup refused by the list" in err
 
 
 def test_it_exits_1_when_listed_on_a_healthy_list_and_prints_json(lists):

@@ -305,9 +305,9 @@ def test_queries_are_well_formed_recursive_questions():
     import dns.message
     import dns.name
 
-    from monitoring.dnsbl.resolver import _query_wire
+    from monitoring.dnsbl.resolver import query_wire, question_wire
 
     name = dns.name.from_text("b.a.9.8.7.6.5.0.4.0.0.0.3.0.0.0.2.0.0.0.1.0.0.0.8.b.d.0.1.0.0.2.zen.spamhaus.org.")
-    message = dns.message.from_wire(_query_wire(4242, name, 16))
+    message = dns.message.from_wire(query_wire(4242, question_wire(name.to_text(), 16)))
     assert message.id == 4242 and message.flags & dns.flags.RD and not message.flags & dns.flags.QR
     assert (message.question[0].name, message.question[0].rdtype) == (name, 16)

@@ -15,7 +15,9 @@ import pytest
 
 from accounts import app_passwords
 from accounts.models import AppPassword
+from portal.models import Heartbeat
 from tests.mailclients import run_coroutine
+from tests.services import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -47,6 +49,8 @@ def test_a_restarted_verifier_is_found_again_without_a_failed_login(mail_stack, 
     mail_stack.doveadm("auth", "cache", "flush")
     mail_stack.verifier.stop()
     mail_stack.start_verifier()
+    # It reports to the load dashboard as the mail-path service "mail_auth" (docs/load.md).
+    wait_until(lambda: Heartbeat.age("mail_auth") is not None, 10, describe=mail_stack.log)
     # The auth workers' kept connections went with the old process: the Lua passdb reconnects once.
     for _ in range(3):
         assert mail_stack.imap("erin@example.com", secret) == "ok"

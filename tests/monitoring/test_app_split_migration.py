@@ -186,9 +186,10 @@ def test_admin_history_follows_the_models_to_their_new_apps(split_undone):
 
 
 def test_the_split_creates_and_drops_no_table_either_way(split_undone):
-    """Forward from 0003 and backward again leave no table behind and none missing."""
+    """Forward from 0003 and backward again leave no table behind and none missing (the split's own
+    migrations; a table a later migration adds is that migration's)."""
     tables = set(connection.introspection.table_names())
-    _migrate_to_latest()
+    MigrationExecutor(connection).migrate([("dnsbl", "0001_initial"), ("serverload", "0001_initial")])
     assert set(connection.introspection.table_names()) == tables
     _migrate_back()
     assert set(connection.introspection.table_names()) == tables

@@ -95,11 +95,11 @@ def test_unexpected_output_is_an_error_not_a_count():
     assert reading.total is None
 
 
-def test_the_configured_command_is_run(db, tmp_path):
-    script = tmp_path / "fake-postqueue"
-    script.write_text(f"#!/bin/sh\ncat <<'JSON'\n{POSTQUEUE_J}\nJSON\n")
+def test_the_configured_program_is_run(db, tmp_path):
+    script = tmp_path / "postqueue"  # a stand-in for Postfix's program at a path of its own
+    script.write_text(f"#!/bin/sh\ntest \"$*\" = -j || exit 64\ncat <<'JSON'\n{POSTQUEUE_J}\nJSON\n")
     script.chmod(0o755)
-    LoadSettings.objects.update_or_create(pk=1, defaults={"queue_command": f"{script} -j"})
+    LoadSettings.objects.update_or_create(pk=1, defaults={"mail_system": "postfix", "mail_binary": str(script)})
     reading = read_queue(LoadSettings.load())
     assert (reading.status, reading.total, reading.deferred) == ("ok", 5, 2)
 
@@ -108,14 +108,14 @@ def test_a_failing_command_is_an_error_with_its_message(db, tmp_path):
     script = tmp_path / "postqueue"
     script.write_text("#!/bin/sh\necho 'postqueue: fatal: open /etc/postfix/main.cf: No such file' >&2\nexit 75\n")
     script.chmod(0o755)
-    LoadSettings.objects.update_or_create(pk=1, defaults={"queue_command": str(script)})
+    LoadSettings.objects.update_or_create(pk=1, defaults={"mail_system": "postfix", "mail_binary": str(script)})
     reading = read_queue(LoadSettings.load())
     assert reading.status == "error"
     assert "exited 75" in reading.error and "main.cf" in reading.error
 
 
 def test_a_missing_command_is_an_error(db):
-    LoadSettings.objects.update_or_create(pk=1, defaults={"queue_command": "/nonexistent/exim -bpc"})
+    LoadSettings.objects.update_or_create(pk=1, defaults={"mail_system": "exim", "mail_binary": "/nonexistent/exim"})
     reading = read_queue(LoadSettings.load())
     assert reading.status == "error"
     assert "not found" in reading.error

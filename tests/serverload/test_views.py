@@ -98,7 +98,7 @@ def test_it_staff_change_settings_and_thresholds(client, login, it_staff, db):
     formset = response.context["formset"]
     data = {
         "sample_interval_seconds": 30, "line_download_mbps": 100, "line_upload_mbps": 20,
-        "line_interfaces": "eth0", "watched_mounts": "/\n/var/mail", "queue_command": "postqueue -j",
+        "line_interfaces": "eth0", "watched_mounts": "/\n/var/mail", "mail_system": "postfix",
         "watched_files": "/etc/postfix/*.cf", "drift_check_interval_hours": 12,
         "t-TOTAL_FORMS": len(formset.forms), "t-INITIAL_FORMS": len(formset.forms),
     }  # fmt: skip
@@ -107,6 +107,8 @@ def test_it_staff_change_settings_and_thresholds(client, login, it_staff, db):
         marks = (75, 85, 60) if form.instance.metric == "cpu" else (80, 90, 70)
         if form.instance.metric == "queue":
             marks = (200, 1000, 100)
+        if form.instance.metric == "deferred_age":
+            marks = (4, 24, 2)
         data.update({f"t-{i}-warning": marks[0], f"t-{i}-critical": marks[1], f"t-{i}-clear": marks[2]})
 
     response = client.post(reverse("serverload:settings"), data)
@@ -200,14 +202,14 @@ def test_the_threshold_form_cannot_add_rows(client, login, it_staff, make_load_s
     assert alerts.evaluate(make_load_sample(timezone.now(), cpu=10)) == {}
 
 
-def test_the_audit_names_the_new_queue_command_and_the_changed_thresholds(client, login, it_staff, db):
-    """The queue command is run by the worker: the audit log must say which one IT staff set."""
+def test_the_audit_names_the_new_mail_system_and_the_changed_thresholds(client, login, it_staff, db):
+    """The queue program is run by the worker: the audit log must say which one IT staff set."""
     LoadThreshold.ensure_defaults()
     login(client, it_staff)
     formset = client.get(reverse("serverload:settings")).context["formset"]
     data = {
         "sample_interval_seconds": 60, "watched_mounts": "/", "watched_files": LoadSettings.load().watched_files,
-        "queue_command": "/usr/local/bin/exim -bpc", "drift_check_interval_hours": 6,
+        "mail_system": "exim", "mail_binary": "/usr/local/bin/exim", "drift_check_interval_hours": 6,
         "t-TOTAL_FORMS": len(formset.forms), "t-INITIAL_FORMS": len(formset.forms),
     }  # fmt: skip
     for i, form in enumerate(formset.forms):
@@ -219,6 +221,6 @@ def test_the_audit_names_the_new_queue_command_and_the_changed_thresholds(client
     assert client.post(reverse("serverload:settings"), data).status_code == 302
 
     details = AuditEvent.objects.get(action="load.settings_changed").details
-    assert details["queue_command"] == "/usr/local/bin/exim -bpc"
+    assert (details["mail_system"], details["mail_binary"]) == ("exim", "/usr/local/bin/exim")
     assert details["thresholds"] == ["cpu"]
     assert "watched_files" not in details

@@ -2,8 +2,16 @@
 
     python manage.py dnsbl_check 192.0.2.10 198.51.100.0/28 [--zones zen.spamhaus.org,bl.spamcop.net] [--json]
 
-Exit status: 0 nothing listed, 1 listed on a healthy list, 2 bad input, 3 nothing listed but the
-check is incomplete (a lookup timed out or failed, or an address got no answer from any working list).
+Exit status, what a script needs:
+
+0  every (address, list) pair got a definite answer and none is listed;
+1  listed on a healthy list (whatever else happened);
+2  bad input (not an address, a network over /24 or /120, a scoped IPv6 address, more than
+   DNSBL_MAX_ADDRESSES addresses, a bad zone name);
+3  not listed, but something was not checked: a list refused the query, did not answer, or failed its
+   health check (ignored), or nothing could be asked at all - even when other lists answered.
+
+It imports only what a check needs (no sweep, e-mail or page code), so that it starts quickly.
 """
 
 from __future__ import annotations
@@ -11,12 +19,12 @@ from __future__ import annotations
 import json
 import sys
 
-import dns.exception
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from monitoring.dnsbl.checker import BadInput, Finding, ZoneSpec, check, expand_targets
-from monitoring.dnsbl.models import DnsblZone, Status
-from monitoring.dnsbl.sweep import usable_zones
+from monitoring.dnsbl.models import DnsblZone, Status, usable_zones
+from monitoring.dnsbl.resolver import printable
 
 EXIT_CLEAN, EXIT_LISTED, EXIT_BAD_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
 
@@ -31,14 +39,14 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         try:
-            targets = expand_targets(options["targets"])
+            targets = expand_targets(options["targets"], settings.DNSBL_MAX_ADDRESSES)
             specs = self.zone_specs(options["zones"])
         except BadInput as exc:
             self.stderr.write(f"dnsbl_check: {exc}")
             sys.exit(EXIT_BAD_INPUT)
         try:
             report = check(targets, specs)
-        except (ValueError, OSError, dns.exception.DNSException) as exc:
+        except (ValueError, OSError) as exc:
             # Exit 1 would read as "listed" and 0 as "clean": neither is true when nothing could be asked.
             self.stderr.write(f"dnsbl_check: could not check: {exc.__class__.__name__}: {exc}")
             sys.exit(EXIT_INCOMPLETE)
@@ -50,7 +58,7 @@ class Command(BaseCommand):
             sys.exit(EXIT_LISTED)
         unchecked = report.unchecked(targets)
         if unchecked:
-            # "Nothing listed" must not be read as clean when some lookups gave no usable answer.
+            # "Nothing listed" is not clean while any (address, list) pair was refused, unanswered or ignored.
             self.stderr.write(f"dnsbl_check: not fully checked: {unchecked}")
             sys.exit(EXIT_INCOMPLETE)
         sys.exit(EXIT_CLEAN)
@@ -79,17 +87,20 @@ class Command(BaseCommand):
             self.stdout.write(self.style.WARNING("  the resolver rewrites NXDOMAIN: results are unknown"))
         self.stdout.write("\nLists:")
         for zone in report.zones:
-            self.stdout.write(f"  {zone.spec.zone:<32} {zone.health:<24} {zone.detail}")
+            name = f"{zone.spec.zone} (IPv6)" if zone.family == 6 else zone.spec.zone
+            self.stdout.write(f"  {name:<32} {zone.health:<24} {printable(zone.detail)}")
         listed = [f for f in report.findings if f.status == Status.LISTED]
         other = [f for f in report.findings if f.status not in (Status.LISTED, Status.CLEAN)]
         clean = len(report.findings) - len(listed) - len(other)
         self.stdout.write(f"\n{len(report.findings)} lookups: {len(listed)} listed, {clean} clean, {len(other)} other")
         for f in listed:
-            self.stdout.write(self.style.ERROR(f"  LISTED {f.address} on {f.spec.zone}: {f.meaning} {f.txt}".rstrip()))
+            # The TXT reason and the meaning come from the list's answer: never let them drive the terminal.
+            line = f"  LISTED {f.address} on {f.spec.zone}: {printable(f.meaning)} {printable(f.txt)}".rstrip()
+            self.stdout.write(self.style.ERROR(line))
         # Refused/unknown/ignored answers usually come a whole list at a time: one line per list and status.
         groups: dict[tuple[str, str], list[Finding]] = {}
         for f in other:
             groups.setdefault((f.spec.zone, f.status), []).append(f)
         for (zone, status), found in groups.items():
             who = found[0].address if len(found) == 1 else f"{len(found)} addresses"
-            self.stdout.write(f"  {status:<7} {who} on {zone}: {found[0].meaning}")
+            self.stdout.write(f"  {status:<7} {who} on {zone}: {printable(found[0].meaning)}")
