@@ -122,13 +122,22 @@ def suspend_sending(user: User, *, reason: str, by: User | None = None) -> int:
     return len(suspended)
 
 
-def reinstate_sending(user: User, *, by: User | None) -> int:
-    """Let ``user``'s suspended app passwords send again (IT staff, after dealing with the account)."""
+def reinstate_sending(user: User, *, by: User | None, reason: str = "", request=None) -> int:
+    """Let ``user``'s suspended app passwords send again (IT staff, after dealing with the account).
+
+    Audited with the reason; ``accounts.signals.sending_reinstated`` tells the apps that suspend sending
+    (the sending guard closes its open suspension), whichever page it was done from."""
+    from accounts.signals import sending_reinstated
+
     with transaction.atomic():
         rows = AppPassword.objects.filter(user=user, state=AppPassword.State.SUSPENDED)
         reinstated = [row.name for row in rows if row.reinstate()]
         if reinstated:
-            audit.record("app_password.reinstated", actor=by, target=user.email, names=reinstated)
+            audit.record(
+                "app_password.reinstated", actor=by, target=user.email, request=request, names=reinstated,
+                reason=reason[:300],
+            )  # fmt: skip
+        sending_reinstated.send(sender=User, user=user, by=by, reason=reason, request=request)
     return len(reinstated)
 
 

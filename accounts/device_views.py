@@ -179,9 +179,13 @@ def staff_revoke_all(request: HttpRequest, pk: int) -> HttpResponse:
 @requires("manage_users")
 @require_POST
 def staff_reinstate(request: HttpRequest, pk: int) -> HttpResponse:
-    """Let a person's suspended app passwords send again (suspended by the sending guard)."""
+    """Let a person's suspended app passwords send again (suspended by the sending guard), with a reason."""
     person = get_object_or_404(User, pk=pk)
-    count = app_passwords.reinstate_sending(person, by=request.user)
+    reason = " ".join(request.POST.get("reason", "").split())[:300]
+    if not reason:
+        messages.error(request, "Say why sending is safe again (e.g. “password changed, laptop scanned”).")
+        return redirect("user_detail", pk=pk)
+    count = app_passwords.reinstate_sending(person, by=request.user, reason=reason, request=request)
     messages.success(request, f"{count} app password(s) of {person.email} may send mail again.")
     return redirect("user_detail", pk=pk)
 

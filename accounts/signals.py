@@ -6,6 +6,8 @@
 - An OTP device (TOTP token or backup codes) saved or deleted: the gateway's facts are dropped; a removed
   or unconfirmed token ends the webmail sessions it verified.
 - A sign-out: the webmail session of that portal session is marked ended.
+- ``sending_reinstated`` (sent by ``accounts.app_passwords.reinstate_sending``): IT staff let a person send
+  mail again; the sending guard connects to it and closes its suspension (accounts never imports it).
 - Anything the mail login verifier serves changed (an app password; a user's address or active flag,
   a user added or deleted; the organisation's settings): its version moves (``MailAuthState.bump``) in
   the same transaction, so it reloads within a second.
@@ -16,10 +18,14 @@ from __future__ import annotations
 from django.contrib.auth.signals import user_logged_out
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_save
+from django.dispatch import Signal
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import gateway, lifecycle
 from accounts.models import AppPassword, BackupCodeDevice, MailAuthState, OrganisationSettings, User, WebmailSession
+
+# IT staff let a person's suspended app passwords send again: kwargs user, by, reason, request.
+sending_reinstated = Signal()
 
 # The user facts the mail login verifier serves; a save that touches none of them (last_login) is no change.
 VERIFIER_USER_FIELDS = frozenset({"email", "canonical_email", "is_active"})

@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "monitoring",
     "monitoring.dnsbl",
     "monitoring.serverload",
+    "monitoring.sending",
 ]
 
 MIDDLEWARE = [
@@ -259,6 +260,8 @@ CELERY_BEAT_SCHEDULE = {
     "dnsbl-tick": {"task": "dnsbl.tick", "schedule": 60.0},
     # Samples the server's load when due (interval in the database, default 60 s), rolls up, runs drift checks.
     "load-tick": {"task": "serverload.tick", "schedule": 15.0},
+    # Works out each sender's usual hour (the burst rule) hourly and prunes old sending totals daily.
+    "sending-tick": {"task": "sending.tick", "schedule": 60.0},
 }
 
 # --- Configuration drift: a watched pattern may name at most this many files (one glob once copied 1,258
@@ -309,6 +312,21 @@ MAIL_POP3_PORT = env_int("MAIL_POP3_PORT", 995, minimum=1)
 MAIL_SUBMISSION_PORT = env_int("MAIL_SUBMISSION_PORT", 587, minimum=1)
 MAIL_SUBMISSIONS_PORT = env_int("MAIL_SUBMISSIONS_PORT", 465, minimum=1)
 MAIL_POP3 = env_bool("MAIL_POP3", True)
+
+# --- The sending guard: the Postfix policy service (manage.py mail_policy_server; docs/sending.md) ---------
+# Where it listens: host:port (Postfix: check_policy_service inet:127.0.0.1:10040) or an absolute path of a
+# Unix socket (Postfix: unix:...; inside Postfix's queue directory when smtpd runs chrooted).
+MAIL_POLICY_LISTEN = env_str("MAIL_POLICY_LISTEN", "127.0.0.1:10040")
+# Group given a Unix socket (mode 0660) so Postfix's smtpd may connect, e.g. postfix.
+MAIL_POLICY_SOCKET_GROUP = env_str("MAIL_POLICY_SOCKET_GROUP")
+# Where the senders' counters live: "memory" (one mail server) or a Redis URL (several mail servers sharing
+# limits). Empty: CACHE_URL when it is Redis, else CELERY_BROKER_URL when it is Redis, else memory.
+_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+MAIL_POLICY_COUNTERS = env_str("MAIL_POLICY_COUNTERS") or next(
+    (url for url in (env_str("CACHE_URL"), CELERY_BROKER_URL) if url.startswith(_REDIS_SCHEMES)), "memory"
+)
+if MAIL_POLICY_COUNTERS != "memory" and not MAIL_POLICY_COUNTERS.startswith(_REDIS_SCHEMES):
+    raise ImproperlyConfigured("MAIL_POLICY_COUNTERS must be memory or a redis:// URL")
 
 # --- Security --------------------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", True) else None

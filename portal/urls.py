@@ -18,6 +18,7 @@ urlpatterns = [
     path("policies/", include("policies.urls")),
     path("monitoring/dnsbl/", include("monitoring.dnsbl.urls")),
     path("monitoring/load/", include("monitoring.serverload.urls")),
+    path("monitoring/sending/", include("monitoring.sending.urls")),
     path("messages/", include("portal.message_urls")),
     # Before the package's own URLs: a new picture for anonymous visitors is limited per network.
     # The package's own "captcha-refresh" (which its widget reverses) is the same path, so it comes here too.

@@ -249,5 +249,11 @@ def test_it_staff_let_suspended_passwords_send_again(client, login, it_staff, em
     login(client, it_staff)
     page = client.get(reverse("user_detail", kwargs={"pk": employee.pk})).content.decode()
     assert "sending burst" in page and "Let suspended ones send again" in page
-    client.post(reverse("user_app_passwords_reinstate", kwargs={"pk": employee.pk}))
+    url = reverse("user_app_passwords_reinstate", kwargs={"pk": employee.pk})
+    response = client.post(url, follow=True)
+    assert "Say why sending is safe again" in response.content.decode()
+    assert AppPassword.objects.get(user=employee).state == "suspended"
+    client.post(url, {"reason": "password changed, laptop scanned"})
     assert AppPassword.objects.get(user=employee).state == "active"
+    event = AuditEvent.objects.get(action="app_password.reinstated")
+    assert event.details["reason"] == "password changed, laptop scanned"

@@ -1,0 +1,373 @@
+"""The policy service's transport: an asyncio server (TCP or a Unix socket) around the pure decision.
+
+Postfix keeps one connection per smtpd process and sends one request at a time on it. The event loop
+never touches the database: it answers from the in-memory snapshot and the counters (this process's
+memory, or Redis) and notes what happened in the recorder. Database work (polling the version,
+loading a snapshot, writing batches, the heartbeat) runs in one dedicated thread.
+
+Failure modes, each a deliberate answer (docs/sending.md, "When something fails"):
+
+- the service down or not answering: Postfix's ``default_action=DUNNO`` (what ``mail_policy_config``
+  prints): mail flows unchecked, the heartbeat stops and the load dashboard, home page and ``/healthz``
+  report it; fail closed instead with ``default_action=DEFER`` (docs);
+- database unreachable at start: no snapshot, every request is answered ``DUNNO`` (as when down) until
+  the first load; later: the last snapshot keeps answering, writes are kept and retried;
+- Redis unreachable: counting goes on in this process's memory, and back to Redis once it answers;
+- a request without the attributes it needs, or of an unknown type: ``DUNNO`` (counted, audited);
+- bytes that are not requests (a line or request too long, too many lines, not ``name=value``): the
+  connection is closed without an answer; a client that starts a request and never ends it is closed
+  after ``REQUEST_SECONDS``; an idle one after ``IDLE_SECONDS`` (longer than Postfix's ``max_idle``);
+- too many connections: the newest is closed at once (Postfix then applies its ``default_action``).
+None of these touches another connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import grp
+import logging
+import os
+import signal
+import socket
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from django.conf import settings
+
+from accounts.addresses import canonical
+from monitoring.sending.policy import protocol, recorder, writer
+from monitoring.sending.policy.counters import CountersUnavailable, MemoryCounters
+from monitoring.sending.policy.decision import Counts, Kind, Snapshot, authenticated_login, decide
+
+log = logging.getLogger("monitoring.sending.policy")
+
+HEARTBEAT_NAME = "mail_policy"  # the load dashboard's name for this mail-path service (docs/load.md)
+MAX_CONNECTIONS = 2048
+IDLE_SECONDS = 1200.0  # Postfix closes an idle connection after max_idle (300 s) and any after max_ttl (1000 s)
+REQUEST_SECONDS = 10.0  # from a request's first byte to its empty line
+MAX_INSTANCES = 50_000  # messages in progress remembered (first recipient or not)
+REDIS_RETRY_SECONDS = 5.0
+NO_COUNTS = Counts()
+DUNNO = protocol.answer("DUNNO")
+
+
+def parse_listen(listen: str) -> tuple[str, str, int]:
+    """``127.0.0.1:10040`` -> ("tcp", "127.0.0.1", 10040); ``/run/portal/policy.sock`` -> ("unix", path, 0)."""
+    if listen.startswith("/"):
+        return "unix", listen, 0
+    host, colon, port = listen.rpartition(":")
+    if not colon or not port.isdigit() or not 0 <= int(port) < 65536 or not host.strip("[]"):
+        raise ValueError(f"{listen!r}: expected host:port (127.0.0.1:10040, [::1]:10040) or an absolute socket path")
+    return "tcp", host.strip("[]"), int(port)
+
+
+class PolicyServer:
+    def __init__(
+        self,
+        *,
+        listen: str,
+        counters: Any = None,
+        socket_mode: int = 0o660,
+        socket_group: str = "",
+        poll_seconds: float = 1.0,
+        write_seconds: float = 10.0,
+        full_reload_seconds: float = 300.0,
+        load: Callable[[], Snapshot] | None = None,
+    ) -> None:
+        self.listen = listen
+        self.memory = MemoryCounters()
+        self.counters = counters or self.memory
+        self.socket_mode = socket_mode
+        self.socket_group = socket_group
+        self.poll_seconds = poll_seconds
+        self.write_seconds = write_seconds
+        self.full_reload_seconds = full_reload_seconds
+        self._load = load
+        self.snapshot: Snapshot | None = None
+        self.recorder = recorder.Recorder()
+        self.instances: OrderedDict[str, None] = OrderedDict()
+        self.connections = 0
+        self.address: tuple | str | None = None  # where it listens (the port chosen for port 0)
+        self._redis_down_until = 0.0
+        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mail-policy-db")
+        self._stopping = asyncio.Event()
+        self._last_heartbeat = 0.0
+        self._last_tidy = time.monotonic()
+        self._last_error_log: dict[str, float] = {}
+
+    # --- the hot path: one request in, one answer out (no database) --------------------------
+
+    def _counters(self, now: float):
+        return self.memory if now < self._redis_down_until else self.counters
+
+    def _redis_failed(self, exc: Exception, now: float) -> None:
+        self._redis_down_until = now + REDIS_RETRY_SECONDS
+        self._log_error("redis", f"cannot reach the counters in Redis ({exc}); counting in memory meanwhile")
+
+    async def _read(self, login: str, recipient: str, now: float) -> Counts:
+        counters = self._counters(now)
+        try:
+            return await counters.read(login, recipient, now)
+        except CountersUnavailable as exc:
+            self._redis_failed(exc, now)
+            return await self.memory.read(login, recipient, now)
+
+    async def _add(self, login: str, now: float, message: bool) -> None:
+        counters = self._counters(now)
+        try:
+            await counters.add(login, now, message=message)
+        except CountersUnavailable as exc:
+            self._redis_failed(exc, now)
+            await self.memory.add(login, now, message=message)
+
+    def _status(self) -> bytes:
+        snapshot = self.snapshot
+        if snapshot is None:
+            return protocol.answer("NOT-READY")
+        version = ".".join(str(v) for v in snapshot.version)
+        age = time.time() - snapshot.loaded_at
+        return protocol.answer(f"OK {version} {len(snapshot.senders_by_id)} {age:.0f} {self.counters.name}")
+
+    async def respond(self, block: bytes) -> bytes:
+        """The answer to one request; raises ``protocol.FramingError`` for bytes that are not a request."""
+        try:
+            request = protocol.parse(block)
+        except protocol.BadRequest as exc:
+            self.recorder.note_malformed()
+            self._log_error("bad request", f"answered DUNNO to a request that cannot be decided: {exc}")
+            return DUNNO
+        if isinstance(request, protocol.StatusRequest):
+            return self._status()
+        now = time.time()
+        snapshot = self.snapshot
+        counts, first, key = NO_COUNTS, True, ""
+        if request.sasl_username and snapshot is not None:
+            sender = snapshot.sender_for(request.sasl_username)
+            key = sender.email if sender is not None else canonical(request.sasl_username)
+            if authenticated_login(request) and not (sender is not None and sender.suspended):
+                counts = await self._read(key, canonical(request.recipient), now)
+                first = not request.instance or request.instance not in self.instances
+        verdict = decide(request, snapshot, counts, first_recipient=first)
+        kind = verdict.kind
+        if kind == Kind.ACCEPTED:
+            await self._add(key, now, verdict.new_message)
+            if request.instance:
+                self.instances[request.instance] = None
+                if len(self.instances) > MAX_INSTANCES:
+                    self.instances.popitem(last=False)
+        elif kind == Kind.MESSAGE:
+            self.instances.pop(request.instance, None)
+        self.recorder.note(verdict, request, key, now, counts.tried_hour)
+        if kind == Kind.BURST and snapshot is not None:
+            snapshot.mark_suspended(self.recorder.bursting)
+            log.warning("sending of %s suspended: %s recipients tried within an hour (threshold %s)",
+                        key, round(counts.tried_hour), verdict.limit)  # fmt: skip
+        return DUNNO if verdict.action == "DUNNO" else protocol.answer(verdict.action)
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.connections >= MAX_CONNECTIONS:
+            self._log_error("connections", f"more than {MAX_CONNECTIONS} connections; closing the newest")
+            writer.close()
+            return
+        self.connections += 1
+        try:
+            while True:
+                try:
+                    async with asyncio.timeout(IDLE_SECONDS):
+                        head = await reader.readexactly(1)
+                    if head == b"\n":  # an empty request: nothing to decide
+                        self.recorder.note_malformed()
+                        writer.write(DUNNO)
+                        continue
+                    async with asyncio.timeout(REQUEST_SECONDS):
+                        block = head + await reader.readuntil(b"\n\n")
+                except (asyncio.IncompleteReadError, TimeoutError):
+                    break
+                except (asyncio.LimitOverrunError, ValueError):
+                    self._log_error("framing", "closed a connection: request longer than the limit")
+                    break
+                try:
+                    response = await self.respond(block)
+                except protocol.FramingError as exc:
+                    self._log_error("framing", f"closed a connection that sent something else than requests: {exc}")
+                    break
+                writer.write(response)
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            self.connections -= 1
+            writer.close()
+
+    # --- around it: snapshot refresh, batched writes, heartbeat ------------------------------
+
+    async def _in_db_thread(self, function: Callable[..., Any], *args: Any) -> Any:
+        def call() -> Any:
+            from django.db import connection
+
+            try:
+                return function(*args)
+            except Exception:
+                connection.close()  # a broken connection is reopened on the next call
+                raise
+
+        return await asyncio.get_running_loop().run_in_executor(self._db, call)
+
+    async def refresh(self) -> None:
+        """Load a new snapshot when a version moved (or a full reload is due)."""
+        from monitoring.sending.policy import snapshot as snapshots
+
+        current = self.snapshot
+        due = current is None or time.time() - current.loaded_at >= self.full_reload_seconds
+        if not due:
+            due = await self._in_db_thread(snapshots.version) != current.version
+        if due:
+            new = await self._in_db_thread(self._load or snapshots.load)
+            # Suspensions found here but not yet in the database stay in force across the reload.
+            new.mark_suspended(self.recorder.bursting)
+            self.snapshot = new
+            # The snapshot lives until the next change: keep the garbage collector from walking it again
+            # and again (collections would show as latency on the hot path).
+            gc.unfreeze()
+            gc.collect()
+            gc.freeze()
+            log.info("serving version %s: %s senders", new.version, len(new.senders_by_id))
+
+    async def write_pending(self) -> None:
+        batch = self.recorder.take()
+        if batch:
+            try:
+                failed = await self._in_db_thread(writer.write, batch)
+            except Exception as exc:
+                self.recorder.put_back(batch)
+                self._log_error("write", f"cannot write sending totals ({exc.__class__.__name__}: {exc}); will retry")
+            else:
+                self.recorder.written(batch)
+                if failed:
+                    retry = recorder.Batch(bursts=failed)
+                    self.recorder.bursting |= {burst.user_id for burst in failed}
+                    self.recorder.put_back(retry)
+        now = time.time()
+        if time.monotonic() - self._last_tidy >= 600:
+            self._last_tidy = time.monotonic()
+            self.memory.forget_idle(now)
+            self.recorder.forget_alerts_before(now)
+        # Twice per MAIL_SERVICE_HEARTBEAT_INTERVAL, from the event loop that answers Postfix: a stuck loop
+        # stops beating, and the load dashboard and /healthz report the service down (docs/load.md).
+        if now - self._last_heartbeat >= settings.MAIL_SERVICE_HEARTBEAT_INTERVAL / 2:
+            with contextlib.suppress(Exception):
+                await self._in_db_thread(self._heartbeat)
+                self._last_heartbeat = now
+
+    def _heartbeat(self) -> None:
+        from django.utils import timezone
+
+        from monitoring.sending.models import SendingState
+        from portal.models import Heartbeat
+
+        if self.snapshot is not None:  # it can decide: the mail-path service contract's "up"
+            Heartbeat.beat(HEARTBEAT_NAME)
+        SendingState.store(
+            service_seen_at=timezone.now(),
+            service_host=socket.gethostname()[:200],
+            service_listen=self.listen[:300],
+            service_counters=self.counters.name,
+        )
+
+    async def _poll_loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                await self.refresh()
+            except Exception as exc:
+                state = "keeps serving the last data" if self.snapshot else "answers DUNNO"
+                self._log_error("load", f"cannot read the database ({exc.__class__.__name__}: {exc}); {state}")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.poll_seconds)
+
+    async def _write_loop(self) -> None:
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.write_seconds)
+            await self.write_pending()
+
+    def _log_error(self, kind: str, message: str) -> None:
+        """Log a recurring problem at most once a minute per kind."""
+        now = time.monotonic()
+        if now - self._last_error_log.get(kind, -60.0) >= 60.0:
+            self._last_error_log[kind] = now
+            log.error("%s", message)
+
+    # --- life cycle ------------------------------------------------------------------------
+
+    def _unix_listener(self, path: str) -> socket.socket:
+        if os.path.exists(path):
+            probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                probe.connect(path)
+            except OSError:
+                os.unlink(path)  # left behind by a service that died
+            else:
+                raise SystemExit(f"another policy service is already listening on {path}")
+            finally:
+                probe.close()
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(path)
+        if self.socket_group:
+            os.chown(path, -1, grp.getgrnam(self.socket_group).gr_gid)
+        os.chmod(path, self.socket_mode)
+        listener.listen(1024)
+        return listener
+
+    async def _start_server(self) -> asyncio.AbstractServer:
+        kind, where, port = parse_listen(self.listen)
+        if kind == "unix":
+            server = await asyncio.start_unix_server(
+                self.handle, sock=self._unix_listener(where), limit=protocol.MAX_REQUEST
+            )
+            self.address = where
+        else:
+            server = await asyncio.start_server(
+                self.handle, where, port, limit=protocol.MAX_REQUEST, reuse_address=True, backlog=1024
+            )
+            self.address = server.sockets[0].getsockname()[:2]
+        return server
+
+    async def run(self, ready: Callable[[], None] | None = None) -> None:
+        loop = self._loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            # Only the main thread may take signals (the command runs there; tests run it in a thread).
+            with contextlib.suppress(ValueError, RuntimeError):
+                loop.add_signal_handler(signum, self._stopping.set)
+        server = await self._start_server()
+        tasks = [asyncio.create_task(self._poll_loop()), asyncio.create_task(self._write_loop())]
+        log.info("Postfix policy service listening on %s (counters: %s)", self.address, self.counters.name)
+        if ready:
+            ready()
+        try:
+            await self._stopping.wait()
+        finally:
+            server.close()
+            if isinstance(self.address, str):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.address)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self.write_pending()  # what was noted but not yet written
+            await self.counters.close()
+            self._db.shutdown(wait=True)
+            log.info("Postfix policy service stopped")
+
+    def stop(self) -> None:
+        """Stop serving (from any thread)."""
+        loop = getattr(self, "_loop", None)
+        if loop is not None and loop.is_running():
+            loop.call_soon_threadsafe(self._stopping.set)
+        else:
+            self._stopping.set()
