@@ -216,6 +216,8 @@ def limits_for(user) -> dict:
 
 
 def person(user, now: datetime | None = None) -> dict:
+    from monitoring.sending.emails import CHECKLIST
+
     now = now or timezone.now()
     today, week = day_and_week_start(now)
     hours = SendingHour.objects.filter(user=user)
@@ -235,6 +237,7 @@ def person(user, now: datetime | None = None) -> dict:
         "totals": totals,
         "recent_hours": list(hours.order_by("-hour")[:24]),
         "refusals": list(PolicyRefusal.objects.filter(user=user)[:20]),
+        "checklist": CHECKLIST,
     }
 
 

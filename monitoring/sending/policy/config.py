@@ -57,7 +57,10 @@ class Options:
         return "DUNNO" if self.fail == FAIL_OPEN else "DEFER"
 
     def check_policy_service(self, context: str = "") -> str:
-        settings = [self.endpoint, f"default_action={self.default_action}", f"timeout={self.timeout}s"]
+        # Relay attempts are refused by reject_unauth_destination after the service whatever it answers:
+        # DUNNO there whichever way the guard fails.
+        default_action = "DUNNO" if context == "relay" else self.default_action
+        settings = [self.endpoint, f"default_action={default_action}", f"timeout={self.timeout}s"]
         if context:
             settings.append(f"policy_context={context}")
         return "check_policy_service { " + ", ".join(settings) + " }"

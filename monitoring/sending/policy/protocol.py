@@ -98,9 +98,8 @@ def attributes(block: bytes) -> dict[bytes, bytes]:
     """The attributes of one request (its lines without the ending empty line); ``FramingError`` on junk."""
     if len(block) > MAX_REQUEST:
         raise FramingError("request too long")
-    lines = block.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
+    body = block[:-2] if block.endswith(b"\n\n") else block[:-1] if block.endswith(b"\n") else block
+    lines = body.split(b"\n") if body else []
     if len(lines) > MAX_LINES:
         raise FramingError(f"more than {MAX_LINES} lines in one request")
     found: dict[bytes, bytes] = {}
