@@ -1,4 +1,8 @@
-"""The checks behind ``GET /healthz``: database, broker, worker and beat."""
+"""The checks behind ``GET /healthz``: database, broker, worker and beat, and the mail-path services that report.
+
+A mail-path service (the app-password verifier ``mail_auth``, the Postfix policy service ``mail_policy``)
+is checked once it has reported within the last day (``Heartbeat.mail_services``, the contract of
+docs/load.md): an install without a mail server has none, and its health does not depend on them."""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
 from portal.models import Heartbeat
 
@@ -52,10 +57,24 @@ def _check_heartbeat(name: str) -> Check:
     return Check(True, f"last seen {max(seconds, 0)} s ago")
 
 
+def check_mail_services() -> dict[str, Check]:
+    try:
+        services = Heartbeat.mail_services()
+    except Exception as exc:
+        return {"mail_services": Check(False, f"unknown: {exc.__class__.__name__}")}
+    now = timezone.now()
+    checks = {}
+    for name, (last_seen, down) in sorted(services.items()):
+        seconds = max(int((now - last_seen).total_seconds()), 0)
+        checks[name] = Check(not down, f"{'not reporting, ' if down else ''}last seen {seconds} s ago")
+    return checks
+
+
 def run_checks() -> dict[str, Check]:
     return {
         "database": check_database(),
         "broker": check_broker(),
         "worker": _check_heartbeat("worker"),
         "beat": _check_heartbeat("beat"),
+        **check_mail_services(),
     }

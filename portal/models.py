@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -23,6 +24,22 @@ class Heartbeat(models.Model):
     def age(cls, name: str) -> timedelta | None:
         last_seen = cls.objects.filter(name=name).values_list("last_seen", flat=True).first()
         return None if last_seen is None else timezone.now() - last_seen
+
+    # The mail-path services' contract (docs/load.md): each beats "mail_<name>" at least every
+    # MAIL_SERVICE_HEARTBEAT_INTERVAL seconds while it can answer; one seen within a day but not within
+    # MAIL_SERVICE_MISSED_BEATS intervals is down; one not seen for a day is treated as removed.
+    MAIL_SERVICE_PREFIX = "mail_"
+    MAIL_SERVICE_FORGOTTEN = timedelta(days=1)
+
+    @classmethod
+    def mail_services(cls, now: datetime | None = None) -> dict[str, tuple[datetime, bool]]:
+        """name -> (last seen, down?) of every mail-path service seen within the last day."""
+        now = now or timezone.now()
+        late = timedelta(seconds=settings.MAIL_SERVICE_HEARTBEAT_INTERVAL * settings.MAIL_SERVICE_MISSED_BEATS)
+        beats = cls.objects.filter(
+            name__startswith=cls.MAIL_SERVICE_PREFIX, last_seen__gte=now - cls.MAIL_SERVICE_FORGOTTEN
+        )
+        return {name: (last_seen, now - last_seen > late) for name, last_seen in beats.values_list("name", "last_seen")}
 
 
 class OutgoingMessage(models.Model):

@@ -119,3 +119,40 @@ def smtp_login(
     finally:
         with contextlib.suppress(smtplib.SMTPException, OSError):
             client.quit()
+
+
+def smtp_send(
+    port: int, user: str, password: str, *, sender: str, recipients: list[str], source: str | None = None,
+) -> tuple[str, str]:  # fmt: skip
+    """Log in on a submission port (STARTTLS) and send one message from ``sender`` to ``recipients``.
+
+    Returns (outcome, server's words): "ok"; "deferred" (a 4xx for a recipient or the message);
+    "refused" (a 5xx); "auth failed" / "auth tempfail" (the login itself)."""
+    client = smtplib.SMTP("127.0.0.1", port, timeout=20, source_address=(source or random_source(), 0))
+    try:
+        client.ehlo("client.test")
+        client.starttls(context=_client_context())
+        client.ehlo("client.test")
+        client.user, client.password = user, password
+        try:
+            client.auth("PLAIN", client.auth_plain)
+        except smtplib.SMTPAuthenticationError as exc:
+            return ("auth tempfail" if exc.smtp_code == 454 else "auth failed"), exc.smtp_error.decode()
+        message = EmailMessage()
+        message["From"], message["To"], message["Subject"] = sender, ", ".join(recipients), "Test"
+        message.set_content("Sent through the portal's test mail stack.\n")
+        try:
+            refused = client.send_message(message, from_addr=sender, to_addrs=recipients)
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, words = next(iter(exc.recipients.values()))
+            return ("deferred" if 400 <= code < 500 else "refused"), f"{code} {words.decode()}"
+        except (smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as exc:
+            outcome = "deferred" if 400 <= exc.smtp_code < 500 else "refused"
+            return outcome, f"{exc.smtp_code} {exc.smtp_error.decode()}"
+        if refused:
+            code, words = next(iter(refused.values()))
+            return ("deferred" if 400 <= code < 500 else "refused"), f"{code} {words.decode()}"
+        return "ok", ""
+    finally:
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            client.quit()

@@ -163,7 +163,9 @@ def dashboard(now: datetime | None = None) -> dict:
         "top_senders": senders_since(since_hour, limit=10),
         "top_since": since_hour,
         "refusal_counts": refusal_counts(day_ago),
-        "refusals": list(PolicyRefusal.objects.filter(last_at__gte=now - timedelta(days=7)).select_related("user")[:30]),
+        "refusals": list(
+            PolicyRefusal.objects.filter(last_at__gte=now - timedelta(days=7)).select_related("user")[:30]
+        ),
         "suspended": list(SendingSuspension.objects.open().select_related("user", "suspended_by")),
         "lifted": list(
             SendingSuspension.objects.filter(lifted_at__isnull=False).select_related("user", "lifted_by")[:5]
@@ -228,7 +230,9 @@ def person(user, now: datetime | None = None) -> dict:
     return {
         "person": user,
         "suspension": SendingSuspension.objects.open().filter(user=user).first(),
-        "suspensions": list(SendingSuspension.objects.filter(user=user).select_related("lifted_by", "suspended_by")[:10]),
+        "suspensions": list(
+            SendingSuspension.objects.filter(user=user).select_related("lifted_by", "suspended_by")[:10]
+        ),
         "limits": limits_for(user),
         "override": LimitOverride.objects.filter(user=user).first(),
         "aliases": list(user.sender_aliases.all()),

@@ -16,9 +16,8 @@ The heartbeat contract for long-running mail-path services (docs/load.md, "Mail-
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -27,8 +26,7 @@ from monitoring.serverload.models import LoadSample, MailSystemAlert
 from portal.models import Heartbeat
 
 MAIL_SYSTEM = "mail_system"
-SERVICE_PREFIX = "mail_"
-FORGET_AFTER = timedelta(days=1)
+FORGET_AFTER = Heartbeat.MAIL_SERVICE_FORGOTTEN
 # What the known services are called on the pages; another "mail_..." heartbeat shows under its name.
 SERVICE_TITLES = {
     "mail_auth": "App-password verifier (mail_auth)",
@@ -41,13 +39,10 @@ def service_title(name: str) -> str:
 
 
 def services_down(now: datetime) -> dict[str, tuple[str, str]]:
-    """key -> (title, plain detail) for each mail-path service that stopped reporting."""
-    interval = settings.MAIL_SERVICE_HEARTBEAT_INTERVAL
-    late = timedelta(seconds=interval * settings.MAIL_SERVICE_MISSED_BEATS)
-    beats = Heartbeat.objects.filter(name__startswith=SERVICE_PREFIX, last_seen__gte=now - FORGET_AFTER)
+    """key -> (title, plain detail) for each mail-path service that stopped reporting (``Heartbeat.mail_services``)."""
     down = {}
-    for name, last_seen in beats.values_list("name", "last_seen"):
-        if now - last_seen > late:
+    for name, (last_seen, is_down) in Heartbeat.mail_services(now).items():
+        if is_down:
             when = timezone.localtime(last_seen).strftime("%H:%M")
             down[f"service:{name}"] = (service_title(name), f"{service_title(name)} has not reported since {when}")
     return down

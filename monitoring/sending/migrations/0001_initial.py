@@ -3,183 +3,376 @@
 import django.core.validators
 import django.db.models.deletion
 import django.utils.timezone
-import monitoring.sending.models
 from django.conf import settings
 from django.db import migrations, models
 
+import monitoring.sending.models
+
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0007_app_passwords'),
+        ("accounts", "0007_app_passwords"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SenderProfile',
+            name="SenderProfile",
             fields=[
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='sender_profile', serialize=False, to=settings.AUTH_USER_MODEL)),
-                ('usual_hour', models.PositiveIntegerField(blank=True, null=True)),
-                ('active_hours', models.PositiveIntegerField(default=0)),
-                ('computed_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="sender_profile",
+                        serialize=False,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                ("usual_hour", models.PositiveIntegerField(blank=True, null=True)),
+                ("active_hours", models.PositiveIntegerField(default=0)),
+                ("computed_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
         ),
         migrations.CreateModel(
-            name='SendingSettings',
+            name="SendingSettings",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('recipients_per_hour', models.PositiveIntegerField(default=200, help_text='Recipients one person may send to in an hour.', validators=[django.core.validators.MinValueValidator(1)])),
-                ('recipients_per_day', models.PositiveIntegerField(default=1000, help_text='Recipients one person may send to in a day.', validators=[django.core.validators.MinValueValidator(1)])),
-                ('messages_per_minute', models.PositiveIntegerField(default=30, help_text='Messages one person may send in a minute.', validators=[django.core.validators.MinValueValidator(1)])),
-                ('soft_mark_percent', models.PositiveSmallIntegerField(default=80, help_text='IT staff are alerted when someone reaches this share of a limit.', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(99)], verbose_name='soft mark (%)')),
-                ('burst_multiplier', models.PositiveSmallIntegerField(default=10, help_text="Sending is suspended when someone tries this many times their usual hour's recipients in an hour.", validators=[django.core.validators.MinValueValidator(2), django.core.validators.MaxValueValidator(1000)])),
-                ('burst_floor', models.PositiveIntegerField(default=30, help_text='The usual hour assumed for people with little history (recipients).', validators=[django.core.validators.MinValueValidator(1)], verbose_name='smallest usual hour')),
-                ('allow_subaddress', models.BooleanField(default=True, help_text='Someone who may send as erin@example.com may also send as erin+news@example.com.', verbose_name='allow sub-addresses')),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "recipients_per_hour",
+                    models.PositiveIntegerField(
+                        default=200,
+                        help_text="Recipients one person may send to in an hour.",
+                        validators=[django.core.validators.MinValueValidator(1)],
+                    ),
+                ),
+                (
+                    "recipients_per_day",
+                    models.PositiveIntegerField(
+                        default=1000,
+                        help_text="Recipients one person may send to in a day.",
+                        validators=[django.core.validators.MinValueValidator(1)],
+                    ),
+                ),
+                (
+                    "messages_per_minute",
+                    models.PositiveIntegerField(
+                        default=30,
+                        help_text="Messages one person may send in a minute.",
+                        validators=[django.core.validators.MinValueValidator(1)],
+                    ),
+                ),
+                (
+                    "soft_mark_percent",
+                    models.PositiveSmallIntegerField(
+                        default=80,
+                        help_text="IT staff are alerted when someone reaches this share of a limit.",
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(99),
+                        ],
+                        verbose_name="soft mark (%)",
+                    ),
+                ),
+                (
+                    "burst_multiplier",
+                    models.PositiveSmallIntegerField(
+                        default=10,
+                        help_text="Sending is suspended when someone tries this many times their usual hour's recipients in an hour.",
+                        validators=[
+                            django.core.validators.MinValueValidator(2),
+                            django.core.validators.MaxValueValidator(1000),
+                        ],
+                    ),
+                ),
+                (
+                    "burst_floor",
+                    models.PositiveIntegerField(
+                        default=30,
+                        help_text="The usual hour assumed for people with little history (recipients).",
+                        validators=[django.core.validators.MinValueValidator(1)],
+                        verbose_name="smallest usual hour",
+                    ),
+                ),
+                (
+                    "allow_subaddress",
+                    models.BooleanField(
+                        default=True,
+                        help_text="Someone who may send as erin@example.com may also send as erin+news@example.com.",
+                        verbose_name="allow sub-addresses",
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                'verbose_name': 'sending settings',
-                'verbose_name_plural': 'sending settings',
+                "verbose_name": "sending settings",
+                "verbose_name_plural": "sending settings",
             },
         ),
         migrations.CreateModel(
-            name='SendingState',
+            name="SendingState",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.BigIntegerField(default=monitoring.sending.models.fresh_version)),
-                ('changed_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('service_seen_at', models.DateTimeField(blank=True, null=True)),
-                ('service_host', models.CharField(blank=True, max_length=200)),
-                ('service_listen', models.CharField(blank=True, max_length=300)),
-                ('service_counters', models.CharField(blank=True, max_length=20)),
-                ('next_profiles_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('next_prune_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("version", models.BigIntegerField(default=monitoring.sending.models.fresh_version)),
+                ("changed_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("service_seen_at", models.DateTimeField(blank=True, null=True)),
+                ("service_host", models.CharField(blank=True, max_length=200)),
+                ("service_listen", models.CharField(blank=True, max_length=300)),
+                ("service_counters", models.CharField(blank=True, max_length=20)),
+                ("next_profiles_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("next_prune_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                'verbose_name': 'sending guard state',
+                "verbose_name": "sending guard state",
             },
         ),
         migrations.CreateModel(
-            name='RelayAttempt',
+            name="RelayAttempt",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('hour', models.DateTimeField()),
-                ('client_address', models.GenericIPAddressField()),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('first_at', models.DateTimeField()),
-                ('last_at', models.DateTimeField()),
-                ('last_sender', models.CharField(blank=True, max_length=254)),
-                ('last_recipient', models.CharField(blank=True, max_length=254)),
-                ('helo', models.CharField(blank=True, max_length=254)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("hour", models.DateTimeField()),
+                ("client_address", models.GenericIPAddressField()),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("first_at", models.DateTimeField()),
+                ("last_at", models.DateTimeField()),
+                ("last_sender", models.CharField(blank=True, max_length=254)),
+                ("last_recipient", models.CharField(blank=True, max_length=254)),
+                ("helo", models.CharField(blank=True, max_length=254)),
             ],
             options={
-                'ordering': ['-last_at', '-pk'],
-                'indexes': [models.Index(fields=['hour'], name='sending_rel_hour_09fad5_idx')],
-                'constraints': [models.UniqueConstraint(fields=('client_address', 'hour'), name='one_relay_row_per_hour')],
+                "ordering": ["-last_at", "-pk"],
+                "indexes": [models.Index(fields=["hour"], name="sending_rel_hour_09fad5_idx")],
+                "constraints": [
+                    models.UniqueConstraint(fields=("client_address", "hour"), name="one_relay_row_per_hour")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='SenderAlias',
+            name="SenderAlias",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('address', models.EmailField(max_length=254)),
-                ('canonical_address', models.CharField(editable=False, max_length=254, unique=True)),
-                ('note', models.CharField(blank=True, max_length=200)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sender_aliases', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("address", models.EmailField(max_length=254)),
+                ("canonical_address", models.CharField(editable=False, max_length=254, unique=True)),
+                ("note", models.CharField(blank=True, max_length=200)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="sender_aliases",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'sender aliases',
-                'ordering': ['address'],
+                "verbose_name_plural": "sender aliases",
+                "ordering": ["address"],
             },
         ),
         migrations.CreateModel(
-            name='SharedMailbox',
+            name="SharedMailbox",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('address', models.EmailField(max_length=254)),
-                ('canonical_address', models.CharField(editable=False, max_length=254, unique=True)),
-                ('name', models.CharField(blank=True, max_length=100)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('members', models.ManyToManyField(blank=True, related_name='shared_mailboxes', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("address", models.EmailField(max_length=254)),
+                ("canonical_address", models.CharField(editable=False, max_length=254, unique=True)),
+                ("name", models.CharField(blank=True, max_length=100)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "members",
+                    models.ManyToManyField(blank=True, related_name="shared_mailboxes", to=settings.AUTH_USER_MODEL),
+                ),
             ],
             options={
-                'verbose_name_plural': 'shared mailboxes',
-                'ordering': ['address'],
+                "verbose_name_plural": "shared mailboxes",
+                "ordering": ["address"],
             },
         ),
         migrations.CreateModel(
-            name='LimitOverride',
+            name="LimitOverride",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(blank=True, choices=[('employee', 'Employee'), ('executive', 'Executive'), ('it_staff', 'IT staff')], max_length=20)),
-                ('recipients_per_hour', models.PositiveIntegerField(blank=True, null=True, validators=[django.core.validators.MinValueValidator(1)])),
-                ('recipients_per_day', models.PositiveIntegerField(blank=True, null=True, validators=[django.core.validators.MinValueValidator(1)])),
-                ('messages_per_minute', models.PositiveIntegerField(blank=True, null=True, validators=[django.core.validators.MinValueValidator(1)])),
-                ('note', models.CharField(blank=True, help_text='Why, for the next person who reads this.', max_length=200)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('user', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='sending_limits', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "role",
+                    models.CharField(
+                        blank=True,
+                        choices=[("employee", "Employee"), ("executive", "Executive"), ("it_staff", "IT staff")],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "recipients_per_hour",
+                    models.PositiveIntegerField(
+                        blank=True, null=True, validators=[django.core.validators.MinValueValidator(1)]
+                    ),
+                ),
+                (
+                    "recipients_per_day",
+                    models.PositiveIntegerField(
+                        blank=True, null=True, validators=[django.core.validators.MinValueValidator(1)]
+                    ),
+                ),
+                (
+                    "messages_per_minute",
+                    models.PositiveIntegerField(
+                        blank=True, null=True, validators=[django.core.validators.MinValueValidator(1)]
+                    ),
+                ),
+                (
+                    "note",
+                    models.CharField(blank=True, help_text="Why, for the next person who reads this.", max_length=200),
+                ),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "user",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="sending_limits",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.CheckConstraint(condition=models.Q(models.Q(('role', ''), ('user__isnull', False)), models.Q(models.Q(('role', ''), _negated=True), ('user__isnull', True)), _connector='OR'), name='limit_override_for_a_role_or_a_person'), models.UniqueConstraint(condition=models.Q(('role', ''), _negated=True), fields=('role',), name='one_limit_override_per_role')],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("role", ""), ("user__isnull", False)),
+                            models.Q(models.Q(("role", ""), _negated=True), ("user__isnull", True)),
+                            _connector="OR",
+                        ),
+                        name="limit_override_for_a_role_or_a_person",
+                    ),
+                    models.UniqueConstraint(
+                        condition=models.Q(("role", ""), _negated=True),
+                        fields=("role",),
+                        name="one_limit_override_per_role",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='PolicyRefusal',
+            name="PolicyRefusal",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('first_at', models.DateTimeField()),
-                ('last_at', models.DateTimeField()),
-                ('login', models.CharField(max_length=254)),
-                ('kind', models.CharField(choices=[('hour', 'Recipients per hour reached'), ('day', 'Recipients per day reached'), ('minute', 'Messages per minute reached'), ('sender', "Sender address not the login's"), ('suspended', 'Sending suspended')], max_length=10)),
-                ('detail', models.CharField(blank=True, max_length=254)),
-                ('client_address', models.GenericIPAddressField(blank=True, null=True)),
-                ('count', models.PositiveIntegerField(default=1)),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("first_at", models.DateTimeField()),
+                ("last_at", models.DateTimeField()),
+                ("login", models.CharField(max_length=254)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("hour", "Recipients per hour reached"),
+                            ("day", "Recipients per day reached"),
+                            ("minute", "Messages per minute reached"),
+                            ("sender", "Sender address not the login's"),
+                            ("suspended", "Sending suspended"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("detail", models.CharField(blank=True, max_length=254)),
+                ("client_address", models.GenericIPAddressField(blank=True, null=True)),
+                ("count", models.PositiveIntegerField(default=1)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-last_at', '-pk'],
-                'indexes': [models.Index(fields=['last_at'], name='sending_pol_last_at_037585_idx'), models.Index(fields=['user', 'last_at'], name='sending_pol_user_id_bcc4b0_idx')],
+                "ordering": ["-last_at", "-pk"],
+                "indexes": [
+                    models.Index(fields=["last_at"], name="sending_pol_last_at_037585_idx"),
+                    models.Index(fields=["user", "last_at"], name="sending_pol_user_id_bcc4b0_idx"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='SendingHour',
+            name="SendingHour",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('hour', models.DateTimeField()),
-                ('login', models.CharField(max_length=254)),
-                ('messages', models.PositiveIntegerField(default=0)),
-                ('recipients', models.PositiveIntegerField(default=0)),
-                ('attempted', models.PositiveIntegerField(default=0)),
-                ('deferred', models.PositiveIntegerField(default=0)),
-                ('refused', models.PositiveIntegerField(default=0)),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='sending_hours', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("hour", models.DateTimeField()),
+                ("login", models.CharField(max_length=254)),
+                ("messages", models.PositiveIntegerField(default=0)),
+                ("recipients", models.PositiveIntegerField(default=0)),
+                ("attempted", models.PositiveIntegerField(default=0)),
+                ("deferred", models.PositiveIntegerField(default=0)),
+                ("refused", models.PositiveIntegerField(default=0)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="sending_hours",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['hour'], name='sending_sen_hour_597e9f_idx'), models.Index(fields=['user', 'hour'], name='sending_sen_user_id_d4e4d4_idx')],
-                'constraints': [models.UniqueConstraint(fields=('login', 'hour'), name='one_sending_hour_per_login')],
+                "indexes": [
+                    models.Index(fields=["hour"], name="sending_sen_hour_597e9f_idx"),
+                    models.Index(fields=["user", "hour"], name="sending_sen_user_id_d4e4d4_idx"),
+                ],
+                "constraints": [models.UniqueConstraint(fields=("login", "hour"), name="one_sending_hour_per_login")],
             },
         ),
         migrations.CreateModel(
-            name='SendingSuspension',
+            name="SendingSuspension",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('started_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('reason', models.CharField(max_length=300)),
-                ('evidence', models.JSONField(blank=True, default=dict)),
-                ('app_passwords_suspended', models.PositiveIntegerField(default=0)),
-                ('lifted_at', models.DateTimeField(blank=True, null=True)),
-                ('lift_reason', models.CharField(blank=True, max_length=300)),
-                ('lifted_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('suspended_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sending_suspensions', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("started_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("reason", models.CharField(max_length=300)),
+                ("evidence", models.JSONField(blank=True, default=dict)),
+                ("app_passwords_suspended", models.PositiveIntegerField(default=0)),
+                ("lifted_at", models.DateTimeField(blank=True, null=True)),
+                ("lift_reason", models.CharField(blank=True, max_length=300)),
+                (
+                    "lifted_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "suspended_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="sending_suspensions",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-started_at', '-pk'],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('lifted_at__isnull', True)), fields=('user',), name='one_open_sending_suspension')],
+                "ordering": ["-started_at", "-pk"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("lifted_at__isnull", True)),
+                        fields=("user",),
+                        name="one_open_sending_suspension",
+                    )
+                ],
             },
         ),
     ]

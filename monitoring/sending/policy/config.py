@@ -68,7 +68,9 @@ class Options:
 
 def main_cf(options: Options) -> str:
     fail_words = (
-        "mail flows unchecked (fail open)" if options.fail == FAIL_OPEN else "mail waits in the senders' queues (fail closed)"
+        "mail flows unchecked (fail open)"
+        if options.fail == FAIL_OPEN
+        else "mail waits in the senders' queues (fail closed)"
     )
     lines = [
         "# The sending guard (manage.py mail_policy_config; docs/sending.md). Add to /etc/postfix/main.cf.",

@@ -191,7 +191,11 @@ class Recorder:
             relay = self.pending.relay[key] = Relay(first_at=now)
         relay.attempts += 1
         relay.last_at = now
-        relay.sender, relay.recipient, relay.helo = request.sender[:254], request.recipient[:254], request.helo_name[:254]
+        relay.sender, relay.recipient, relay.helo = (
+            request.sender[:254],
+            request.recipient[:254],
+            request.helo_name[:254],
+        )
 
     def forget_alerts_before(self, now: float) -> None:
         """Drop alert memories of windows that are over (called now and then, to bound memory)."""
