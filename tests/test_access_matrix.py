@@ -203,7 +203,37 @@ MATRIX: dict[str, Row] = {
         LOGIN, 403, 403, 302, method="post", kwargs=lambda: {"pk": _drift_finding().pk}, data={"note": "Matrix ok."}
     ),
     "serverload:drift_approve_many": Row(LOGIN, 403, 403, 302, method="post", data={"note": "Matrix ok."}),
+    # --- monitoring: the sending guard ---------------------------------------------------------
+    "sending:dashboard": summary_readers(),
+    "sending:top_senders": summary_readers(data={"until": "2026-01-05T10:00:00+00:00", "hours": "3"}),
+    "sending:settings": it_only(),
+    "sending:person": it_only(kwargs=lambda: {"pk": _accounts_person().pk}),
+    "sending:alias_delete": Row(LOGIN, 403, 403, 302, method="post", kwargs=lambda: _sending_alias()),
+    "sending:suspend": Row(
+        LOGIN, 403, 403, 302, method="post", kwargs=lambda: {"pk": _accounts_person().pk}, data={"reason": "Matrix."}
+    ),
+    "sending:lift": Row(
+        LOGIN, 403, 403, 302, method="post", kwargs=lambda: {"pk": _accounts_person().pk}, data={"reason": "Matrix."}
+    ),
+    "sending:shared_mailboxes": it_only(),
+    "sending:shared_mailbox": it_only(kwargs=lambda: {"pk": _sending_shared_mailbox().pk}),
+    "sending:shared_mailbox_delete": Row(
+        LOGIN, 403, 403, 302, method="post", kwargs=lambda: {"pk": _sending_shared_mailbox().pk}
+    ),
 }
+
+
+def _sending_alias() -> dict:
+    from monitoring.sending.models import SenderAlias
+
+    alias = SenderAlias.objects.get_or_create(user=_accounts_person(), address="matrix-alias@example.com")[0]
+    return {"pk": alias.user_id, "alias_pk": alias.pk}
+
+
+def _sending_shared_mailbox():
+    from monitoring.sending.models import SharedMailbox
+
+    return SharedMailbox.objects.get_or_create(address="matrix-shared@example.com")[0]
 
 
 def _accounts_person():

@@ -13,8 +13,9 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT_PACKAGES = ("portal", "accounts", "policies", "monitoring")
-# The apps: monitoring/ is the glue of the two monitoring apps below it.
-SUB_APPS = {"monitoring.dnsbl": "dnsbl", "monitoring.serverload": "serverload"}
+# The apps: monitoring/ is the glue of the monitoring apps below it.
+SUB_APPS = {"monitoring.dnsbl": "dnsbl", "monitoring.serverload": "serverload", "monitoring.sending": "sending"}
+MONITORING_APPS = ("dnsbl", "serverload", "sending")
 
 
 # --- URL names ------------------------------------------------------------------------------------
@@ -121,6 +122,20 @@ def test_the_graph_sees_top_level_and_function_level_imports():
     assert "portal.tasks" in graph["portal.outbox"]  # inside _publish_sends
     assert "monitoring.dnsbl" in graph  # packages are modules too
     assert app_of("monitoring.dnsbl.sweep") == "dnsbl" and app_of("monitoring.status") == "monitoring"
+    assert app_of("monitoring.sending.policy.server") == "sending"
+
+
+def test_accounts_never_imports_the_sending_guard():
+    """The guard reads people and suspends app passwords through accounts; accounts learns of it only from
+    what the guard registers in ``ready()`` (user page sections) and connects (``sending_reinstated``)."""
+    graph = import_graph()
+    assert not {
+        f"{module} -> {target}"
+        for module, targets in graph.items()
+        if app_of(module) == "accounts"
+        for target in targets
+        if app_of(target) == "sending"
+    }
 
 
 def test_the_circle_finder_finds_a_circle_across_apps():
@@ -146,8 +161,10 @@ def test_no_import_circle_links_modules_of_different_apps():
     assert crossing == {}, "move the function to the app that owns the data, or register it from ready()"
 
 
-@pytest.mark.parametrize(("app", "other"), [("dnsbl", "serverload"), ("serverload", "dnsbl")])
-def test_the_two_apps_never_import_each_other(app, other):
+@pytest.mark.parametrize(
+    ("app", "other"), [(app, other) for app in MONITORING_APPS for other in MONITORING_APPS if app != other]
+)
+def test_the_monitoring_apps_never_import_each_other(app, other):
     graph = import_graph()
     assert not {
         target

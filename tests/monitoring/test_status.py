@@ -6,12 +6,13 @@ import pytest
 
 from monitoring import status
 from monitoring.dnsbl import report
+from monitoring.sending import report as sending_report
 from monitoring.serverload import alerts, drift
 
 
 def test_each_app_registers_its_providers_in_the_order_of_installed_apps():
     registered = status.PROVIDERS
-    assert registered == [report.status_line, alerts.status_line, drift.status_line]
+    assert registered == [report.status_line, alerts.status_line, drift.status_line, sending_report.status_line]
 
 
 def test_registering_twice_adds_a_provider_once(monkeypatch):

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from monitoring.sending.policy import protocol, server as server_module
+from monitoring.sending.policy import protocol
+from monitoring.sending.policy import server as server_module
 from tests.policyservice import PolicyClient, end_of_message, rcpt
 
 
