@@ -67,3 +67,24 @@ def test_it_reports_an_unreachable_broker(client, monkeypatch):
 def test_it_is_not_cached(client):
     response = client.get("/healthz")
     assert "no-cache" in response.headers["Cache-Control"]
+
+
+def test_a_mail_path_service_that_stopped_reporting_fails_it(client, settings):
+    settings.MAIL_SERVICE_HEARTBEAT_INTERVAL, settings.MAIL_SERVICE_MISSED_BEATS = 60, 3
+    for name in ("worker", "beat", "mail_policy", "mail_auth"):
+        Heartbeat.beat(name)
+    body = client.get("/healthz").json()
+    assert body["status"] == "ok" and body["checks"]["mail_policy"]["ok"] is True
+    with time_machine.travel(timezone.now() + timedelta(minutes=4)):
+        for name in ("worker", "beat", "mail_auth"):
+            Heartbeat.beat(name)
+        response = client.get("/healthz")
+    assert response.status_code == 503 and response.json()["failing"] == ["mail_policy"]
+    assert response.json()["checks"]["mail_policy"]["detail"].startswith("not reporting, last seen 24")
+
+
+def test_a_mail_path_service_not_seen_for_a_day_is_no_longer_checked(client):
+    Heartbeat.objects.create(name="mail_policy", last_seen=timezone.now() - timedelta(days=2))
+    Heartbeat.beat("worker")
+    Heartbeat.beat("beat")
+    assert client.get("/healthz").status_code == 200
