@@ -31,7 +31,8 @@ pytestmark = pytest.mark.django_db
 T0 = 1_700_000_000 // 3600 * 3600
 
 
-def note(recorder, snapshot, request: dict, counts=Counts(), now=T0 + 60, first=True):
+def note(recorder, snapshot, request: dict, counts=None, now=T0 + 60, first=True):
+    counts = counts or Counts()
     parsed = parse(protocol.encode(request))
     verdict = decide(parsed, snapshot, counts, first_recipient=first)
     login = verdict.sender.email if verdict.sender else parsed.sasl_username

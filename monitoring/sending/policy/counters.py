@@ -70,6 +70,8 @@ class _Login:
 
 
 class MemoryCounters:
+    """In this process (one mail server): plain calls, no round trip (``RedisCounters``' are coroutines)."""
+
     name = "memory"
 
     def __init__(self) -> None:
@@ -90,7 +92,7 @@ class MemoryCounters:
             entry.tried_bucket = bucket
         return entry
 
-    async def read(self, login: str, recipient: str, now: float) -> Counts:
+    def read(self, login: str, recipient: str, now: float) -> Counts:
         """The login's figures before this recipient, with the recipient noted as tried."""
         entry = self._login(login, now)
         if len(entry.tried) < MAX_TRIED:
@@ -102,7 +104,7 @@ class MemoryCounters:
             _estimate(len(entry.tried), entry.tried_previous, now, HOUR),
         )
 
-    async def add(self, login: str, now: float, *, message: bool) -> None:
+    def add(self, login: str, now: float, *, message: bool) -> None:
         """One recipient let through (and, with ``message``, the start of a message)."""
         entry = self._login(login, now)
         entry.hour.current += 1

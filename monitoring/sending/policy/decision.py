@@ -158,6 +158,8 @@ def sender_action(address: str, login: str) -> str:
 def may_send_as(sender: Sender, envelope_sender: str, allow_subaddress: bool) -> bool:
     if not envelope_sender:
         return True  # the null sender: bounces, read receipts
+    if envelope_sender in sender.addresses:
+        return True  # already canonical: the usual case, without the cost of canonical()
     address = canonical(envelope_sender)
     if address in sender.addresses:
         return True

@@ -22,6 +22,7 @@ service cannot answer, so a broken request never blocks or opens anything the se
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 MAX_LINE = 2048  # bytes of one name=value line, newline included
@@ -32,24 +33,28 @@ REQUEST_TYPE = "smtpd_access_policy"
 # the tests); the answer is one ``action=`` line like any other, so the framing stays the same.
 STATUS_TYPE = "portal_status"
 
-# The attributes the decision reads; every other one is skipped without being decoded.
-_WANTED = frozenset(
-    {
-        b"request",
-        b"protocol_state",
-        b"protocol_name",
-        b"sasl_username",
-        b"sender",
-        b"recipient",
-        b"recipient_count",
-        b"client_address",
-        b"client_name",
-        b"helo_name",
-        b"instance",
-        b"policy_context",
-        b"size",
-    }
-)
+# The attributes the decision reads; the others are checked for framing but never decoded. The scan is
+# done by regular expressions over the whole request (in C), not line by line in Python: the service
+# answers tens of thousands of requests a second.
+_NAMES = [
+    "request",
+    "protocol_state",
+    "protocol_name",
+    "sasl_username",
+    "sender",
+    "recipient",
+    "recipient_count",
+    "client_address",
+    "client_name",
+    "helo_name",
+    "instance",
+    "policy_context",
+    "size",
+]
+_WANTED = re.compile(rb"^(" + b"|".join(name.encode() for name in _NAMES) + rb")=([^\n]*)$", re.MULTILINE)
+# A whole request of name=value lines (a name up to 100 bytes before the first "=", no NUL anywhere); the
+# limit on a line's length is checked separately.
+_REQUEST = re.compile(rb"(?:[^=\n\x00]{1,100}=[^\n\x00]*\n)*[^=\n\x00]{1,100}=[^\n\x00]*")
 
 
 class FramingError(ValueError):
@@ -99,18 +104,17 @@ def attributes(block: bytes) -> dict[bytes, bytes]:
     if len(block) > MAX_REQUEST:
         raise FramingError("request too long")
     body = block[:-2] if block.endswith(b"\n\n") else block[:-1] if block.endswith(b"\n") else block
-    lines = body.split(b"\n") if body else []
-    if len(lines) > MAX_LINES:
+    if not body:
+        return {}
+    if body.count(b"\n") >= MAX_LINES:
         raise FramingError(f"more than {MAX_LINES} lines in one request")
-    found: dict[bytes, bytes] = {}
-    for line in lines:
-        if len(line) >= MAX_LINE:
-            raise FramingError("line too long")
-        name, equals, value = line.partition(b"=")
-        if not equals or not name or b"\x00" in line:
-            raise FramingError("not a name=value line")
-        if name in _WANTED:
-            found[name] = value.rstrip(b"\r")
+    if not _REQUEST.fullmatch(body):
+        raise FramingError("not a name=value line")
+    if len(body) >= MAX_LINE and max(map(len, body.split(b"\n"))) >= MAX_LINE:
+        raise FramingError("line too long")
+    found = dict(_WANTED.findall(body))
+    if b"\r" in body:
+        found = {name: value.rstrip(b"\r") for name, value in found.items()}
     return found
 
 

@@ -86,7 +86,8 @@ class Burst:
 @dataclass
 class Batch:
     hours: dict[tuple[str, int], Totals] = field(default_factory=dict)  # (login, hour start) ->
-    refusals: dict[tuple[str, str, str, str], Refusals] = field(default_factory=dict)  # (login, rule, detail, ip)
+    # (login, rule, detail, client address as Postfix sent it: checked when written)
+    refusals: dict[tuple[str, str, str, str], Refusals] = field(default_factory=dict)
     relay: dict[tuple[str, int], Relay] = field(default_factory=dict)  # (client address, hour start) ->
     limit_events: list[LimitEvent] = field(default_factory=list)
     bursts: list[Burst] = field(default_factory=list)
@@ -148,12 +149,12 @@ class Recorder:
         else:
             totals.refused += 1
         detail = request.sender[:254] if verdict.rule == SENDER else (str(verdict.limit) if verdict.limit else "")
-        self._refusal(login, user_id, verdict.rule, detail, client_ip(request.client_address), now)
+        self._refusal(login, user_id, verdict.rule, detail, request.client_address[:64], now)
         if kind == Kind.BURST and verdict.sender is not None and verdict.sender.id not in self.bursting:
             self.bursting.add(verdict.sender.id)
             self.pending.bursts.append(
                 Burst(login, verdict.sender.id, round(tried), verdict.sender.burst_threshold,
-                      verdict.sender.usual_hour, client_ip(request.client_address), now)
+                      verdict.sender.usual_hour, request.client_address[:64], now)
             )  # fmt: skip
 
     def note_malformed(self) -> None:
@@ -179,7 +180,7 @@ class Recorder:
         refusals.last_at = now
 
     def _relay(self, request: PolicyRequest, now: float) -> None:
-        ip = client_ip(request.client_address)
+        ip = client_ip(request.client_address)  # the row's key: only a valid address (rare: relay attempts)
         if not ip:
             return
         key = (ip, int(now // 3600) * 3600)

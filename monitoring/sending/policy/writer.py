@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from django.db import connection, transaction
 
-from monitoring.sending.policy.recorder import Batch, Burst, LimitEvent
+from monitoring.sending.policy.recorder import Batch, Burst, LimitEvent, client_ip
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ def _write_refusals(batch: Batch, existing: set[int]) -> None:
             PolicyRefusal(
                 first_at=_when(r.first_at), last_at=_when(r.last_at), login=login[:254],
                 user_id=r.user_id if r.user_id in existing else None, kind=rule, detail=detail[:254],
-                client_address=ip or None, count=r.count,
+                client_address=client_ip(ip) or None, count=r.count,
             )
             for (login, rule, detail, ip), r in items
         ],
@@ -111,7 +111,7 @@ def _write_refusals(batch: Batch, existing: set[int]) -> None:
     for (login, rule, detail, ip), r in items[:MAX_AUDIT_PER_BATCH]:
         action = "sending.deferred" if rule in PolicyRefusal.DEFERRALS else "sending.refused"
         audit.record(
-            action, target=login[:300], ip=ip or None, rule=rule, detail=detail, count=r.count,
+            action, target=login[:300], ip=client_ip(ip) or None, rule=rule, detail=detail, count=r.count,
             first_at=_when(r.first_at).isoformat(), last_at=_when(r.last_at).isoformat(),
         )  # fmt: skip
     rest = sum(r.count for _, r in items[MAX_AUDIT_PER_BATCH:]) + batch.dropped
@@ -166,7 +166,7 @@ def _suspend(burst: Burst) -> None:
         "threshold": burst.threshold,
         "usual_hour": burst.usual_hour,
         "login": burst.login,
-        "client_address": burst.client_address,
+        "client_address": client_ip(burst.client_address),
         "at": _when(burst.at).isoformat(),
     }
     suspensions.suspend(user, reason=reason, evidence=evidence)

@@ -75,4 +75,9 @@ class Command(BaseCommand):
             self.stdout.write(f"listening on {server.address} (counters: {server.counters.name})")
             self.stdout.flush()
 
-        asyncio.run(server.run(ready=ready))
+        try:
+            import uvloop  # libuv's event loop: about twice the requests per second of asyncio's own
+        except ImportError:
+            asyncio.run(server.run(ready=ready))
+        else:
+            uvloop.run(server.run(ready=ready))
