@@ -130,7 +130,7 @@ def workload(logins: list[str], total: int, connections: int, seed_value: int = 
             "mail_version": "3.7.11",
         }
         count = recipients_of_a_message(rng)
-        for number in range(count):
+        for _ in range(count):
             stream.append(encode({**base, "recipient": f"r{rng.randint(0, 99999)}@elsewhere.example"}))
         queue_id = f"{rng.getrandbits(40):010X}"
         size = str(rng.randint(2_000, 200_000))
