@@ -22,22 +22,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import grp
 import logging
 import os
-import signal
 import socket
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any
-
-from django.conf import settings
 
 from accounts.addresses import canonical
 from accounts.mailauth import decision, dovecot, protocol, recorder
 from accounts.mailauth.decision import Snapshot, Verdict
+from portal.mailpath import MailPathService, unix_listener
 
 log = logging.getLogger("accounts.mailauth")
 
@@ -46,7 +41,7 @@ HEARTBEAT_NAME = "mail_auth"  # the load dashboard's name for this mail-path ser
 IDLE_SECONDS = 600.0
 
 
-class Verifier:
+class Verifier(MailPathService):
     def __init__(
         self,
         *,
@@ -59,23 +54,27 @@ class Verifier:
         full_reload_seconds: float = 300.0,
         load: Callable[[], Snapshot] | None = None,
     ) -> None:
+        super().__init__(
+            poll_seconds=poll_seconds, write_seconds=write_seconds, full_reload_seconds=full_reload_seconds, log=log,
+            thread="mail-auth-db",
+        )  # fmt: skip
         self.socket_path = socket_path
         self.master_socket = master_socket
         self.socket_mode = socket_mode
         self.socket_group = socket_group
-        self.poll_seconds = poll_seconds
-        self.write_seconds = write_seconds
-        self.full_reload_seconds = full_reload_seconds
         self._load = load
         self.snapshot: Snapshot | None = None
         self.recorder = recorder.Recorder()
         self.connections = 0
         self.flush_all = False
         self.flush_names: set[str] = set()
-        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mail-auth-db")
-        self._stopping = asyncio.Event()
-        self._last_heartbeat = 0.0
-        self._last_error_log: dict[str, float] = {}
+
+    @property
+    def has_data(self) -> bool:
+        return self.snapshot is not None
+
+    def without_data(self) -> str:
+        return "answers TEMPFAIL"
 
     # --- the hot path: one request line in, one answer line out (no I/O) --------------------
 
@@ -150,18 +149,6 @@ class Verifier:
 
     # --- around it: snapshot refresh, cache flush, batched writes ---------------------------
 
-    async def _in_db_thread(self, function: Callable[..., Any], *args: Any) -> Any:
-        def call() -> Any:
-            from django.db import connection
-
-            try:
-                return function(*args)
-            except Exception:
-                connection.close()  # a broken connection is reopened on the next call
-                raise
-
-        return await asyncio.get_running_loop().run_in_executor(self._db, call)
-
     async def refresh(self) -> None:
         """Load a new snapshot when the version moved (or a full reload is due), then flush Dovecot."""
         from accounts.mailauth import snapshot as snapshots
@@ -187,6 +174,9 @@ class Verifier:
             log.info("serving version %s: %s users, %s app passwords", new.version, len(new.users_by_id),
                      new.password_count)  # fmt: skip
 
+    async def after_poll(self) -> None:
+        await self.flush_dovecot_cache()
+
     async def flush_dovecot_cache(self) -> None:
         if not self.master_socket or not (self.flush_all or self.flush_names):
             return
@@ -208,12 +198,7 @@ class Verifier:
             except Exception as exc:
                 self.recorder.put_back(batch)
                 self._log_error("write", f"cannot write login records ({exc.__class__.__name__}: {exc}); will retry")
-        # Twice per MAIL_SERVICE_HEARTBEAT_INTERVAL, from the event loop that answers Dovecot: a stuck loop
-        # stops beating, and the load dashboard reports the verifier down (docs/load.md, the contract).
-        if time.time() - self._last_heartbeat >= settings.MAIL_SERVICE_HEARTBEAT_INTERVAL / 2:
-            with contextlib.suppress(Exception):
-                await self._in_db_thread(self._heartbeat)
-                self._last_heartbeat = time.time()
+        await self._beat(self._heartbeat)
 
     def _heartbeat(self) -> None:
         from django.utils import timezone
@@ -229,59 +214,13 @@ class Verifier:
             verifier_host=socket.gethostname()[:200],
         )
 
-    async def _poll_loop(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                await self.refresh()
-            except Exception as exc:
-                state = "keeps serving the last data" if self.snapshot else "answers TEMPFAIL"
-                self._log_error("load", f"cannot read the database ({exc.__class__.__name__}: {exc}); {state}")
-            await self.flush_dovecot_cache()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.poll_seconds)
-
-    async def _write_loop(self) -> None:
-        while not self._stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.write_seconds)
-            await self.write_pending()
-
-    def _log_error(self, kind: str, message: str) -> None:
-        """Log a recurring problem at most once a minute per kind."""
-        now = time.monotonic()
-        if now - self._last_error_log.get(kind, -60.0) >= 60.0:
-            self._last_error_log[kind] = now
-            log.error("%s", message)
-
     # --- life cycle ------------------------------------------------------------------------
 
     def _listen(self) -> socket.socket:
-        path = self.socket_path
-        if os.path.exists(path):
-            probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                probe.connect(path)
-            except OSError:
-                os.unlink(path)  # left behind by a verifier that died
-            else:
-                raise SystemExit(f"another verifier is already listening on {path}")
-            finally:
-                probe.close()
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        listener.bind(path)
-        if self.socket_group:
-            os.chown(path, -1, grp.getgrnam(self.socket_group).gr_gid)
-        os.chmod(path, self.socket_mode)
-        listener.listen(256)
-        return listener
+        return unix_listener(self.socket_path, mode=self.socket_mode, group=self.socket_group, what="verifier")
 
     async def run(self, ready: Callable[[], None] | None = None) -> None:
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            # Only the main thread may take signals (the command runs there; tests run it in a thread).
-            with contextlib.suppress(ValueError, RuntimeError):
-                loop.add_signal_handler(signum, self._stopping.set)
+        self._take_signals()
         server = await asyncio.start_unix_server(self.handle, sock=self._listen(), limit=protocol.MAX_LINE)
         tasks = [asyncio.create_task(self._poll_loop()), asyncio.create_task(self._write_loop())]
         log.info("mail login verifier listening on %s", self.socket_path)
@@ -293,12 +232,5 @@ class Verifier:
             server.close()
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.socket_path)
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await self.write_pending()  # what was noted but not yet written
-            self._db.shutdown(wait=True)
+            await self._shut_down(tasks)
             log.info("mail login verifier stopped")
-
-    def stop(self) -> None:
-        self._stopping.set()

@@ -26,25 +26,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import grp
 import logging
 import os
-import signal
 import socket
 import sys
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
-
-from django.conf import settings
 
 from accounts.addresses import canonical
 from monitoring.sending.policy import protocol, recorder, writer
 from monitoring.sending.policy.counters import CountersUnavailable, MemoryCounters
 from monitoring.sending.policy.decision import Counts, Kind, Snapshot, authenticated_login, decide
+from portal.mailpath import MailPathService, unix_listener
 
 log = logging.getLogger("monitoring.sending.policy")
 
@@ -158,7 +154,7 @@ class Connection(asyncio.Protocol):
             self.process()
 
 
-class PolicyServer:
+class PolicyServer(MailPathService):
     def __init__(
         self,
         *,
@@ -171,15 +167,16 @@ class PolicyServer:
         full_reload_seconds: float = 300.0,
         load: Callable[[], Snapshot] | None = None,
     ) -> None:
+        super().__init__(
+            poll_seconds=poll_seconds, write_seconds=write_seconds, full_reload_seconds=full_reload_seconds, log=log,
+            thread="mail-policy-db",
+        )  # fmt: skip
         self.listen = listen
         # In memory: the counters themselves; with Redis: where counting goes on while Redis is unreachable.
         self.memory = counters if isinstance(counters, MemoryCounters) else MemoryCounters()
         self.counters = counters or self.memory
         self.socket_mode = socket_mode
         self.socket_group = socket_group
-        self.poll_seconds = poll_seconds
-        self.write_seconds = write_seconds
-        self.full_reload_seconds = full_reload_seconds
         self._load = load
         self.snapshot: Snapshot | None = None
         self.recorder = recorder.Recorder()
@@ -187,11 +184,14 @@ class PolicyServer:
         self.open_connections: set[Connection] = set()
         self.address: tuple | str | None = None  # where it listens (the port chosen for port 0)
         self._redis_down_until = 0.0
-        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mail-policy-db")
-        self._stopping = asyncio.Event()
-        self._last_heartbeat = 0.0
         self._last_tidy = time.monotonic()
-        self._last_error_log: dict[str, float] = {}
+
+    @property
+    def has_data(self) -> bool:
+        return self.snapshot is not None
+
+    def without_data(self) -> str:
+        return "answers DUNNO"
 
     # --- the hot path: one request in, one answer out (no database) --------------------------
     #
@@ -314,18 +314,6 @@ class PolicyServer:
 
     # --- around it: snapshot refresh, batched writes, heartbeat ------------------------------
 
-    async def _in_db_thread(self, function: Callable[..., Any], *args: Any) -> Any:
-        def call() -> Any:
-            from django.db import connection
-
-            try:
-                return function(*args)
-            except Exception:
-                connection.close()  # a broken connection is reopened on the next call
-                raise
-
-        return await asyncio.get_running_loop().run_in_executor(self._db, call)
-
     async def refresh(self) -> None:
         """Load a new snapshot when a version moved (or a full reload is due)."""
         from monitoring.sending.policy import snapshot as snapshots
@@ -365,12 +353,7 @@ class PolicyServer:
             self._last_tidy = time.monotonic()
             self.memory.forget_idle(now)
             self.recorder.forget_alerts_before(now)
-        # Twice per MAIL_SERVICE_HEARTBEAT_INTERVAL, from the event loop that answers Postfix: a stuck loop
-        # stops beating, and the load dashboard and /healthz report the service down (docs/load.md).
-        if now - self._last_heartbeat >= settings.MAIL_SERVICE_HEARTBEAT_INTERVAL / 2:
-            with contextlib.suppress(Exception):
-                await self._in_db_thread(self._heartbeat)
-                self._last_heartbeat = now
+        await self._beat(self._heartbeat)
 
     def _heartbeat(self) -> None:
         from django.utils import timezone
@@ -387,56 +370,16 @@ class PolicyServer:
             service_counters=self.counters.name,
         )
 
-    async def _poll_loop(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                await self.refresh()
-            except Exception as exc:
-                state = "keeps serving the last data" if self.snapshot else "answers DUNNO"
-                self._log_error("load", f"cannot read the database ({exc.__class__.__name__}: {exc}); {state}")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.poll_seconds)
-
-    async def _write_loop(self) -> None:
-        while not self._stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.write_seconds)
-            await self.write_pending()
-
-    def _log_error(self, kind: str, message: str) -> None:
-        """Log a recurring problem at most once a minute per kind."""
-        now = time.monotonic()
-        if now - self._last_error_log.get(kind, -60.0) >= 60.0:
-            self._last_error_log[kind] = now
-            log.error("%s", message)
-
     # --- life cycle ------------------------------------------------------------------------
-
-    def _unix_listener(self, path: str) -> socket.socket:
-        if os.path.exists(path):
-            probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                probe.connect(path)
-            except OSError:
-                os.unlink(path)  # left behind by a service that died
-            else:
-                raise SystemExit(f"another policy service is already listening on {path}")
-            finally:
-                probe.close()
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        listener.bind(path)
-        if self.socket_group:
-            os.chown(path, -1, grp.getgrnam(self.socket_group).gr_gid)
-        os.chmod(path, self.socket_mode)
-        listener.listen(1024)
-        return listener
 
     async def _start_server(self) -> asyncio.AbstractServer:
         kind, where, port = parse_listen(self.listen)
         loop = asyncio.get_running_loop()
         if kind == "unix":
-            server = await loop.create_unix_server(lambda: Connection(self), sock=self._unix_listener(where))
+            server = await loop.create_unix_server(
+                lambda: Connection(self),
+                sock=unix_listener(where, mode=self.socket_mode, group=self.socket_group, what="policy service"),
+            )
             self.address = where
         else:
             server = await loop.create_server(lambda: Connection(self), where, port, reuse_address=True, backlog=1024)
@@ -444,14 +387,10 @@ class PolicyServer:
         return server
 
     async def run(self, ready: Callable[[], None] | None = None) -> None:
-        loop = self._loop = asyncio.get_running_loop()
+        self._take_signals()
         # The database thread (batches, snapshot loads) runs Python code too: by default it may keep the GIL
         # for 5 ms at a time, which Postfix would see as 5 ms answers. Half a millisecond bounds that wait.
         sys.setswitchinterval(0.0005)
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            # Only the main thread may take signals (the command runs there; tests run it in a thread).
-            with contextlib.suppress(ValueError, RuntimeError):
-                loop.add_signal_handler(signum, self._stopping.set)
         server = await self._start_server()
         tasks = [asyncio.create_task(loop()) for loop in (self._poll_loop, self._write_loop, self._sweep_loop)]
         log.info("Postfix policy service listening on %s (counters: %s)", self.address, self.counters.name)
@@ -466,18 +405,6 @@ class PolicyServer:
             if isinstance(self.address, str):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(self.address)
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await self.write_pending()  # what was noted but not yet written
+            await self._shut_down(tasks)
             await self.counters.close()
-            self._db.shutdown(wait=True)
             log.info("Postfix policy service stopped")
-
-    def stop(self) -> None:
-        """Stop serving (from any thread)."""
-        loop = getattr(self, "_loop", None)
-        if loop is not None and loop.is_running():
-            loop.call_soon_threadsafe(self._stopping.set)
-        else:
-            self._stopping.set()
