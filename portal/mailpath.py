@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import grp
 import logging
 import os
@@ -77,6 +78,23 @@ class MailPathService:
         if now - self._last_error_log.get(kind, -60.0) >= 60.0:
             self._last_error_log[kind] = now
             self.log.error("%s", message)
+
+    async def _newer(self, current: Any, version: Callable[[], Any], load: Callable[[], Any]) -> Any:
+        """A new snapshot when ``version()`` differs from ``current.version`` or a full reload is due; else None.
+
+        Reloading every ``full_reload_seconds`` regardless catches changes made without ``save()``."""
+        due = current is None or time.time() - current.loaded_at >= self.full_reload_seconds
+        if not due:
+            due = await self._in_db_thread(version) != current.version
+        if not due:
+            return None
+        new = await self._in_db_thread(load)
+        # The snapshot lives until the next change: keep the garbage collector from walking its thousands of
+        # objects again and again (collections would show as latency on the hot path).
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
+        return new
 
     async def _beat(self, heartbeat: Callable[[], None]) -> None:
         """Twice per MAIL_SERVICE_HEARTBEAT_INTERVAL, from the event loop that answers: a stuck loop stops

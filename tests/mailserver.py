@@ -29,7 +29,6 @@ import secrets
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -38,7 +37,7 @@ from pathlib import Path
 import pytest
 
 from tests.mailclients import imap_login, pop3_login, smtp_login
-from tests.services import ROOT, database_url, free_port, port_open, service_missing
+from tests.services import ROOT, ManagedProcess, database_url, free_port, port_open, service_missing
 
 DOVECOT = "/usr/sbin/dovecot"
 DOVEADM = "/usr/bin/doveadm"
@@ -96,35 +95,21 @@ def ssha512(password: str) -> str:
 # --- the verifier ----------------------------------------------------------------------------------
 
 
-class VerifierProcess:
+class VerifierProcess(ManagedProcess):
     """``manage.py mail_auth_server`` as its own process on the test database."""
 
+    name = "mail_auth_server"
+
     def __init__(self, env: dict[str, str], socket_path: Path, dovecot_socket: Path | None, log_path: Path) -> None:
-        self.env = env
+        super().__init__(env, log_path)
         self.socket_path = socket_path
         self.dovecot_socket = dovecot_socket
-        self.log_path = log_path
-        self.process: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 60) -> VerifierProcess:
-        command = [
-            sys.executable, "manage.py", "mail_auth_server", "--socket", str(self.socket_path),
-            "--dovecot-socket", str(self.dovecot_socket or ""), "--poll", "0.2", "--write-interval", "0.3",
+    def command(self) -> list[str]:
+        return [
+            "mail_auth_server", "--socket", str(self.socket_path), "--dovecot-socket", str(self.dovecot_socket or ""),
+            "--poll", "0.2", "--write-interval", "0.3",
         ]  # fmt: skip
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"mail_auth_server exited with {self.process.returncode}:\n{self.log()}")
-            if self.serving() is not None:
-                return self
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"mail_auth_server served no data within {timeout} s:\n{self.log()}")
 
     def serving(self) -> int | None:
         """The version the verifier serves, or None (not answering, or no data loaded yet)."""
@@ -147,21 +132,6 @@ class VerifierProcess:
                 return
             time.sleep(0.05)
         raise AssertionError(f"the verifier did not load version {version} in {timeout} s:\n{self.log()}")
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-6000:] if self.log_path.exists() else ""
-
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def stop(self) -> None:
-        if self.running():
-            self.process.terminate()
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
 
 
 # --- Dovecot and Postfix ------------------------------------------------------------------------------

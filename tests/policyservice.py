@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-from tests.services import ROOT, free_port
+from tests.services import ManagedProcess, free_port
 
 
 def rcpt(login: str = "", sender: str = "", recipient: str = "bob@example.org", **extra: str) -> dict[str, str]:
@@ -79,36 +78,22 @@ class PolicyClient:
         self.sock.close()
 
 
-class PolicyServiceProcess:
+class PolicyServiceProcess(ManagedProcess):
     """``manage.py mail_policy_server`` on a free port of 127.0.0.1, on the test database."""
 
+    name = "mail_policy_server"
+
     def __init__(self, env: dict[str, str], log_path: Path, *, counters: str = "memory") -> None:
-        self.env = env
-        self.log_path = log_path
+        super().__init__(env, log_path)
         self.port = free_port()
         self.listen = f"127.0.0.1:{self.port}"
         self.counters = counters
-        self.process: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 60) -> PolicyServiceProcess:
-        command = [
-            sys.executable, "manage.py", "mail_policy_server", "--listen", self.listen, "--counters", self.counters,
-            "--poll", "0.2", "--write-interval", "0.3",
+    def command(self) -> list[str]:
+        return [
+            "mail_policy_server", "--listen", self.listen, "--counters", self.counters, "--poll", "0.2",
+            "--write-interval", "0.3",
         ]  # fmt: skip
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"mail_policy_server exited with {self.process.returncode}:\n{self.log()}")
-            if self.serving() is not None:
-                return self
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"mail_policy_server served no data within {timeout} s:\n{self.log()}")
 
     def serving(self) -> str | None:
         """The version the service serves ("<sending>.<mail auth>"), or None."""
@@ -137,21 +122,6 @@ class PolicyServiceProcess:
                 return
             time.sleep(0.05)
         raise AssertionError(f"the policy service did not load version {wanted} in {timeout} s:\n{self.log()}")
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-6000:] if self.log_path.exists() else ""
-
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def stop(self) -> None:
-        if self.running():
-            self.process.terminate()
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
 
 
 def main_cf_settings(text: str) -> dict[str, str]:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import os
 import socket
@@ -155,17 +154,9 @@ class Verifier(MailPathService):
         from accounts.models import MailAuthState
 
         current = self.snapshot
-        due = current is None or time.time() - current.loaded_at >= self.full_reload_seconds
-        if not due:
-            due = await self._in_db_thread(MailAuthState.current_version) != current.version
-        if due:
-            new = await self._in_db_thread(self._load or snapshots.load)
+        new = await self._newer(current, MailAuthState.current_version, self._load or snapshots.load)
+        if new is not None:
             self.snapshot = new
-            # The snapshot lives until the next change: keep the garbage collector from walking its
-            # thousands of objects again and again (collections would show as latency on the hot path).
-            gc.unfreeze()
-            gc.collect()
-            gc.freeze()
             changed = snapshots.changed_logins(current, new)
             if changed is None:
                 self.flush_all = True

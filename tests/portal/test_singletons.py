@@ -6,13 +6,17 @@ import pytest
 
 from accounts.models import MailAuthState, OrganisationSettings
 from monitoring.dnsbl.models import DnsblSchedule
+from monitoring.sending.models import SendingSettings, SendingState
 from monitoring.serverload.models import LoadSettings, LoadState
 from policies.models import PolicySettings
 from portal.singletons import Singleton
 
 pytestmark = pytest.mark.django_db
 
-SINGLETONS = [OrganisationSettings, MailAuthState, PolicySettings, LoadSettings, LoadState, DnsblSchedule]
+SINGLETONS = [
+    OrganisationSettings, MailAuthState, PolicySettings, LoadSettings, LoadState, DnsblSchedule, SendingSettings,
+    SendingState,
+]  # fmt: skip
 
 
 def test_every_one_row_model_is_a_singleton():

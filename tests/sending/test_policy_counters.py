@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from monitoring.sending.policy.counters import HOUR, MemoryCounters, RedisCounters
+from tests.mailclients import run_coroutine
 from tests.policyservice import PolicyClient, rcpt
 
 T0 = 1_700_000_000 // HOUR * HOUR  # the start of an hour
 
 
 def run(coroutine):
-    return asyncio.run(coroutine)
+    return run_coroutine(coroutine)
 
 
 def test_memory_counts_within_a_window_exactly_and_weighs_the_previous_one():

@@ -8,12 +8,11 @@ docs/mail-clients.md walks through switching a Debian Postfix + Dovecot server o
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.mailauth.config import ConfigError, Options, render
+from portal.configfiles import emit
 
 
 class Command(BaseCommand):
@@ -62,13 +61,4 @@ class Command(BaseCommand):
             files = render(options)
         except ConfigError as exc:
             raise CommandError(str(exc)) from None
-        if o["write"]:
-            root = Path(str(o["write"]))
-            for relative, text in files.items():
-                target = root / relative
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(text, encoding="utf-8")
-                self.stdout.write(f"wrote {target}")
-            return
-        for relative, text in files.items():
-            self.stdout.write(f"# ===== {relative} =====\n{text}")
+        emit(files, str(o["write"] or ""), self.stdout)

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import os
 import socket
@@ -318,20 +317,11 @@ class PolicyServer(MailPathService):
         """Load a new snapshot when a version moved (or a full reload is due)."""
         from monitoring.sending.policy import snapshot as snapshots
 
-        current = self.snapshot
-        due = current is None or time.time() - current.loaded_at >= self.full_reload_seconds
-        if not due:
-            due = await self._in_db_thread(snapshots.version) != current.version
-        if due:
-            new = await self._in_db_thread(self._load or snapshots.load)
+        new = await self._newer(self.snapshot, snapshots.version, self._load or snapshots.load)
+        if new is not None:
             # Suspensions found here but not yet in the database stay in force across the reload.
             new.mark_suspended(self.recorder.bursting)
             self.snapshot = new
-            # The snapshot lives until the next change: keep the garbage collector from walking it again
-            # and again (collections would show as latency on the hot path).
-            gc.unfreeze()
-            gc.collect()
-            gc.freeze()
             log.info("serving version %s: %s senders", new.version, len(new.senders_by_id))
 
     async def write_pending(self) -> None:

@@ -9,12 +9,11 @@ docs/sending.md walks through adding them to a Debian Postfix, and the fail-open
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from monitoring.sending.policy.config import FAIL_CLOSED, FAIL_OPEN, ConfigError, Options, render
+from portal.configfiles import emit
 
 
 class Command(BaseCommand):
@@ -46,13 +45,4 @@ class Command(BaseCommand):
             files = render(options)
         except ConfigError as exc:
             raise CommandError(str(exc)) from None
-        if o["write"]:
-            root = Path(str(o["write"]))
-            for relative, text in files.items():
-                target = root / relative
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(text, encoding="utf-8")
-                self.stdout.write(f"wrote {target}")
-            return
-        for relative, text in files.items():
-            self.stdout.write(f"# ===== {relative} =====\n{text}")
+        emit(files, str(o["write"] or ""), self.stdout)
