@@ -28,31 +28,14 @@ import shutil
 import statistics
 import sys
 import time
-from urllib.parse import urlsplit, urlunsplit
 
-from _scratch import ROOT, scratch_django
+from _scratch import ROOT, drop_scratch_postgres, scratch_django, scratch_postgres
 
 BENCH_DB = "portal_bench_mailauth"
-ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 PEOPLE, PER_PERSON = 1000, 3
 
 
-def scratch_postgres() -> str | None:
-    """A fresh PostgreSQL database for the run, or None (then the scratch set-up uses SQLite)."""
-    try:
-        import psycopg
-
-        with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=2) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-            conn.execute(f"CREATE DATABASE {BENCH_DB}")
-    except Exception as exc:
-        print(f"PostgreSQL unavailable ({exc.__class__.__name__}); using SQLite")
-        return None
-    parts = urlsplit(ADMIN_URL)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{BENCH_DB}", "", ""))
-
-
-WORK = scratch_django("mailauth", database_url=scratch_postgres(), LOG_LEVEL="WARNING")
+WORK = scratch_django("mailauth", database_url=scratch_postgres(BENCH_DB), LOG_LEVEL="WARNING")
 
 from accounts import app_passwords  # noqa: E402
 from accounts.mailauth import passwords, protocol  # noqa: E402
@@ -270,12 +253,5 @@ if __name__ == "__main__":
     try:
         sys.exit(main())
     finally:
-        from django.db import connections
-
-        connections.close_all()
-        if BENCH_DB in os.environ["DATABASE_URL"]:
-            import psycopg
-
-            with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-                conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        drop_scratch_postgres(BENCH_DB)
         shutil.rmtree(WORK, ignore_errors=True)

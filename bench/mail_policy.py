@@ -30,31 +30,15 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-from _scratch import ROOT, scratch_django
+from _scratch import ROOT, drop_scratch_postgres, scratch_django, scratch_postgres
 
 BENCH_DB = "portal_bench_mailpolicy"
-ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 PRL = "/usr/bin/policyd-rate-limit"
 LIMITS = {"recipients_per_hour": 200, "recipients_per_day": 1000, "messages_per_minute": 30}
 
 
-def scratch_postgres() -> str | None:
-    try:
-        import psycopg
-
-        with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=2) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-            conn.execute(f"CREATE DATABASE {BENCH_DB}")
-    except Exception as exc:
-        print(f"PostgreSQL unavailable ({exc.__class__.__name__}); using SQLite")
-        return None
-    parts = urlsplit(ADMIN_URL)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{BENCH_DB}", "", ""))
-
-
-WORK = scratch_django("mailpolicy", database_url=scratch_postgres(), LOG_LEVEL="WARNING")
+WORK = scratch_django("mailpolicy", database_url=scratch_postgres(BENCH_DB), LOG_LEVEL="WARNING")
 
 from accounts.models import User  # noqa: E402
 from monitoring.sending.models import SendingSettings  # noqa: E402
@@ -391,6 +375,7 @@ def main() -> int:
         shutil.rmtree(folder, ignore_errors=True)
     print(f"ratio: {ours / theirs:.1f}x policyd-rate-limit's throughput (target >= 2x); the portal's p99 at "
           f"{args.paced_rate:.0f} req/s: {our_p99:.2f} ms (target <= 2 ms)")  # fmt: skip
+    drop_scratch_postgres(BENCH_DB)
     shutil.rmtree(WORK, ignore_errors=True)
     return 0
 
