@@ -6,6 +6,7 @@
 - An OTP device (TOTP token or backup codes) saved or deleted: the gateway's facts are dropped; a removed
   or unconfirmed token ends the webmail sessions it verified.
 - A sign-out: the webmail session of that portal session is marked ended.
+- The device settings saved (who needs a company certificate): every person's gateway facts are dropped.
 - Anything the mail login verifier serves changed (an app password; a user's address or active flag,
   a user added or deleted; the organisation's settings): its version moves (``MailAuthState.bump``) in
   the same transaction, so it reloads within a second.
@@ -19,7 +20,15 @@ from django.db.models.signals import post_delete, post_save, pre_save
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import gateway, lifecycle
-from accounts.models import AppPassword, BackupCodeDevice, MailAuthState, OrganisationSettings, User, WebmailSession
+from accounts.models import (
+    AppPassword,
+    BackupCodeDevice,
+    DeviceSettings,
+    MailAuthState,
+    OrganisationSettings,
+    User,
+    WebmailSession,
+)
 
 # The user facts the mail login verifier serves; a save that touches none of them (last_login) is no change.
 VERIFIER_USER_FIELDS = frozenset({"email", "canonical_email", "is_active"})
@@ -72,6 +81,12 @@ def device_changed(sender, instance, **kwargs) -> None:
     _forget(instance.user_id)
 
 
+def device_rules_changed(sender, **kwargs) -> None:
+    """Who needs a company certificate is part of every person's cached gateway facts."""
+    gateway.forget_everyone()
+    transaction.on_commit(gateway.forget_everyone)
+
+
 def signed_out(sender, request, user, **kwargs) -> None:
     session_key = getattr(getattr(request, "session", None), "session_key", None)
     if session_key:
@@ -90,3 +105,4 @@ def connect() -> None:
     post_save.connect(mail_auth_changed, sender=AppPassword, dispatch_uid=uid + "app_password_saved")
     post_delete.connect(mail_auth_changed, sender=AppPassword, dispatch_uid=uid + "app_password_deleted")
     post_save.connect(mail_auth_changed, sender=OrganisationSettings, dispatch_uid=uid + "organisation_saved")
+    post_save.connect(device_rules_changed, sender=DeviceSettings, dispatch_uid=uid + "device_settings_saved")

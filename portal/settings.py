@@ -23,6 +23,7 @@ from portal.env import (
     load_dotenv,
     parse_cache_url,
     parse_database_url,
+    passphrase_problem,
     secret_key_problem,
 )
 
@@ -105,6 +106,8 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     # Signed-in users without a token are sent to enrolment; with one, to the OTP step.
     "accounts.middleware.OTPRequiredMiddleware",
+    # Where a role needs a company certificate for the portal too, pages need the browser's certificate.
+    "accounts.middleware.DeviceCertificateMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -309,6 +312,36 @@ MAIL_POP3_PORT = env_int("MAIL_POP3_PORT", 995, minimum=1)
 MAIL_SUBMISSION_PORT = env_int("MAIL_SUBMISSION_PORT", 587, minimum=1)
 MAIL_SUBMISSIONS_PORT = env_int("MAIL_SUBMISSIONS_PORT", 465, minimum=1)
 MAIL_POP3 = env_bool("MAIL_POP3", True)
+
+
+# --- Devices: client certificates from the portal's own small CA (docs/devices.md) -------------------
+# The CA's private key is stored encrypted with this passphrase (never derived from SECRET_KEY). Without it
+# no certificate can be issued; with a CA already made, a missing or wrong one stops the start.
+def _device_ca_passphrase() -> str:
+    value = env_str("DEVICE_CA_KEY_PASSPHRASE")
+    if value:
+        if problem := passphrase_problem(value, SECRET_KEY):
+            raise ImproperlyConfigured(f"DEVICE_CA_KEY_PASSPHRASE: {problem}")
+        return value
+    if not DEBUG:
+        return ""
+    # Local runs (DEBUG on): one passphrase generated into var/, like the secret key.
+    path = VAR_DIR / "device_ca_passphrase"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(32), encoding="utf-8")
+        path.chmod(0o600)
+    return path.read_text(encoding="utf-8").strip()
+
+
+DEVICE_CA_KEY_PASSPHRASE = _device_ca_passphrase()
+# Key type of a new CA and of the device keys it issues: rsa2048 (every client, see docs/devices.md) or p256.
+DEVICE_CA_KEY_TYPE = env_str("DEVICE_CA_KEY_TYPE", "rsa2048")
+if DEVICE_CA_KEY_TYPE not in {"rsa2048", "p256"}:
+    raise ImproperlyConfigured("DEVICE_CA_KEY_TYPE must be rsa2048 or p256")
+# Where the worker writes what nginx reads: ca-bundle.pem (the trusted CAs) and crl.pem (their CRLs).
+DEVICE_CA_DIR = Path(env_str("DEVICE_CA_DIR", str(VAR_DIR / "device-ca")))
+# Days a signed CRL is valid; the tick signs a fresh one daily and within a minute of a revocation.
+DEVICE_CRL_DAYS = env_int("DEVICE_CRL_DAYS", 7, minimum=2)
 
 # --- Security --------------------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", True) else None
