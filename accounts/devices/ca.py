@@ -85,23 +85,25 @@ def encrypt_key(key) -> str:
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption).decode()
 
 
-_keys: dict[tuple[int, str], object] = {}
-_certificates: dict[int, x509.Certificate] = {}
+# Parsed once per process, keyed by what identifies a CA everywhere (its fingerprint, never a row id, which a
+# restored or test database may give to another CA).
+_keys: dict[tuple[str, str], object] = {}
+_certificates: dict[str, x509.Certificate] = {}
 
 
 def private_key(ca: DeviceCA):
     """The CA's private key, decrypted once per process and passphrase; ValueError with a wrong passphrase."""
     secret = passphrase()
-    cache_key = (ca.pk, hashlib.sha256(secret).hexdigest())
+    cache_key = (ca.fingerprint_sha256, hashlib.sha256(secret).hexdigest())
     if cache_key not in _keys:
         _keys[cache_key] = serialization.load_pem_private_key(ca.encrypted_key_pem.encode(), password=secret)
     return _keys[cache_key]
 
 
 def certificate(ca: DeviceCA) -> x509.Certificate:
-    if ca.pk not in _certificates:
-        _certificates[ca.pk] = x509.load_pem_x509_certificate(ca.certificate_pem.encode())
-    return _certificates[ca.pk]
+    if ca.fingerprint_sha256 not in _certificates:
+        _certificates[ca.fingerprint_sha256] = x509.load_pem_x509_certificate(ca.certificate_pem.encode())
+    return _certificates[ca.fingerprint_sha256]
 
 
 def check_passphrase() -> None:
