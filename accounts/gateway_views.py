@@ -81,15 +81,14 @@ def signin_view(request: HttpRequest) -> HttpResponse:
         return redirect_to_login(next_url or reverse("home"))
     certificate = gate.presented(request)
     decision = gateway.decide(request.session, certificate=certificate)
-    if decision.reason == gateway.Reason.CERTIFICATE:
+    refusal = ""
+    if decision.reason == gateway.Reason.CERTIFICATE and certificate.verify:
         # This request came through nginx with the browser's certificate: the verdict is first-hand.
         refusal = gate.explain(decision.user_id, certificate, decision.certificate)
-    elif decision.allowed and certificate.verify:
-        refusal = ""  # the certificate passes here, so it passes at webmail too
-    else:
-        # The portal's own host may not ask for certificates: what webmail's check noted in the session.
-        refusal = gateway.recent_certificate_refusal(request.session) if decision.allowed else ""
-    if decision.allowed and not refusal:
+    elif (decision.allowed and not certificate.verify) or decision.reason == gateway.Reason.CERTIFICATE:
+        # The portal's own host does not ask for certificates: what webmail's check noted in the session.
+        refusal = gateway.recent_certificate_refusal(request.session)
+    if (decision.allowed or decision.reason == gateway.Reason.CERTIFICATE) and not refusal:
         return redirect(next_url or "home")
     facts = decision.facts or gateway.user_facts(request.user.pk) or {}
     ctx = {

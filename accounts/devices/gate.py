@@ -18,6 +18,7 @@ plain words, and ``refused`` writes the audit event (once per browser and reason
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 
@@ -157,7 +158,8 @@ def refused(request: HttpRequest, *, user_id, email: str, certificate: Presented
     from accounts.client_address import client_ip
 
     ip = client_ip(request) or ""
-    key = f"devices:refused:{where}:{user_id}:{ip}:{certificate.serial}:{verdict}"
+    about = f"{where}|{user_id}|{ip}|{certificate.serial}|{verdict}"
+    key = "devices:refused:" + hashlib.sha256(about.encode()).hexdigest()[:32]  # no spaces in cache keys
     if not cache.add(key, 1, AUDIT_EVERY_SECONDS):
         return
     audit.record(

@@ -131,7 +131,7 @@ def test_the_apple_profile_holds_the_mail_account_and_the_certificate(client, lo
     assert set(kinds) == {"com.apple.mail.managed", "com.apple.security.pkcs12"}
     certificate = kinds["com.apple.security.pkcs12"]
     assert "Password" not in certificate  # the device asks for the one-time password
-    key, cert, _ = pkcs12.load_key_and_certificates(certificate["PayloadContent"], password.encode())
+    _key, cert, _ = pkcs12.load_key_and_certificates(certificate["PayloadContent"], password.encode())
     assert format(cert.serial_number, "x") == DeviceCertificate.objects.get().serial
     # Given out once: the next profile has the mail account only, and the .p12 link is gone.
     again = plistlib.loads(client.get(reverse("device_profile", kwargs={"pk": iphone.pk})).content)
