@@ -251,3 +251,26 @@ def test_the_device_list_filters_for_it_staff(client, login, it_staff, employee,
     login(client, it_staff)
     page = client.get(reverse("all_devices"), {"show": "expiring"}).content.decode()
     assert "Pixel" in page and "ThinkPad" not in page
+
+
+def test_the_web_process_does_not_start_with_a_wrong_passphrase(transactional_db, employee, ca_dir):
+    import os
+    import subprocess
+    import sys
+
+    from django.db import connection
+
+    from tests.services import ROOT, database_url
+
+    issuing.issue(Device.objects.create(user=employee, name="ThinkPad"), by=employee)
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": database_url(connection.settings_dict),
+        "DEVICE_CA_KEY_PASSPHRASE": "not-the-passphrase-of-this-ca-42",
+    }
+    started = subprocess.run(
+        [sys.executable, "-c", "import portal.wsgi"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert started.returncode != 0
+    assert "DEVICE_CA_KEY_PASSPHRASE does not open the private key of “Example Ltd devices CA”" in started.stderr
