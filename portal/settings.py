@@ -36,6 +36,15 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)
 DEBUG = env_bool("DEBUG", False)
 
 
+def _generated_secret(name: str, nbytes: int) -> str:
+    """Local runs (DEBUG on) only: a random value generated once into var/<name>, never committed."""
+    path = VAR_DIR / name
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(nbytes), encoding="utf-8")
+        path.chmod(0o600)
+    return path.read_text(encoding="utf-8").strip()
+
+
 def _secret_key() -> str:
     key = env_str("SECRET_KEY")
     if key:
@@ -47,12 +56,7 @@ def _secret_key() -> str:
             "SECRET_KEY is not set. Set it to 50+ random characters, e.g. "
             "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
         )
-    # Local runs (DEBUG on): one key generated into var/, never committed.
-    path = VAR_DIR / "secret_key"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(50), encoding="utf-8")
-        path.chmod(0o600)
-    return path.read_text(encoding="utf-8").strip()
+    return _generated_secret("secret_key", 50)
 
 
 SECRET_KEY = _secret_key()
@@ -323,14 +327,7 @@ def _device_ca_passphrase() -> str:
         if problem := passphrase_problem(value, SECRET_KEY):
             raise ImproperlyConfigured(f"DEVICE_CA_KEY_PASSPHRASE: {problem}")
         return value
-    if not DEBUG:
-        return ""
-    # Local runs (DEBUG on): one passphrase generated into var/, like the secret key.
-    path = VAR_DIR / "device_ca_passphrase"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(32), encoding="utf-8")
-        path.chmod(0o600)
-    return path.read_text(encoding="utf-8").strip()
+    return _generated_secret("device_ca_passphrase", 32) if DEBUG else ""
 
 
 DEVICE_CA_KEY_PASSPHRASE = _device_ca_passphrase()
