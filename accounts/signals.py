@@ -81,8 +81,10 @@ def device_changed(sender, instance, **kwargs) -> None:
     _forget(instance.user_id)
 
 
-def device_rules_changed(sender, **kwargs) -> None:
+def device_rules_changed(sender, created: bool = False, **kwargs) -> None:
     """Who needs a company certificate is part of every person's cached gateway facts."""
+    if created:
+        return  # the row made by a first load() holds the defaults every fact was built with
     gateway.forget_everyone()
     transaction.on_commit(gateway.forget_everyone)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from accounts.models import MailAuthState, OrganisationSettings
+from accounts.models import DeviceSettings, MailAuthState, OrganisationSettings
 from monitoring.dnsbl.models import DnsblSchedule
 from monitoring.serverload.models import LoadSettings, LoadState
 from policies.models import PolicySettings
@@ -12,7 +12,15 @@ from portal.singletons import Singleton
 
 pytestmark = pytest.mark.django_db
 
-SINGLETONS = [OrganisationSettings, MailAuthState, PolicySettings, LoadSettings, LoadState, DnsblSchedule]
+SINGLETONS = [
+    OrganisationSettings,
+    MailAuthState,
+    DeviceSettings,
+    PolicySettings,
+    LoadSettings,
+    LoadState,
+    DnsblSchedule,
+]
 
 
 def test_every_one_row_model_is_a_singleton():
