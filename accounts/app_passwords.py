@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from accounts import audit
 from accounts.mailauth import passwords
-from accounts.models import AppPassword, MailAuthState, OrganisationSettings, User
+from accounts.models import AppPassword, Device, MailAuthState, OrganisationSettings, User
 
 
 class LimitReached(Exception):
@@ -36,8 +36,10 @@ def limit_for(user: User) -> int:
 
 
 @transaction.atomic
-def create(user: User, *, name: str, can_read: bool, can_send: bool, request=None) -> Created:
-    """A new active app password for ``user``; ``LimitReached`` when they have the maximum already."""
+def create(user: User, *, name: str, can_read: bool, can_send: bool, device: Device | None = None,
+           request=None) -> Created:  # fmt: skip
+    """A new active app password for ``user`` on ``device`` (a new device named after it when none is
+    given); ``LimitReached`` when they have the maximum already."""
     if not (can_read or can_send):
         raise ValueError("an app password must be allowed to read or to send mail")
     # Lock the person's row: two tabs creating at once must not both pass the limit.
@@ -45,10 +47,17 @@ def create(user: User, *, name: str, can_read: bool, can_send: bool, request=Non
     limit = limit_for(user)
     if usable_count(user) >= limit:
         raise LimitReached(limit)
+    if device is None:
+        from accounts.devices.inventory import app_password_device
+
+        device = app_password_device(user, name)
+    elif device.user_id != user.pk or not device.is_active:
+        raise ValueError("an app password belongs to a device in use by the same person")
     secret = passwords.generate()
     salt = passwords.new_salt()
     app_password = AppPassword.objects.create(
         user=user,
+        device=device,
         name=name.strip(),
         can_read=can_read,
         can_send=can_send,
@@ -64,6 +73,7 @@ def create(user: User, *, name: str, can_read: bool, can_send: bool, request=Non
         app_password=app_password.pk,
         name=app_password.name,
         scope=app_password.scope_label,
+        device=device.pk,
     )
     return Created(app_password, secret)
 

@@ -1,8 +1,12 @@
-"""Mail on your devices: app passwords (create, set up, revoke), the Apple profile, Thunderbird autoconfig.
+"""Your devices: add a laptop, phone or tablet, see what it holds, issue its company certificate, revoke it.
 
-A person who passed the OTP step and entered their password again creates an app password; its
-secret is kept in the session for ``SECRET_SECONDS`` so the set-up page can show it (once) and
-the first ``.mobileconfig`` download can carry it. IT staff revoke from the user page.
+A device page is open to its owner and to IT staff (who set up devices for people: they issue the
+certificate and hand over the file and its one-time password). Issuing needs the OTP step and the password
+entered again. The one-time password stays in the issuer's session for ``SHOWN_SECONDS`` so the page can
+show it; the file itself can be downloaded once (``issuing.take_pkcs12``), as a ``.p12`` or, for Apple
+devices, inside the ``.mobileconfig`` profile with the mail account.
+
+App passwords (the mail programs of a device) have their own views in ``accounts.app_password_views``.
 """
 
 from __future__ import annotations
@@ -16,39 +20,49 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import app_passwords, audit, mail_setup
-from accounts.forms import AppPasswordForm
-from accounts.models import AppPassword, User
-from accounts.roles import requires
+from accounts.app_password_views import SHOWN_KEY, shown_secret
+from accounts.devices import hygiene, inventory, issuing
+from accounts.forms import DeviceForm
+from accounts.models import AppPassword, Device, DeviceCertificate, DeviceSettings
+from accounts.roles import requires, user_can
 from accounts.views import needs_reauth
 
-SHOWN_KEY = "app_password_shown"
-# The new secret stays in the session this long (or until "I have entered it"), like backup codes.
-SECRET_SECONDS = 900
+CERTIFICATE_SHOWN_KEY = "device_certificate_shown"
+SHOWN_SECONDS = 900
 
 
-def _get_own_password(request: HttpRequest, pk: int) -> AppPassword:
-    """The one way these views load an app password: the signed-in person's own, else 404."""
-    return get_object_or_404(AppPassword.objects.select_related("user"), pk=pk, user=request.user)
+def get_device(request: HttpRequest, pk: int) -> Device:
+    """The one way these views load a device: the signed-in person's own, or anyone's for IT staff; else 404."""
+    devices = Device.objects.select_related("user")
+    if user_can(request.user, "manage_users"):
+        return get_object_or_404(devices, pk=pk)
+    return get_object_or_404(devices, pk=pk, user=request.user)
 
 
-def _shown(request: HttpRequest, app_password: AppPassword) -> dict | None:
-    """The just-created secret of ``app_password`` if this session may still see it."""
-    shown = request.session.get(SHOWN_KEY)
-    if not shown or shown.get("pk") != app_password.pk or int(time.time()) - shown.get("at", 0) > SECRET_SECONDS:
+def _needs_otp(request: HttpRequest) -> HttpResponse | None:
+    if request.user.is_verified():
         return None
-    if not app_password.is_active:
+    messages.error(request, "Set up a one-time-password token first: devices need the OTP step.")
+    return redirect("otp_tokens")
+
+
+def shown_certificate(request: HttpRequest, device: Device) -> dict | None:
+    """The one-time password of the certificate just issued for ``device`` in this session, while fresh."""
+    shown = request.session.get(CERTIFICATE_SHOWN_KEY)
+    if not shown or shown.get("device") != device.pk or int(time.time()) - shown.get("at", 0) > SHOWN_SECONDS:
         return None
     return shown
 
 
 @requires("manage_own_devices")
 def devices(request: HttpRequest) -> HttpResponse:
-    own = AppPassword.objects.filter(user=request.user)
+    rule = DeviceSettings.load().rule_for(request.user.role)
     ctx = {
+        "rows": inventory.rows_for(request.user),
+        "revoked": Device.objects.filter(user=request.user, state=Device.State.REVOKED)[:10],
         "mail_rule": app_passwords.mail_rule(),
-        "usable": own.exclude(state=AppPassword.State.REVOKED),
-        "revoked": own.filter(state=AppPassword.State.REVOKED)[:10],
-        "limit": app_passwords.limit_for(request.user),
+        "certificate_rule": rule,
+        "rules": DeviceSettings.Rule,
         "server": mail_setup.server_for(request.user.email),
         "login": mail_setup.login_for(request.user.email),
     }
@@ -56,158 +70,158 @@ def devices(request: HttpRequest) -> HttpResponse:
 
 
 @requires("manage_own_devices")
-@never_cache
 def device_create(request: HttpRequest) -> HttpResponse:
-    if not request.user.is_verified():
-        messages.error(request, "Set up a one-time-password token first: app passwords need the OTP step.")
-        return redirect("otp_tokens")
-    if (response := needs_reauth(request, fallback="device_create")) is not None:
+    if (response := _needs_otp(request)) is not None:
         return response
-    form = AppPasswordForm(request.user, request.POST or None)
-    limit = app_passwords.limit_for(request.user)
+    form = DeviceForm(request.user, request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
-            created = app_passwords.create(
-                request.user,
-                name=form.cleaned_data["name"],
-                can_read=form.can_read,
-                can_send=form.can_send,
-                request=request,
-            )
-        except app_passwords.LimitReached:
-            form.add_error(None, f"You have {limit} app passwords, the most allowed. Revoke one you no longer use.")
-        else:
-            request.session[SHOWN_KEY] = {
-                "pk": created.password.pk,
-                "secret": created.secret,
-                "at": int(time.time()),
-                "profile_downloaded": False,
-            }
-            return redirect("device_setup", pk=created.password.pk)
-    ctx = {"form": form, "limit": limit, "count": app_passwords.usable_count(request.user)}
-    return render(request, "accounts/devices/create.html", ctx)
+        device = inventory.add(request.user, by=request.user, request=request, **form.cleaned_data)
+        messages.success(request, f"“{device.name}” is added. Set up its mail program or its certificate below.")
+        return redirect("device_detail", pk=device.pk)
+    return render(request, "accounts/devices/create.html", {"form": form, "person": request.user})
 
 
 @requires("manage_own_devices")
 @never_cache
-def device_setup(request: HttpRequest, pk: int) -> HttpResponse:
-    """Set up mail on a device: the secret (right after creating it), server settings, per-program steps."""
-    app_password = _get_own_password(request, pk)
-    if request.method == "POST":
-        # "I have entered it": the secret leaves the session; it can never be shown again.
-        request.session.pop(SHOWN_KEY, None)
-        messages.success(request, f"“{app_password.name}” is set up. The password is not shown again.")
-        return redirect("devices")
-    shown = _shown(request, app_password)
+def device_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    device = get_device(request, pk)
+    row = inventory.rows_of(Device.objects.filter(pk=device.pk))[0]
     ctx = {
-        "app_password": app_password,
-        "secret": shown["secret"] if shown else "",
-        "profile_has_password": bool(shown) and not shown.get("profile_downloaded"),
-        "server": mail_setup.server_for(request.user.email),
-        "login": mail_setup.login_for(request.user.email),
+        "device": device,
+        "row": row,
+        "own": device.user_id == request.user.pk,
+        "shown": shown_certificate(request, device),
+        "certificates": device.certificates.select_related("ca", "issued_by", "revoked_by")[:10],
+        "certificate_rule": DeviceSettings.load().rule_for(device.user.role),
+        "rules": DeviceSettings.Rule,
+        "suspended_for_hygiene": bool(row.certificate and hygiene.suspended_for_hygiene(row.certificate)),
+        "limit_reached": app_passwords.usable_count(device.user) >= app_passwords.limit_for(device.user),
     }
-    return render(request, "accounts/devices/setup.html", ctx)
+    return render(request, "accounts/devices/detail.html", ctx)
+
+
+@requires("manage_own_devices")
+@require_POST
+def device_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    device = get_device(request, pk)
+    own = device.user_id == request.user.pk
+    reason = Device.RevokeReason.OWNER if own else Device.RevokeReason.IT_STAFF
+    if inventory.revoke(device, reason=reason, by=request.user, request=request):
+        messages.success(
+            request, f"“{device.name}” is revoked: its mail programs and its certificate no longer get in."
+        )
+    else:
+        messages.info(request, f"“{device.name}” was already revoked.")
+    return redirect("devices" if own else "all_devices")
+
+
+@requires("manage_own_devices")
+@require_POST
+def certificate_issue(request: HttpRequest, pk: int) -> HttpResponse:
+    """Issue a certificate for the device (OTP step and the password again; IT staff may issue for anyone)."""
+    device = get_device(request, pk)
+    if (response := _needs_otp(request)) is not None:
+        return response
+    if (response := needs_reauth(request, fallback="devices")) is not None:
+        return response
+    try:
+        issued = issuing.issue(device, by=request.user, request=request)
+    except issuing.CannotIssue as exc:
+        messages.error(request, str(exc))
+        return redirect("device_detail", pk=device.pk)
+    request.session[CERTIFICATE_SHOWN_KEY] = {
+        "device": device.pk,
+        "pk": issued.certificate.pk,
+        "password": issued.password,
+        "at": int(time.time()),
+    }
+    return redirect("device_certificate", pk=device.pk)
+
+
+@requires("manage_own_devices")
+@never_cache
+def certificate(request: HttpRequest, pk: int) -> HttpResponse:
+    """The new certificate: its one-time password (once), the download, and how to install it."""
+    device = get_device(request, pk)
+    if request.method == "POST":
+        # "It is installed": the one-time password leaves the session; it is never shown again.
+        request.session.pop(CERTIFICATE_SHOWN_KEY, None)
+        messages.success(request, f"The certificate of “{device.name}” is set up. Its password is not shown again.")
+        return redirect("device_detail", pk=device.pk)
+    shown = shown_certificate(request, device)
+    waiting = device.certificates.filter(pk=shown["pk"]).first() if shown else None
+    ctx = {
+        "device": device,
+        "own": device.user_id == request.user.pk,
+        "password": shown["password"] if shown else "",
+        "certificate": waiting,
+        "file_waiting": bool(waiting and waiting.downloaded_at is None and waiting.state != "revoked"),
+    }
+    return render(request, "accounts/devices/certificate.html", ctx)
+
+
+def _waiting_certificate(request: HttpRequest, device: Device) -> DeviceCertificate:
+    shown = shown_certificate(request, device)
+    found = device.certificates.filter(pk=shown["pk"]).first() if shown else None
+    if found is None:
+        raise Http404("The certificate file is given out once, right after it is issued.")
+    return found
+
+
+@requires("manage_own_devices")
+@never_cache
+@require_GET
+def certificate_download(request: HttpRequest, pk: int) -> HttpResponse:
+    device = get_device(request, pk)
+    data = issuing.take_pkcs12(_waiting_certificate(request, device), request=request)
+    if data is None:
+        raise Http404("This certificate file was downloaded already. Issue a new certificate if it was lost.")
+    response = HttpResponse(data, content_type="application/x-pkcs12")
+    response["Content-Disposition"] = f'attachment; filename="certificate-{device.pk}.p12"'
+    return response
 
 
 @requires("manage_own_devices")
 @never_cache
 @require_GET
 def device_profile(request: HttpRequest, pk: int) -> HttpResponse:
-    """The Apple configuration profile; it carries the app password only in the first download."""
-    app_password = _get_own_password(request, pk)
-    if not app_password.is_active or not app_password.can_read:
-        raise Http404("Profiles are for active app passwords that may read mail.")
-    shown = _shown(request, app_password)
-    secret = None
-    if shown and not shown.get("profile_downloaded"):
-        secret = shown["secret"]
-        request.session[SHOWN_KEY] = {**shown, "profile_downloaded": True}
-    body = mail_setup.mobileconfig(
-        email=request.user.email,
-        full_name=request.user.get_full_name(),
-        password_id=app_password.pk,
-        device_name=app_password.name,
-        can_send=app_password.can_send,
-        secret=secret,
+    """The Apple profile of the device: its mail account and, right after issuing, its certificate."""
+    device = get_device(request, pk)
+    person = device.user
+    mail = (
+        AppPassword.objects.filter(device=device, state=AppPassword.State.ACTIVE, can_read=True)
+        .order_by("-created_at")
+        .first()
+        if device.user_id == request.user.pk
+        else None
     )
+    secret = shown_secret(request, mail) if mail else None
+    pkcs12 = None
+    if shown_certificate(request, device):
+        pkcs12 = issuing.take_pkcs12(_waiting_certificate(request, device), request=request, via="mobileconfig")
+    if mail is None and pkcs12 is None:
+        raise Http404("Nothing to put in a profile: make an app password or issue a certificate first.")
+    body = mail_setup.mobileconfig(
+        email=person.email,
+        full_name=person.get_full_name(),
+        device_id=device.pk,
+        device_name=device.name,
+        password_id=mail.pk if mail else None,
+        can_send=mail.can_send if mail else True,
+        secret=secret,
+        pkcs12=pkcs12,
+    )
+    if secret:
+        request.session[SHOWN_KEY] = {**request.session[SHOWN_KEY], "profile_downloaded": True}
     audit.record(
-        "app_password.profile_downloaded",
+        "device.profile_downloaded",
         request=request,
-        target=request.user.email,
-        app_password=app_password.pk,
+        target=person.email,
+        device=device.pk,
+        app_password=mail.pk if mail else None,
         with_password=secret is not None,
+        with_certificate=pkcs12 is not None,
     )
     response = HttpResponse(body, content_type="application/x-apple-aspen-config")
-    response["Content-Disposition"] = f'attachment; filename="mail-{app_password.pk}.mobileconfig"'
-    return response
-
-
-@requires("manage_own_devices")
-@require_POST
-def device_revoke(request: HttpRequest, pk: int) -> HttpResponse:
-    app_password = _get_own_password(request, pk)
-    if app_passwords.revoke(app_password, by=request.user, reason=AppPassword.RevokeReason.OWNER, request=request):
-        messages.success(request, f"“{app_password.name}” is revoked: that device can no longer get or send mail.")
-    else:
-        messages.info(request, f"“{app_password.name}” was already revoked.")
-    return redirect("devices")
-
-
-# --- IT staff -------------------------------------------------------------------------------------
-
-
-@requires("manage_users")
-@require_POST
-def staff_revoke(request: HttpRequest, pk: int, password_pk: int) -> HttpResponse:
-    app_password = get_object_or_404(AppPassword.objects.select_related("user"), pk=password_pk, user_id=pk)
-    if app_passwords.revoke(app_password, by=request.user, reason=AppPassword.RevokeReason.IT_STAFF, request=request):
-        messages.success(request, f"App password “{app_password.name}” of {app_password.user.email} revoked.")
-    else:
-        messages.info(request, "That app password was already revoked.")
-    return redirect("user_detail", pk=pk)
-
-
-@requires("manage_users")
-@require_POST
-def staff_revoke_all(request: HttpRequest, pk: int) -> HttpResponse:
-    person = get_object_or_404(User, pk=pk)
-    count = app_passwords.revoke_all(person, reason=AppPassword.RevokeReason.IT_STAFF, by=request.user, request=request)
-    messages.success(request, f"Revoked {count} app password(s) of {person.email}.")
-    return redirect("user_detail", pk=pk)
-
-
-@requires("manage_users")
-@require_POST
-def staff_reinstate(request: HttpRequest, pk: int) -> HttpResponse:
-    """Let a person's suspended app passwords send again (suspended by the sending guard), with a reason."""
-    person = get_object_or_404(User, pk=pk)
-    reason = " ".join(request.POST.get("reason", "").split())[:300]
-    if not reason:
-        messages.error(request, "Say why sending is safe again (e.g. “password changed, laptop scanned”).")
-        return redirect("user_detail", pk=pk)
-    count = app_passwords.reinstate_sending(person, by=request.user, reason=reason, request=request)
-    messages.success(request, f"{count} app password(s) of {person.email} may send mail again.")
-    return redirect("user_detail", pk=pk)
-
-
-# --- Thunderbird autoconfig (anonymous, like the mail server's own names) ----------------------------
-
-
-@require_GET
-def autoconfig(request: HttpRequest) -> HttpResponse:
-    """``/mail/config-v1.1.xml`` and ``/.well-known/autoconfig/mail/config-v1.1.xml?emailaddress=...``.
-
-    Open to anyone: it holds only what a mail program needs to find the server, never whether an
-    address exists. The domain comes from ``emailaddress`` (or the Host, autoconfig.<domain>) and
-    must be the domain of someone in the portal.
-    """
-    address = request.GET.get("emailaddress", "").strip().lower()
-    domain = mail_setup.domain_of(address) if "@" in address else ""
-    host = request.get_host().split(":", 1)[0].lower()
-    if not domain and host.startswith("autoconfig."):
-        domain = host.removeprefix("autoconfig.")
-    if not mail_setup.serves_domain(domain):
-        raise Http404("Unknown mail domain.")
-    response = HttpResponse(mail_setup.autoconfig_xml(domain), content_type="application/xml; charset=utf-8")
-    response["Cache-Control"] = "public, max-age=3600"
+    response["Content-Disposition"] = f'attachment; filename="device-{device.pk}.mobileconfig"'
     return response

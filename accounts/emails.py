@@ -153,3 +153,17 @@ def send_mailbox_password_reminder(user, *, until, days_left: int, step: int):
     context = {"user": user, "until": until, "days_left": days_left, "link": absolute_url("devices")}
     key = f"accounts.mailbox-password-reminder:{user.pk}:{until.isoformat()}:{step}"
     return send_email("accounts-mailbox-password-reminder", key, [user.email], context)
+
+
+def send_certificate_expiring(certificate, *, days_left: int, step: int):
+    """A device certificate in use ends soon (30 and 7 days before): renew it on the device's page."""
+    device = certificate.device
+    context = {
+        "user": device.user,
+        "device": device,
+        "certificate": certificate,
+        "days_left": days_left,
+        "link": absolute_url("device_detail", pk=device.pk),
+    }
+    key = f"accounts.device-certificate-expiring:{certificate.pk}:{step}"
+    return send_email("accounts-device-certificate-expiring", key, [device.user.email], context)

@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.addresses import MAX_LENGTH, canonical, compatible
-from accounts.models import AppPassword, Department, OrganisationSettings, User
+from accounts.models import AppPassword, Department, Device, DeviceSettings, OrganisationSettings, User
 from accounts.roles import Role
 
 # The same words whether the account exists, is inactive, or the password is wrong.
@@ -316,3 +316,63 @@ class AppPasswordForm(forms.Form):
     @property
     def can_send(self) -> bool:
         return self.cleaned_data["access"] in ("read_send", "send")
+
+
+class DeviceForm(forms.ModelForm):
+    class Meta:
+        model = Device
+        fields = ["name", "kind", "platform"]
+        labels = {"name": "Name", "kind": "Kind", "platform": "System"}
+        widgets = {"kind": forms.RadioSelect, "platform": forms.RadioSelect}
+
+    def __init__(self, user: User, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean_name(self) -> str:
+        name = " ".join(self.cleaned_data["name"].split())
+        if Device.objects.usable().filter(user=self.user, name__iexact=name).exists():
+            raise forms.ValidationError("A device in use already has this name. Choose another name.")
+        return name
+
+
+class DeviceFilterForm(forms.Form):
+    show = forms.ChoiceField(label="Show", required=False, choices=[("", "Every device in use")], widget=forms.Select)
+    q = forms.CharField(label="Name or address", required=False, max_length=100)
+
+    def __init__(self, *args, filters: dict[str, str], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["show"].choices = [("", "Every device in use"), *filters.items()]
+
+
+class DeviceSettingsForm(forms.ModelForm):
+    RULE_FIELDS = ("certificate_employee", "certificate_executive", "certificate_it_staff")
+
+    class Meta:
+        model = DeviceSettings
+        fields = [
+            "certificate_employee",
+            "certificate_executive",
+            "certificate_it_staff",
+            "certificate_lifetime_days",
+            "hygiene_grace_days",
+            "suspend_when_overdue",
+        ]
+
+    def __init__(self, *args, editor: User, editor_has_certificate: bool, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.editor = editor
+        self.editor_has_certificate = editor_has_certificate
+
+    def clean(self) -> dict:
+        data = super().clean()
+        own = {Role.EMPLOYEE: "certificate_employee", Role.EXECUTIVE: "certificate_executive"}.get(
+            self.editor.role, "certificate_it_staff"
+        )
+        if data.get(own) == DeviceSettings.Rule.PORTAL and not self.editor_has_certificate:
+            self.add_error(
+                own,
+                "This browser has no valid company certificate of yours, so this rule would lock you out of the "
+                "portal. Install a certificate on this device first (My devices), then open this page again.",
+            )
+        return data

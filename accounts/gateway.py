@@ -21,8 +21,12 @@ so the answer must come without the database in the common case:
    access on the next request: the session's device is no longer among the
    user's confirmed devices. Deactivation deletes the sessions themselves
    (``accounts.lifecycle``).
-4. The first pass of each session writes a ``WebmailSession`` row and an
-   audit event and marks the session, so later passes write nothing.
+4. With a company certificate needed for the person's role (``DeviceSettings``), the certificate nginx
+   verified must be one of the person's usable ones; those are part of the same cached facts, so the
+   rule costs no extra read (``accounts.devices.gate``).
+5. The first pass of each session writes a ``WebmailSession`` row and an
+   audit event and marks the session, so later passes write nothing (but
+   "last seen" of the certificate's device, every few minutes).
 
 Everything here is plain functions over a session; the view only turns a
 ``Decision`` into 200 (with the user headers) or 401.
@@ -40,16 +44,22 @@ from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends.base import SessionBase
 from django.core.cache import cache
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django_otp import DEVICE_ID_SESSION_KEY, devices_for_user
 
 from accounts.audit import client_ip, record
-from accounts.models import User, WebmailSession
+from accounts.devices import gate
+from accounts.models import Device, DeviceSettings, User, WebmailSession
 from accounts.signin import OTP_VERIFIED_KEY
 
 # Set on the session's first gateway pass: {"id": WebmailSession pk, "key": session key, "otp": device@time}.
 MARKER_KEY = "gateway_session"
 FACTS_TTL = 300
+# A device's "last seen via webmail" is written at most this often per session.
+SEEN_EVERY_SECONDS = 300
+# Set by a refusal for the certificate: the sign-in hand-off explains it instead of sending the browser back.
+CERTIFICATE_REFUSED_KEY = "gateway_certificate_refused"
 
 
 class Reason:
@@ -62,6 +72,7 @@ class Reason:
     PASSWORD_CHANGED = "password changed since sign-in"  # noqa: S105 - a reason, not a secret
     TOKEN_RESET = "one-time password token reset"  # noqa: S105
     ROLE = "role may not use webmail"
+    CERTIFICATE = "company certificate needed"
 
 
 @dataclass(frozen=True)
@@ -69,6 +80,7 @@ class Decision:
     reason: str
     user_id: int | None = None
     facts: dict | None = None
+    certificate: str = ""  # the gate's verdict when reason is CERTIFICATE
 
     @property
     def allowed(self) -> bool:
@@ -93,6 +105,8 @@ def user_facts(user_id: int | str) -> dict | None:
             "active": user.is_active,
             "session_hash": user.get_session_auth_hash(),
             "devices": sorted(device.persistent_id for device in devices_for_user(user, confirmed=True)),
+            "certificate_rule": gate.rule_for(user.role),
+            "certificates": gate.facts_certificates(user.pk),
         }
         cache.set(facts_key(user_id), facts, FACTS_TTL)
     return facts
@@ -103,12 +117,17 @@ def forget_user(user_id: int | str | None) -> None:
         cache.delete(facts_key(user_id))
 
 
+def forget_everyone() -> None:
+    """The rules changed for everyone (device settings): every person's facts are rebuilt on their next check."""
+    cache.delete_many([facts_key(pk) for pk in User.objects.values_list("pk", flat=True)])
+
+
 def role_may_use_webmail(role: str) -> bool:
     return role in settings.GATEWAY_ROLES
 
 
-def decide(session: SessionBase, now: float | None = None) -> Decision:
-    """Whether ``session`` may pass the gateway, and why not."""
+def decide(session: SessionBase, now: float | None = None, certificate: gate.Presented = gate.ABSENT) -> Decision:
+    """Whether ``session`` (with the browser's ``certificate``, as nginx verified it) may pass, and why not."""
     user_id = session.get(SESSION_KEY)
     if user_id is None:
         return Decision(Reason.NO_SESSION)
@@ -130,18 +149,56 @@ def decide(session: SessionBase, now: float | None = None) -> Decision:
         return Decision(Reason.TOKEN_RESET, user_id, facts)
     if not role_may_use_webmail(facts["role"]):
         return Decision(Reason.ROLE, user_id, facts)
+    if facts.get("certificate_rule", DeviceSettings.Rule.NONE) != DeviceSettings.Rule.NONE:
+        verdict = gate.check(facts, certificate, now)
+        if verdict != gate.Verdict.OK:
+            return Decision(Reason.CERTIFICATE, user_id, facts, certificate=verdict)
     return Decision(Reason.OK, user_id, facts)
 
 
-def record_pass(request: HttpRequest, decision: Decision) -> None:
-    """Note an allowed pass: the session's first one writes a WebmailSession row and an audit event."""
+def certificate_refused(request: HttpRequest, decision: Decision, certificate: gate.Presented) -> None:
+    """A refusal for the certificate: audited (serial, address), and noted in the session for the sign-in page."""
+    verdict = gate.explain(decision.user_id, certificate, decision.certificate)
+    email = decision.facts["email"] if decision.facts else ""
+    gate.refused(
+        request, user_id=decision.user_id, email=email, certificate=certificate, verdict=verdict, where="webmail"
+    )
+    noted = request.session.get(CERTIFICATE_REFUSED_KEY) or {}
+    # Written only when it changes or grows old: a refused browser retrying must not write the session each time.
+    if noted.get("verdict") != verdict or time.time() - noted.get("at", 0) > 60:
+        request.session[CERTIFICATE_REFUSED_KEY] = {"verdict": verdict, "at": int(time.time())}
+
+
+def recent_certificate_refusal(session: SessionBase, seconds: int = 300) -> str:
+    """The verdict of this session's last refusal for the certificate, if it is recent ("" otherwise)."""
+    noted = session.get(CERTIFICATE_REFUSED_KEY) or {}
+    return noted.get("verdict", "") if time.time() - noted.get("at", 0) <= seconds else ""
+
+
+def record_pass(request: HttpRequest, decision: Decision, certificate: gate.Presented = gate.ABSENT) -> None:
+    """Note an allowed pass: the session's first one writes a WebmailSession row and an audit event; the
+    certificate's device is "last seen via webmail" (every few minutes)."""
     session = request.session
     marker = session.get(MARKER_KEY)
     # A new OTP step in the same session (enrolled again after a token reset) is a new webmail session.
     otp_step = f"{session[DEVICE_ID_SESSION_KEY]}@{session[OTP_VERIFIED_KEY]}"
     same_otp_step = bool(marker) and marker.get("otp", otp_step) == otp_step
-    if same_otp_step and marker.get("key") == session.session_key:
+    device_id = gate.device_of(decision.facts or {}, certificate)
+    now = int(time.time())
+    seen_due = device_id is not None and (
+        marker is None or marker.get("cert") != certificate.serial or now - marker.get("seen", 0) > SEEN_EVERY_SECONDS
+    )
+    if same_otp_step and marker.get("key") == session.session_key and not seen_due:
         return  # the common case: nothing to write
+    seen = marker.get("seen", 0) if marker else 0
+    if seen_due:
+        Device.objects.filter(pk=device_id).update(
+            webmail_last_seen_at=timezone.now(), webmail_last_seen_ip=client_ip(request)
+        )
+        seen = now
+    if same_otp_step and marker.get("key") == session.session_key:
+        session[MARKER_KEY] = {**marker, "cert": certificate.serial, "seen": seen}
+        return
     if same_otp_step:
         # The portal rotated the session key (e.g. a password change): follow it, so "end session" still works.
         WebmailSession.objects.filter(pk=marker["id"]).update(session_key=session.session_key)
@@ -169,7 +226,13 @@ def record_pass(request: HttpRequest, decision: Decision) -> None:
                 webmail_path=request.META.get("HTTP_X_ORIGINAL_URI", "").split("?", 1)[0][:200],
             )
         marker = {"id": row.pk}
-    session[MARKER_KEY] = {"id": marker["id"], "key": session.session_key, "otp": otp_step}
+    session[MARKER_KEY] = {
+        "id": marker["id"],
+        "key": session.session_key,
+        "otp": otp_step,
+        "cert": certificate.serial,
+        "seen": seen,
+    }
 
 
 def end_session(row: WebmailSession, by: User) -> bool:

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import gateway
 from accounts.audit import record
+from accounts.devices import gate
 from accounts.models import User, WebmailSession
 from accounts.redirects import safe_next_url
 from accounts.roles import requires
@@ -34,10 +35,13 @@ def auth_view(request: HttpRequest) -> HttpResponse:
     Anonymous visitors are an expected answer here (401), so there is no ``@requires``: nginx turns the
     401 into the sign-in hand-off below. See ``accounts.gateway`` for what is checked and how fast.
     """
-    decision = gateway.decide(request.session)
+    certificate = gate.presented(request)
+    decision = gateway.decide(request.session, certificate=certificate)
     if not decision.allowed or decision.facts is None:
+        if decision.reason == gateway.Reason.CERTIFICATE:
+            gateway.certificate_refused(request, decision, certificate)
         return HttpResponse("Unauthorized\n", status=401, content_type="text/plain")
-    gateway.record_pass(request, decision)
+    gateway.record_pass(request, decision, certificate)
     response = HttpResponse(status=200, content_type="text/plain")
     response["X-Portal-User"] = decision.facts["email"]
     # Percent-encoded UTF-8: header values are Latin-1 and names are not.
@@ -67,12 +71,24 @@ def signin_view(request: HttpRequest) -> HttpResponse:
     next_url = _webmail_url(request)
     if not request.user.is_authenticated:
         return redirect_to_login(next_url or reverse("home"))
+    if request.method == "POST" and request.POST.get("action") == "retry":
+        # "Try again" after installing the certificate: back to webmail, which asks nginx afresh.
+        request.session.pop(gateway.CERTIFICATE_REFUSED_KEY, None)
+        return redirect(next_url or "home")
     if request.method == "POST":
         # "Sign in again": the OTP step of this session is too old or missing; start a fresh one.
         auth.logout(request)
         return redirect_to_login(next_url or reverse("home"))
-    decision = gateway.decide(request.session)
-    if decision.allowed:
+    certificate = gate.presented(request)
+    decision = gateway.decide(request.session, certificate=certificate)
+    refusal = ""
+    if decision.reason == gateway.Reason.CERTIFICATE and certificate.verify:
+        # This request came through nginx with the browser's certificate: the verdict is first-hand.
+        refusal = gate.explain(decision.user_id, certificate, decision.certificate)
+    elif (decision.allowed and not certificate.verify) or decision.reason == gateway.Reason.CERTIFICATE:
+        # The portal's own host does not ask for certificates: what webmail's check noted in the session.
+        refusal = gateway.recent_certificate_refusal(request.session)
+    if (decision.allowed or decision.reason == gateway.Reason.CERTIFICATE) and not refusal:
         return redirect(next_url or "home")
     facts = decision.facts or gateway.user_facts(request.user.pk) or {}
     ctx = {
@@ -80,6 +96,7 @@ def signin_view(request: HttpRequest) -> HttpResponse:
         "reasons": gateway.Reason,
         "next_url": next_url,
         "enrolled": bool(facts.get("devices")),
+        "certificate_message": gate.message(refusal) if refusal else "",
     }
     status = 403 if decision.reason == gateway.Reason.ROLE else 200
     return render(request, "accounts/gateway/signin.html", ctx, status=status)

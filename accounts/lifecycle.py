@@ -10,8 +10,8 @@ from True to False and calls it. It
   deletion (a request that re-cached it at that very moment) no longer matches, now or after reactivation;
 - marks the person's open webmail sessions ended (``deactivated``) and drops the gateway's cached facts.
 
-App passwords for mail programs (IMAP/SMTP), where they exist, are revoked here too, so that no
-deactivation path can forget them.
+App passwords for mail programs (IMAP/SMTP) and the client certificates of the person's devices are
+revoked here too, so that no deactivation path (nor a leaver) can forget them.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts import app_passwords, gateway
+from accounts.devices import inventory
 from accounts.models import AppPassword, User, WebmailSession
 
 
@@ -79,6 +80,8 @@ def account_deactivated(user: User) -> None:
     _end_sessions_now_and_after_commit(user.pk, WebmailSession.EndReason.DEACTIVATED)
     # Mail programs too: every app password goes (the leaver procedure is deactivating the account).
     app_passwords.revoke_all(user, reason=AppPassword.RevokeReason.DEACTIVATED)
+    # And every device certificate (into the CRL within a minute; the gateway refuses them at once).
+    inventory.deactivated(user)
 
 
 def password_changed(user: User, *, keep: str | None = None) -> None:

@@ -105,22 +105,56 @@ def _identifier() -> str:
     return ".".join(reversed(host.split("."))) + ".mailportal"
 
 
-def mobileconfig(*, email: str, full_name: str, password_id: int, device_name: str, can_send: bool,
-                 secret: str | None) -> bytes:  # fmt: skip
-    """An unsigned profile with one IMAP account; the app password only when ``secret`` is given.
+def mobileconfig(*, email: str, full_name: str, device_id: int, device_name: str, password_id: int | None = None,
+                 can_send: bool = True, secret: str | None = None, pkcs12: bytes | None = None) -> bytes:  # fmt: skip
+    """An unsigned profile for one device: its IMAP account (``password_id``; the app password only when
+    ``secret`` is given) and its company certificate (``pkcs12``, which the device opens with the one-time
+    password it asks for while installing: the profile never carries that password).
 
-    Identifiers and UUIDs are derived from the app password, so installing the profile again
-    replaces the account instead of adding a second one.
+    Identifiers and UUIDs are derived from the device (and app password), so installing the profile again
+    replaces the account and the certificate instead of adding second ones.
     """
+    base = _identifier()
+    namespace = uuid.uuid5(uuid.NAMESPACE_DNS, f"{base}.device.{device_id}")
+    content = []
+    if password_id is not None:
+        content.append(_mail_account(email, full_name, device_name, password_id, can_send, secret, base, namespace))
+    if pkcs12 is not None:
+        content.append(
+            {
+                "PayloadType": "com.apple.security.pkcs12",
+                "PayloadVersion": 1,
+                "PayloadIdentifier": f"{base}.certificate.{device_id}",
+                "PayloadUUID": str(uuid.uuid5(namespace, "certificate")).upper(),
+                "PayloadDisplayName": f"{settings.ORGANISATION_NAME} certificate for {device_name}",
+                "PayloadDescription": "Lets this device open the company's webmail.",
+                "PayloadCertificateFileName": "company-certificate.p12",
+                "PayloadContent": pkcs12,
+            }
+        )
+    profile = {
+        "PayloadType": "Configuration",
+        "PayloadVersion": 1,
+        "PayloadIdentifier": f"{base}.device.{device_id}",
+        "PayloadUUID": str(uuid.uuid5(namespace, "profile")).upper(),
+        "PayloadDisplayName": f"{settings.ORGANISATION_NAME} mail for {email}",
+        "PayloadDescription": f"The company mail account and certificate of {email} on {device_name}.",
+        "PayloadOrganization": settings.ORGANISATION_NAME,
+        "PayloadRemovalDisallowed": False,
+        "PayloadContent": content,
+    }
+    return plistlib.dumps(profile, fmt=plistlib.FMT_XML)
+
+
+def _mail_account(email: str, full_name: str, device_name: str, password_id: int, can_send: bool,
+                  secret: str | None, base: str, namespace: uuid.UUID) -> dict:  # fmt: skip
     server = server_for(email)
     login = login_for(email)
-    base = _identifier()
-    namespace = uuid.uuid5(uuid.NAMESPACE_DNS, f"{base}.{password_id}")
     account = {
         "PayloadType": "com.apple.mail.managed",
         "PayloadVersion": 1,
         "PayloadIdentifier": f"{base}.account.{password_id}",
-        "PayloadUUID": str(uuid.uuid5(namespace, "account")).upper(),
+        "PayloadUUID": str(uuid.uuid5(namespace, f"account.{password_id}")).upper(),
         "PayloadDisplayName": f"{settings.ORGANISATION_NAME} mail",
         "EmailAccountDescription": f"{settings.ORGANISATION_NAME} ({device_name})",
         "EmailAccountName": full_name,
@@ -144,15 +178,4 @@ def mobileconfig(*, email: str, full_name: str, password_id: int, device_name: s
         account["IncomingPassword"] = secret
         if can_send:
             account["OutgoingPassword"] = secret
-    profile = {
-        "PayloadType": "Configuration",
-        "PayloadVersion": 1,
-        "PayloadIdentifier": f"{base}.profile.{password_id}",
-        "PayloadUUID": str(uuid.uuid5(namespace, "profile")).upper(),
-        "PayloadDisplayName": f"{settings.ORGANISATION_NAME} mail for {email}",
-        "PayloadDescription": f"The mail account of {email} on {device_name}, with its own app password.",
-        "PayloadOrganization": settings.ORGANISATION_NAME,
-        "PayloadRemovalDisallowed": False,
-        "PayloadContent": [account],
-    }
-    return plistlib.dumps(profile, fmt=plistlib.FMT_XML)
+    return account

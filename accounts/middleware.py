@@ -1,11 +1,12 @@
-"""Keep signed-in users on the OTP path: finish the OTP step, or enrol a token first."""
+"""Keep signed-in users on the OTP path (finish the OTP step, or enrol a token first), and on a device with
+their company certificate where their role needs one for the portal."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 
@@ -32,6 +33,10 @@ OPEN_URL_NAMES = frozenset(
         # Thunderbird's autoconfig: public facts about the mail server, for mail programs.
         "autoconfig",
         "autoconfig_well_known",
+        # The devices CA's certificates and CRLs: public, like any CA's (nginx elsewhere fetches them).
+        "device_ca_certificates",
+        "device_ca_crls",
+        "device_ca_crl",
     }
 )
 # Enrolment: open to a signed-in user who has no confirmed token yet (and only to them: with a
@@ -75,3 +80,30 @@ class OTPRequiredMiddleware:
             return None
         query = urlencode({"next": request.get_full_path()}) if request.method == "GET" else ""
         return redirect(reverse(target) + (f"?{query}" if query else ""))
+
+
+class DeviceCertificateMiddleware:
+    """With "needed for webmail and the portal" for a person's role, every portal page needs a browser that
+    holds their company certificate (``accounts.devices.gate``); the sign-in pages and public URLs stay open.
+
+    What it reads is the gateway's cached user facts (one cache read per page for signed-in people)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs) -> HttpResponse | None:
+        match = request.resolver_match
+        if (match.url_name if match else None) in OPEN_URL_NAMES or not request.user.is_authenticated:
+            return None
+        from accounts import gateway
+        from accounts.devices import gate
+
+        facts = gateway.user_facts(request.user.pk)
+        if not facts or facts.get("certificate_rule") != "portal":
+            return None
+        if refusal := gate.portal_refusal(request, request.user, facts):
+            return render(request, "accounts/devices/certificate_needed.html", {"message": refusal}, status=403)
+        return None

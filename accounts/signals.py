@@ -6,6 +6,7 @@
 - An OTP device (TOTP token or backup codes) saved or deleted: the gateway's facts are dropped; a removed
   or unconfirmed token ends the webmail sessions it verified.
 - A sign-out: the webmail session of that portal session is marked ended.
+- The device settings saved (who needs a company certificate): every person's gateway facts are dropped.
 - ``sending_reinstated`` (sent by ``accounts.app_passwords.reinstate_sending``): IT staff let a person send
   mail again; the sending guard connects to it and closes its suspension (accounts never imports it).
 - Anything the mail login verifier serves changed (an app password; a user's address or active flag,
@@ -22,7 +23,15 @@ from django.dispatch import Signal
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import gateway, lifecycle
-from accounts.models import AppPassword, BackupCodeDevice, MailAuthState, OrganisationSettings, User, WebmailSession
+from accounts.models import (
+    AppPassword,
+    BackupCodeDevice,
+    DeviceSettings,
+    MailAuthState,
+    OrganisationSettings,
+    User,
+    WebmailSession,
+)
 
 # IT staff let a person's suspended app passwords send again: kwargs user, by, reason, request.
 sending_reinstated = Signal()
@@ -78,6 +87,14 @@ def device_changed(sender, instance, **kwargs) -> None:
     _forget(instance.user_id)
 
 
+def device_rules_changed(sender, created: bool = False, **kwargs) -> None:
+    """Who needs a company certificate is part of every person's cached gateway facts."""
+    if created:
+        return  # the row made by a first load() holds the defaults every fact was built with
+    gateway.forget_everyone()
+    transaction.on_commit(gateway.forget_everyone)
+
+
 def signed_out(sender, request, user, **kwargs) -> None:
     session_key = getattr(getattr(request, "session", None), "session_key", None)
     if session_key:
@@ -96,3 +113,4 @@ def connect() -> None:
     post_save.connect(mail_auth_changed, sender=AppPassword, dispatch_uid=uid + "app_password_saved")
     post_delete.connect(mail_auth_changed, sender=AppPassword, dispatch_uid=uid + "app_password_deleted")
     post_save.connect(mail_auth_changed, sender=OrganisationSettings, dispatch_uid=uid + "organisation_saved")
+    post_save.connect(device_rules_changed, sender=DeviceSettings, dispatch_uid=uid + "device_settings_saved")

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from accounts import app_passwords, audit, backup_codes, enrolment, invitations, lockout, user_sections
 from accounts.coverage import deadline, otp_coverage, status_filter, status_of, users_with_enrolment
+from accounts.devices import inventory
 from accounts.directory import annotated_users, csv_lines, filtered_users
 from accounts.forms import (
     AuditFilterForm,
@@ -121,6 +122,7 @@ def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "invitations": person.invitations.all()[:5],
         "events": AuditEvent.objects.filter(target=person.email)[:20],
         "mail": app_passwords.mail_facts(person),
+        "devices": inventory.rows_for(person),
         "sections": user_sections.sections_for(person),
     }
     return render(request, "accounts/user_detail.html", ctx)

@@ -37,6 +37,7 @@ from accounts import (
     signin,
 )
 from accounts.addresses import MAX_LENGTH
+from accounts.devices import gate
 from accounts.forms import (
     CAPTCHA_FOR_NETWORK,
     CAPTCHA_PROMPT,
@@ -125,6 +126,9 @@ def login_view(request: HttpRequest) -> HttpResponse:
     form = SignInForm(request, request.POST, captcha=captcha)
     if form.is_valid():
         user = form.user
+        if refusal := gate.portal_refusal(request, user):
+            # The role needs a company certificate for the portal and this browser has none of theirs.
+            return _sign_in_page(request, fresh(), message=refusal)
         if enrolment.has_confirmed_token(user):
             signin.start_otp_step(request, user)
             return redirect(_with_next("otp_verify", _next(request)))

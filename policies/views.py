@@ -9,6 +9,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.audit import client_ip, record, user_agent
+from accounts.devices import hygiene
+from accounts.models import Device
 from accounts.roles import requires
 from policies import dispatch, emails, library, summary
 from policies.diffs import version_diff
@@ -25,7 +27,7 @@ from policies.models import (
     due_for_review,
     organisation_zone,
 )
-from policies.services import my_policies, open_attestations
+from policies.services import device_hygiene_campaigns, my_policies, open_attestations
 
 
 def _get_policy_for_user(request: HttpRequest, pk: int) -> Policy:
@@ -348,9 +350,20 @@ def attest(request: HttpRequest, pk: int) -> HttpResponse:
         except IntegrityError:
             pass  # a double submit: the first one counts
         record("campaign.attested", request=request, target=campaign)
+        if device_hygiene_campaigns().filter(pk=campaign.pk).exists():
+            # The person's devices count as checked now (and a suspended certificate opens webmail again).
+            hygiene.refresh([request.user])
         messages.success(request, "Thank you: your answers are recorded.")
         return redirect("policies:mine")
-    ctx = {"campaign": campaign, "form": form, "existing": existing, "message_html": campaign.message_html()}
+    ctx = {
+        "campaign": campaign,
+        "form": form,
+        "existing": existing,
+        "message_html": campaign.message_html(),
+        "devices": Device.objects.usable().filter(user=request.user)
+        if device_hygiene_campaigns().filter(pk=campaign.pk).exists()
+        else [],
+    }
     return render(request, "policies/attest.html", ctx)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
-from celery.signals import beat_init, before_task_publish, worker_ready
+from celery.signals import beat_init, before_task_publish, worker_init, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
@@ -40,3 +40,17 @@ def _worker_started(**kwargs: object) -> None:
     from portal.models import Heartbeat
 
     Heartbeat.beat("worker")
+
+
+@worker_init.connect
+def _device_ca_opens(**kwargs: object) -> None:
+    # The worker signs the devices CA's CRLs: a passphrase that cannot open the CA's key stops it at the start.
+    # (SystemExit, not an exception: Celery logs and swallows exceptions of signal handlers.)
+    from django.core.exceptions import ImproperlyConfigured
+
+    from accounts.devices.ca import check_passphrase
+
+    try:
+        check_passphrase()
+    except ImproperlyConfigured as exc:
+        raise SystemExit(f"ImproperlyConfigured: {exc}") from None

@@ -103,6 +103,21 @@ def secret_key_problem(key: str) -> str | None:
     return None
 
 
+PASSPHRASE_MIN_LENGTH = 20
+
+
+def passphrase_problem(value: str, secret_key: str) -> str | None:
+    """Why ``value`` is not good enough to encrypt a private key with, or None."""
+    if len(value) < PASSPHRASE_MIN_LENGTH or len(set(value)) < SECRET_KEY_MIN_DISTINCT:
+        return (
+            f"use at least {PASSPHRASE_MIN_LENGTH} random characters with at least {SECRET_KEY_MIN_DISTINCT} "
+            "different ones, e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
+    if value in secret_key:
+        return "must not be (part of) SECRET_KEY: a leaked SECRET_KEY must not open the devices CA's key"
+    return None
+
+
 def parse_database_url(url: str, *, name: str = "DATABASE_URL") -> dict:
     """Turn ``postgres://user:pass@host:port/db`` or ``sqlite:///path`` into a Django DATABASES entry."""
     parts = urlsplit(url)

@@ -23,6 +23,7 @@ from portal.env import (
     load_dotenv,
     parse_cache_url,
     parse_database_url,
+    passphrase_problem,
     secret_key_problem,
 )
 
@@ -33,6 +34,15 @@ VAR_DIR = Path(env_str("PORTAL_VAR_DIR", str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("DEBUG", False)
+
+
+def _generated_secret(name: str, nbytes: int) -> str:
+    """Local runs (DEBUG on) only: a random value generated once into var/<name>, never committed."""
+    path = VAR_DIR / name
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(nbytes), encoding="utf-8")
+        path.chmod(0o600)
+    return path.read_text(encoding="utf-8").strip()
 
 
 def _secret_key() -> str:
@@ -46,12 +56,7 @@ def _secret_key() -> str:
             "SECRET_KEY is not set. Set it to 50+ random characters, e.g. "
             "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
         )
-    # Local runs (DEBUG on): one key generated into var/, never committed.
-    path = VAR_DIR / "secret_key"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(50), encoding="utf-8")
-        path.chmod(0o600)
-    return path.read_text(encoding="utf-8").strip()
+    return _generated_secret("secret_key", 50)
 
 
 SECRET_KEY = _secret_key()
@@ -106,6 +111,8 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     # Signed-in users without a token are sent to enrolment; with one, to the OTP step.
     "accounts.middleware.OTPRequiredMiddleware",
+    # Where a role needs a company certificate for the portal too, pages need the browser's certificate.
+    "accounts.middleware.DeviceCertificateMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -312,6 +319,29 @@ MAIL_POP3_PORT = env_int("MAIL_POP3_PORT", 995, minimum=1)
 MAIL_SUBMISSION_PORT = env_int("MAIL_SUBMISSION_PORT", 587, minimum=1)
 MAIL_SUBMISSIONS_PORT = env_int("MAIL_SUBMISSIONS_PORT", 465, minimum=1)
 MAIL_POP3 = env_bool("MAIL_POP3", True)
+
+
+# --- Devices: client certificates from the portal's own small CA (docs/devices.md) -------------------
+# The CA's private key is stored encrypted with this passphrase (never derived from SECRET_KEY). Without it
+# no certificate can be issued; with a CA already made, a missing or wrong one stops the start.
+def _device_ca_passphrase() -> str:
+    value = env_str("DEVICE_CA_KEY_PASSPHRASE")
+    if value:
+        if problem := passphrase_problem(value, SECRET_KEY):
+            raise ImproperlyConfigured(f"DEVICE_CA_KEY_PASSPHRASE: {problem}")
+        return value
+    return _generated_secret("device_ca_passphrase", 32) if DEBUG else ""
+
+
+DEVICE_CA_KEY_PASSPHRASE = _device_ca_passphrase()
+# Key type of a new CA and of the device keys it issues: rsa2048 (every client, see docs/devices.md) or p256.
+DEVICE_CA_KEY_TYPE = env_str("DEVICE_CA_KEY_TYPE", "rsa2048")
+if DEVICE_CA_KEY_TYPE not in {"rsa2048", "p256"}:
+    raise ImproperlyConfigured("DEVICE_CA_KEY_TYPE must be rsa2048 or p256")
+# Where the worker writes what nginx reads: ca-bundle.pem (the trusted CAs) and crl.pem (their CRLs).
+DEVICE_CA_DIR = Path(env_str("DEVICE_CA_DIR", str(VAR_DIR / "device-ca")))
+# Days a signed CRL is valid; the tick signs a fresh one daily and within a minute of a revocation.
+DEVICE_CRL_DAYS = env_int("DEVICE_CRL_DAYS", 7, minimum=2)
 
 # --- The sending guard: the Postfix policy service (manage.py mail_policy_server; docs/sending.md) ---------
 # Where it listens: host:port (Postfix: check_policy_service inet:127.0.0.1:10040) or an absolute path of a

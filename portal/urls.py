@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
-from accounts import captcha_pictures, device_views
+from accounts import app_password_views, captcha_pictures
 from accounts.admin import PortalAdminSite
 from portal import views
 
@@ -26,8 +26,8 @@ urlpatterns = [
     path("captcha/", include("captcha.urls")),
     path("admin/", admin.site.urls),
     # Thunderbird's autoconfig for the organisation's mail domains (docs/mail-clients.md).
-    path(".well-known/autoconfig/mail/config-v1.1.xml", device_views.autoconfig, name="autoconfig_well_known"),
-    path("mail/config-v1.1.xml", device_views.autoconfig, name="autoconfig"),
+    path(".well-known/autoconfig/mail/config-v1.1.xml", app_password_views.autoconfig, name="autoconfig_well_known"),
+    path("mail/config-v1.1.xml", app_password_views.autoconfig, name="autoconfig"),
 ]
 
 handler403 = "portal.errors.permission_denied"

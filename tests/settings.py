@@ -17,6 +17,7 @@ os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 os.environ.setdefault("SESSION_COOKIE_SECURE", "0")
 os.environ.setdefault("CSRF_COOKIE_SECURE", "0")
 os.environ.setdefault("CACHE_URL", "locmem://tests")
+os.environ.setdefault("DEVICE_CA_KEY_PASSPHRASE", "tests-only-devices-ca-passphrase-7Qx")
 os.environ.setdefault("EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
 
 from portal.settings import *  # noqa: E402,F403

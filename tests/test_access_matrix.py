@@ -93,12 +93,30 @@ MATRIX: dict[str, Row] = {
     "otp_backup_codes": signed_in(),
     "otp_backup_codes_download": signed_in(404),  # codes are downloadable only right after they are made
     "otp_backup_codes_regenerate": signed_in(302, method="post"),
-    # own devices (app passwords for mail programs); someone else's app password is a 404 for everyone
+    # own devices (their app passwords and certificates); someone else's is a 404 for everyone but IT staff,
+    # who set up devices for people
     "devices": signed_in(),
     "device_create": signed_in(),
-    "device_setup": signed_in(404, kwargs=lambda: {"pk": _accounts_app_password().pk}),
-    "device_profile": signed_in(404, kwargs=lambda: {"pk": _accounts_app_password().pk}),
-    "device_revoke": signed_in(404, method="post", kwargs=lambda: {"pk": _accounts_app_password().pk}),
+    "device_detail": Row(LOGIN, 404, 404, 200, kwargs=lambda: {"pk": _accounts_device().pk}),
+    "device_revoke": Row(LOGIN, 404, 404, 302, method="post", kwargs=lambda: {"pk": _accounts_device().pk}),
+    "device_certificate": Row(LOGIN, 404, 404, 200, kwargs=lambda: {"pk": _accounts_device().pk}),
+    "device_certificate_issue": Row(LOGIN, 404, 404, 302, method="post", kwargs=lambda: {"pk": _accounts_device().pk}),
+    # the file is given out once, in the session that issued it
+    "device_certificate_download": signed_in(404, kwargs=lambda: {"pk": _accounts_device().pk}),
+    "device_profile": signed_in(404, kwargs=lambda: {"pk": _accounts_device().pk}),
+    "app_password_create": signed_in(404, kwargs=lambda: {"pk": _accounts_device().pk}),
+    "app_password_setup": signed_in(404, kwargs=lambda: {"pk": _accounts_app_password().pk}),
+    "app_password_revoke": signed_in(404, method="post", kwargs=lambda: {"pk": _accounts_app_password().pk}),
+    # the devices CA: its certificates and CRLs are public, like any CA's; IT staff manage it
+    "device_ca_certificates": everyone(200, kwargs=lambda: _device_ca() and {}),
+    "device_ca_crls": everyone(200, kwargs=lambda: _device_ca() and {}),
+    "device_ca_crl": everyone(200, kwargs=lambda: {"pk": _device_ca().pk}),
+    "device_ca": it_only(),
+    "device_ca_rotate": Row(LOGIN, 403, 403, 302, method="post"),
+    "device_ca_retire": Row(LOGIN, 403, 403, 302, method="post", kwargs=lambda: {"pk": _device_ca().pk}),
+    "all_devices": it_only(),
+    "device_settings": it_only(),
+    "user_device_create": it_only(kwargs=lambda: {"pk": _accounts_person().pk}),
     # Thunderbird autoconfig: public facts about the mail server, for the organisation's domains
     "autoconfig": everyone(200, kwargs=lambda: _accounts_person() and {}, data={"emailaddress": "x@example.com"}),
     "autoconfig_well_known": everyone(
@@ -259,6 +277,20 @@ def _accounts_app_password():
     from accounts import app_passwords
 
     return app_passwords.create(_accounts_person(), name="Someone else's laptop", can_read=True, can_send=True).password
+
+
+def _accounts_device():
+    from accounts.models import Device
+
+    return Device.objects.create(user=_accounts_person(), name="Someone else's phone", kind="phone")
+
+
+def _device_ca():
+    from accounts.devices import ca
+
+    authority = ca.active_ca()
+    ca.refresh_crls()
+    return authority
 
 
 def _accounts_person_password() -> dict:

@@ -47,6 +47,8 @@ class AppPassword(models.Model):
         TOKEN_RESET = "token_reset", "Tokens reset by IT staff"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="app_passwords")
+    # The laptop, phone or tablet whose mail program uses it (accounts.models.devices).
+    device = models.ForeignKey("accounts.Device", on_delete=models.CASCADE, related_name="app_passwords")
     name = models.CharField(max_length=64, help_text="The device and program, e.g. “Outlook on laptop”.")
     can_read = models.BooleanField("read mail (IMAP, POP3)", default=True)
     can_send = models.BooleanField("send mail (SMTP)", default=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from accounts.models import MailAuthState, OrganisationSettings
+from accounts.models import DeviceSettings, MailAuthState, OrganisationSettings
 from monitoring.dnsbl.models import DnsblSchedule
 from monitoring.sending.models import SendingSettings, SendingState
 from monitoring.serverload.models import LoadSettings, LoadState
@@ -14,9 +14,16 @@ from portal.singletons import Singleton
 pytestmark = pytest.mark.django_db
 
 SINGLETONS = [
-    OrganisationSettings, MailAuthState, PolicySettings, LoadSettings, LoadState, DnsblSchedule, SendingSettings,
+    OrganisationSettings,
+    MailAuthState,
+    DeviceSettings,
+    PolicySettings,
+    LoadSettings,
+    LoadState,
+    DnsblSchedule,
+    SendingSettings,
     SendingState,
-]  # fmt: skip
+]
 
 
 def test_every_one_row_model_is_a_singleton():

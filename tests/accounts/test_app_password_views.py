@@ -1,5 +1,5 @@
-"""The devices pages: create an app password (OTP step + password again), see it once with the settings,
-the Apple profile, revoke; IT staff revoke; Thunderbird autoconfig; coverage and settings pages."""
+"""App passwords of a device: create one (OTP step + password again), see it once with the settings, the
+device's Apple profile, revoke; IT staff revoke; Thunderbird autoconfig; coverage and settings pages."""
 
 from __future__ import annotations
 
@@ -8,34 +8,49 @@ import time
 from xml.etree import ElementTree as ET
 
 import pytest
+from django.contrib.auth import SESSION_KEY
 from django.urls import reverse
 
 from accounts import app_passwords
 from accounts.mailauth import passwords
-from accounts.models import AppPassword, AuditEvent, MailAuthState, MailLoginSummary, OrganisationSettings
+from accounts.models import (
+    AppPassword,
+    AuditEvent,
+    Device,
+    MailAuthState,
+    MailLoginSummary,
+    OrganisationSettings,
+    User,
+)
 
 
 def xml(content: bytes) -> ET.Element:
     return ET.fromstring(content)  # noqa: S314 - the portal's own answer, not untrusted input
 
 
-def make(client, name="Outlook on laptop", access="read_send"):
-    return client.post(reverse("device_create"), {"name": name, "access": access})
+def device_of(user, name="Laptop") -> Device:
+    return Device.objects.get_or_create(user=user, name=name, defaults={"kind": "laptop"})[0]
+
+
+def make(client, name="Outlook on laptop", access="read_send", device=None):
+    device = device or device_of(User.objects.get(pk=client.session[SESSION_KEY]))  # the signed-in person's
+    return client.post(reverse("app_password_create", kwargs={"pk": device.pk}), {"name": name, "access": access})
 
 
 def test_creating_shows_the_secret_once_with_the_settings(client, login, employee):
     login(client, employee)
     response = make(client)
     row = AppPassword.objects.get(user=employee)
-    assert response["Location"] == reverse("device_setup", kwargs={"pk": row.pk})
+    assert response["Location"] == reverse("app_password_setup", kwargs={"pk": row.pk})
+    assert row.device == device_of(employee)
     page = client.get(response["Location"]).content.decode()
     secret = page.split('id="app-password">', 1)[1].split("<", 1)[0]
     assert passwords.matches(bytes.fromhex(row.salt), bytes.fromhex(row.digest), passwords.normalise(secret))
     assert "mail.example.com" in page and "993" in page and "587" in page and "465" in page
     assert "Why not port 25?" in page
 
-    client.post(reverse("device_setup", kwargs={"pk": row.pk}))  # "I have entered it"
-    again = client.get(reverse("device_setup", kwargs={"pk": row.pk})).content.decode()
+    client.post(reverse("app_password_setup", kwargs={"pk": row.pk}))  # "I have entered it"
+    again = client.get(reverse("app_password_setup", kwargs={"pk": row.pk})).content.decode()
     assert secret not in again and "shown only right after it is made" in again
 
 
@@ -45,7 +60,7 @@ def test_the_secret_is_forgotten_after_a_quarter_of_an_hour(client, login, emplo
     row = AppPassword.objects.get(user=employee)
     later = time.time() + 901
     monkeypatch.setattr(time, "time", lambda: later)
-    page = client.get(reverse("device_setup", kwargs={"pk": row.pk})).content.decode()
+    page = client.get(reverse("app_password_setup", kwargs={"pk": row.pk})).content.decode()
     assert 'id="app-password"' not in page
 
 
@@ -54,9 +69,10 @@ def test_creating_needs_the_password_again_and_the_otp_step(client, login, emplo
     session = client.session
     session["password_verified_at"] = int(time.time()) - 3600
     session.save()
-    response = client.get(reverse("device_create"))
+    url = reverse("app_password_create", kwargs={"pk": device_of(employee).pk})
+    response = client.get(url)
     assert response["Location"].startswith(reverse("reauth"))
-    assert "next=%2Faccounts%2Fdevices%2Fnew%2F" in response["Location"]
+    assert f"next={url.replace('/', '%2F')}" in response["Location"]
     assert make(client)["Location"].startswith(reverse("reauth"))
     assert not AppPassword.objects.exists()
 
@@ -64,7 +80,7 @@ def test_creating_needs_the_password_again_and_the_otp_step(client, login, emplo
 def test_a_person_without_the_otp_step_cannot_create_one(client, employee):
     OrganisationSettings.objects.update_or_create(pk=1, defaults={"otp_required": False})
     client.force_login(employee)
-    response = client.get(reverse("device_create"))
+    response = client.get(reverse("app_password_create", kwargs={"pk": device_of(employee).pk}))
     assert response["Location"] == reverse("otp_tokens")
 
 
@@ -88,12 +104,13 @@ def test_the_access_choice_sets_the_scopes(client, login, employee):
 
 def test_the_apple_profile_carries_the_password_in_the_first_download_only(client, login, employee):
     login(client, employee)
-    make(client, "iPhone Mail")
+    iphone = device_of(employee, "iPhone")
+    make(client, "iPhone Mail", device=iphone)
     row = AppPassword.objects.get(user=employee)
-    page = client.get(reverse("device_setup", kwargs={"pk": row.pk})).content.decode()
+    page = client.get(reverse("app_password_setup", kwargs={"pk": row.pk})).content.decode()
     secret = page.split('id="app-password">', 1)[1].split("<", 1)[0]
 
-    first = client.get(reverse("device_profile", kwargs={"pk": row.pk}))
+    first = client.get(reverse("device_profile", kwargs={"pk": iphone.pk}))
     assert first["Content-Type"] == "application/x-apple-aspen-config"
     profile = plistlib.loads(first.content)
     assert (profile["PayloadType"], profile["PayloadVersion"]) == ("Configuration", 1)
@@ -107,30 +124,29 @@ def test_the_apple_profile_carries_the_password_in_the_first_download_only(clien
     for payload in (profile, account):
         assert payload["PayloadIdentifier"] and len(payload["PayloadUUID"]) == 36
 
-    second = plistlib.loads(client.get(reverse("device_profile", kwargs={"pk": row.pk})).content)
+    second = plistlib.loads(client.get(reverse("device_profile", kwargs={"pk": iphone.pk})).content)
     assert "IncomingPassword" not in second["PayloadContent"][0]
     assert second["PayloadUUID"] == profile["PayloadUUID"]  # installing again replaces the account
-    events = AuditEvent.objects.filter(action="app_password.profile_downloaded").order_by("pk")
+    events = AuditEvent.objects.filter(action="device.profile_downloaded").order_by("pk")
     assert [e.details["with_password"] for e in events] == [True, False]
 
 
 def test_no_profile_for_a_send_only_or_revoked_password(client, login, employee):
     login(client, employee)
     make(client, "Scanner", "send")
-    row = AppPassword.objects.get(user=employee)
-    assert client.get(reverse("device_profile", kwargs={"pk": row.pk})).status_code == 404
+    assert client.get(reverse("device_profile", kwargs={"pk": device_of(employee).pk})).status_code == 404
 
 
 def test_a_person_revokes_their_own_and_sees_it_listed(client, login, employee):
     login(client, employee)
     make(client, "Old phone")
     row = AppPassword.objects.get(user=employee)
-    client.post(reverse("device_revoke", kwargs={"pk": row.pk}))
+    client.post(reverse("app_password_revoke", kwargs={"pk": row.pk}))
     row.refresh_from_db()
     assert (row.state, row.revoked_reason, row.revoked_by) == ("revoked", "owner", employee)
-    page = client.get(reverse("devices")).content.decode()
+    page = client.get(reverse("device_detail", kwargs={"pk": row.device_id})).content.decode()
     assert "Revoked" in page and "Old phone" in page
-    assert client.get(reverse("device_profile", kwargs={"pk": row.pk})).status_code == 404
+    assert client.get(reverse("device_profile", kwargs={"pk": row.device_id})).status_code == 404
 
 
 def test_the_devices_page_says_when_mailbox_passwords_stop(client, login, employee):
