@@ -49,6 +49,7 @@ IDLE_SECONDS = 1200.0  # Postfix closes an idle connection after max_idle (300 s
 REQUEST_SECONDS = 10.0  # from a request's first byte to its empty line
 MAX_INSTANCES = 50_000  # messages in progress remembered (first recipient or not)
 REDIS_RETRY_SECONDS = 5.0
+MAX_UNREAD_ANSWERS = 1024 * 1024  # bytes of answers a client has not read yet
 NO_COUNTS = Counts()
 DUNNO = protocol.answer("DUNNO")
 
@@ -138,6 +139,11 @@ class Connection(asyncio.Protocol):
                 asyncio.get_running_loop().create_task(self.finish(answer))
                 return
             self.transport.write(answer)
+            if self.transport.get_write_buffer_size() > MAX_UNREAD_ANSWERS:
+                # Requests sent without reading the answers: not Postfix, which waits for each one.
+                self.server._log_error("framing", "closed a connection that does not read its answers")
+                self.close()
+                return
         self.partial_since = 0.0
 
     async def finish(self, pending: Pending) -> None:
@@ -380,6 +386,7 @@ class PolicyServer(MailPathService):
         self._take_signals()
         # The database thread (batches, snapshot loads) runs Python code too: by default it may keep the GIL
         # for 5 ms at a time, which Postfix would see as 5 ms answers. Half a millisecond bounds that wait.
+        switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(0.0005)
         server = await self._start_server()
         tasks = [asyncio.create_task(loop()) for loop in (self._poll_loop, self._write_loop, self._sweep_loop)]
@@ -397,4 +404,5 @@ class PolicyServer(MailPathService):
                     os.unlink(self.address)
             await self._shut_down(tasks)
             await self.counters.close()
+            sys.setswitchinterval(switch_interval)
             log.info("Postfix policy service stopped")
