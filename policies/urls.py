@@ -41,4 +41,6 @@ urlpatterns = [
     # Executives and IT staff.
     path("summary/", views.summary_page, name="summary"),
     path("summary.csv", views.summary_csv, name="summary_csv"),
+    # IT staff: the targets the summary measures against.
+    path("summary/targets/", views.summary_targets, name="summary_targets"),
 ]

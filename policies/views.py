@@ -10,11 +10,19 @@ from django.views.decorators.http import require_POST
 
 from accounts.audit import client_ip, record, user_agent
 from accounts.devices import hygiene
-from accounts.models import Device
+from accounts.models import Device, OrganisationSettings
 from accounts.roles import requires
 from policies import dispatch, emails, library, summary
 from policies.diffs import version_diff
-from policies.forms import AttestationForm, CampaignForm, CompletionForm, PolicyForm, ProcedureForm, PublishForm
+from policies.forms import (
+    AttestationForm,
+    CampaignForm,
+    CompletionForm,
+    PolicyForm,
+    ProcedureForm,
+    PublishForm,
+    SummaryTargetsForm,
+)
 from policies.models import (
     REVIEW_WINDOW_DAYS,
     AttestationAnswer,
@@ -420,10 +428,39 @@ def procedure(request: HttpRequest, pk: int) -> HttpResponse:
 # --- Executive summary ---------------------------------------------------------------------------
 
 
+def _summary_page(request: HttpRequest, targets_form: SummaryTargetsForm | None = None) -> HttpResponse:
+    data = summary.build()
+    if targets_form is None and request.user.can("manage_policies"):
+        targets_form = SummaryTargetsForm(instance=OrganisationSettings.load())
+    ctx = {
+        "s": data,
+        "chart": summary.trend_chart(data.trend),
+        "targets_form": targets_form,
+        "amber_margin": summary.AMBER_MARGIN,
+    }
+    return render(request, "policies/summary.html", ctx, status=400 if targets_form and targets_form.errors else 200)
+
+
 @requires("view_summary")
 def summary_page(request: HttpRequest) -> HttpResponse:
-    data = summary.build()
-    return render(request, "policies/summary.html", {"s": data, "chart": summary.trend_chart(data.trend)})
+    return _summary_page(request)
+
+
+@requires("manage_policies")
+@require_POST
+def summary_targets(request: HttpRequest) -> HttpResponse:
+    """IT staff set the targets the summary's figures are measured against (audited)."""
+    conf = OrganisationSettings.load()
+    before = {name: getattr(conf, name) for name in SummaryTargetsForm.Meta.fields}
+    form = SummaryTargetsForm(request.POST, instance=conf)
+    if not form.is_valid():
+        return _summary_page(request, form)
+    form.save()
+    after = {name: form.cleaned_data[name] for name in SummaryTargetsForm.Meta.fields}
+    if after != before:
+        record("policies.summary_targets_changed", actor=request.user, request=request, before=before, after=after)
+    messages.success(request, "Targets saved.")
+    return redirect("policies:summary")
 
 
 @requires("view_summary")

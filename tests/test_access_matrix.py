@@ -186,6 +186,9 @@ MATRIX: dict[str, Row] = {
     "policies:procedure_edit": it_only(kwargs=lambda: {"pk": _policies_procedure().pk}),
     "policies:summary": summary_readers(),
     "policies:summary_csv": summary_readers(),
+    "policies:summary_targets": Row(
+        LOGIN, 403, 403, 302, method="post", data={"acknowledged_target": "90", "enrolled_target": "100"}
+    ),
     # --- outbox: outgoing messages and alert channels (IT staff) ------------------------
     "outbox:messages": it_only(),
     "outbox:message_retry": Row(LOGIN, 403, 403, 302, method="post", kwargs=lambda: {"pk": _outbox_failed().pk}),

@@ -55,20 +55,44 @@ class Listing:
 @dataclass
 class Summary:
     status: str  # ok | warning | critical | unknown
-    text: str
+    text: str  # for IT staff: which lists, why, what to change
     working: int = 0
     listed_on: list[str] = field(default_factory=list)
+    plain: str = ""  # for executives: is mail at risk, and what IT is doing
+
+
+# What the executive summary says, per situation (IT is alerted of a new listing and of a list's health
+# changing by the sweep's alert, monitoring/dnsbl/sweep.py).
+NOT_SWEPT = "The block lists have not been checked yet; the first check runs within minutes of the portal starting."
+NOTHING_MONITORED = "Nothing is checked against the block lists yet: IT has not added the mail server's addresses."
+CANNOT_CHECK = "We cannot check the block lists at the moment; IT has been told and is on it."
+CLEAN = "Mail is not at risk: our mail server is on none of the {n} block lists we check."
+PARTLY_CHECKED = (
+    "Mail is not at risk as far as we can tell: our mail server is on none of the {n} block lists that answered;"
+    " a few lists could not be checked and IT is looking into it."
+)
+LISTED = (
+    "Some of our mail may be refused: our mail server is on {lists}. IT has been alerted and is asking for it"
+    " to be removed."
+)
+
+
+def _listed_words(names: list[str]) -> str:
+    if len(names) == 1:
+        return f"the {names[0]} block list"
+    return f"{len(names)} block lists ({', '.join(names)})"
 
 
 def summarise(sweep: DnsblSweep | None, zones: list[DnsblZone], results: list[DnsblResult], since) -> Summary:
     if sweep is None:
-        return Summary("unknown", "No sweep has run yet.")
+        return Summary("unknown", "No sweep has run yet.", plain=NOT_SWEPT)
     if sweep.total == 0:
-        return Summary("unknown", "The last sweep checked nothing: no address or domain is monitored, or no list fits.")
+        text = "The last sweep checked nothing: no address or domain is monitored, or no list fits."
+        return Summary("unknown", text, plain=NOTHING_MONITORED)
     working = [z for z in zones if z.enabled and z.health == Health.HEALTHY]
     unhealthy = [z for z in zones if z.enabled and z.health not in (Health.HEALTHY, Health.UNCHECKED)]
     if not working:
-        return Summary("unknown", _nothing_checked(unhealthy))
+        return Summary("unknown", _nothing_checked(unhealthy), plain=CANNOT_CHECK)
     names = {z.zone for z in working}
     listed = sorted({r.zone_name for r in results if r.status == Status.LISTED and r.zone_name in names})
     # A working list is clean only when it answered "not listed" for everything; an IPv6 address it ignored
@@ -78,12 +102,15 @@ def summarise(sweep: DnsblSweep | None, zones: list[DnsblZone], results: list[Dn
     text = f"Clean on {clean_on} of {len(working)} working lists"
     if listed:
         when = f" since {_when(since)}" if since else ""
-        return Summary("critical", f"{text}; listed on {', '.join(listed)}{when}.", len(working), listed)
+        plain = LISTED.format(lists=_listed_words(listed))
+        return Summary("critical", f"{text}; listed on {', '.join(listed)}{when}.", len(working), listed, plain)
     if doubtful:
         text += f"; {len(doubtful)} gave no usable answer (timeout or refusal)"
     if unhealthy:
         text += f"; {_count(len(unhealthy), 'list is', 'lists are')} not working ({_by_health(unhealthy)})"
-    return Summary("warning" if doubtful or unhealthy else "ok", f"{text}.", len(working))
+    if doubtful or unhealthy:
+        return Summary("warning", f"{text}.", len(working), plain=PARTLY_CHECKED.format(n=clean_on))
+    return Summary("ok", f"{text}.", len(working), plain=CLEAN.format(n=len(working)))
 
 
 def _count(n: int, one: str, many: str) -> str:
@@ -303,4 +330,6 @@ def status_line() -> StatusLine:
             (p.started for p in periods if p.ended is None and (p.address, p.zone_name) in listed), default=None
         )
     summary = summarise(sweep, zones, results, since)
-    return StatusLine("DNS block lists", summary.status, summary.text, "dnsbl:dashboard", "Block list dashboard")
+    return StatusLine(
+        "DNS block lists", summary.status, summary.text, "dnsbl:dashboard", "Block list dashboard", summary.plain
+    )
