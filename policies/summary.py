@@ -38,6 +38,7 @@ AMBER_MARGIN = 10
 # A review or procedure this many days past its date makes the "past their date" figure red.
 LONG_OVERDUE_DAYS = 30
 DEFAULT_TARGET = 95
+REVIEWS_LATE = "Reviews past their date"
 
 # Each state in words as well as in colour (the status classes of portal.css: ok green, warning amber,
 # critical red, unknown grey).
@@ -333,7 +334,7 @@ def headlines(
     }[state]
     rows.append(
         Headline(
-            "Reviews past their date",
+            REVIEWS_LATE,
             str(count),
             f"{len(overdue_reviews)} policy review{'s' if len(overdue_reviews) != 1 else ''} and "
             f"{len(overdue_procedures)} maintenance procedure{'s' if len(overdue_procedures) != 1 else ''} not "

@@ -11,8 +11,8 @@ from django.views.decorators.http import require_POST
 from accounts.audit import client_ip, record, user_agent
 from accounts.devices import hygiene
 from accounts.models import Device, OrganisationSettings
-from accounts.roles import requires
-from policies import dispatch, emails, library, summary
+from accounts.roles import Role, requires
+from policies import dispatch, emails, library, monthly, summary
 from policies.diffs import version_diff
 from policies.forms import (
     AttestationForm,
@@ -437,6 +437,8 @@ def _summary_page(request: HttpRequest, targets_form: SummaryTargetsForm | None 
         "chart": summary.trend_chart(data.trend),
         "targets_form": targets_form,
         "amber_margin": summary.AMBER_MARGIN,
+        "gets_monthly_email": request.user.role == Role.EXECUTIVE,
+        "wants_monthly_email": monthly.wants_email(request.user),
     }
     return render(request, "policies/summary.html", ctx, status=400 if targets_form and targets_form.errors else 200)
 
@@ -461,6 +463,33 @@ def summary_targets(request: HttpRequest) -> HttpResponse:
         record("policies.summary_targets_changed", actor=request.user, request=request, before=before, after=after)
     messages.success(request, "Targets saved.")
     return redirect("policies:summary")
+
+
+@requires("view_summary")
+@require_POST
+def summary_email(request: HttpRequest) -> HttpResponse:
+    """An executive stops or resumes their own monthly summary email (audited)."""
+    if request.POST.get("monthly") == "on":
+        monthly.opt_in(request.user, request=request, via="summary page")
+        messages.success(request, "You will get this summary by email on the first of each month.")
+    else:
+        monthly.opt_out(request.user, request=request, via="summary page")
+        messages.success(request, "You will no longer get the monthly summary email.")
+    return redirect("policies:summary")
+
+
+def summary_unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    """The link at the bottom of the monthly email: works signed out (the signed token names the person);
+    the page asks before it stops anything, so a mail scanner following links changes nothing."""
+    person = monthly.user_of_token(token)
+    if person is None:
+        raise Http404("This link is not valid.")
+    done = False
+    if request.method == "POST":
+        monthly.opt_out(person, request=request, via="email link")
+        done = True
+    ctx = {"person": person, "done": done, "opted_out": not monthly.wants_email(person)}
+    return render(request, "policies/summary_unsubscribe.html", ctx)
 
 
 @requires("view_summary")
