@@ -36,6 +36,7 @@ from policies.models import (
     organisation_zone,
 )
 from policies.services import device_hygiene_campaigns, my_policies, open_attestations
+from portal.dates import format_day
 
 
 def _get_policy_for_user(request: HttpRequest, pk: int) -> Policy:
@@ -197,7 +198,7 @@ def reviewed(request: HttpRequest, pk: int) -> HttpResponse:
     policy = _get_policy_for_user(request, pk)
     policy.mark_reviewed()
     record("policy.reviewed", request=request, target=policy)
-    messages.success(request, f"Review recorded; the next is due on {policy.review_due_on:%d %b %Y}.")
+    messages.success(request, f"Review recorded; the next is due on {format_day(policy.review_due_on)}.")
     if request.POST.get("back") == "reviews":
         return redirect("policies:reviews")
     return redirect(policy)
@@ -414,7 +415,7 @@ def procedure(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         completion = procedure.complete(by=request.user, ticked=form.ticked(), notes=form.cleaned_data["notes"])
         record("procedure.completed", request=request, target=procedure, all_steps=completion.all_done)
-        messages.success(request, f"Completion recorded; next due {procedure.next_due_on:%d %b %Y}.")
+        messages.success(request, f"Completion recorded; next due {format_day(procedure.next_due_on)}.")
         return redirect(procedure)
     ctx = {
         "procedure": procedure,

@@ -132,6 +132,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "portal.context_processors.portal",
             ],
+            # |when, |day and |clock: the one date and time format of every page and email (portal/dates.py)
+            "builtins": ["portal.templatetags.portal_dates"],
         },
     },
 ]
