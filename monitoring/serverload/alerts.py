@@ -28,6 +28,7 @@ from monitoring.serverload.models import (
     Metric,
 )
 from monitoring.status import StatusLine
+from portal.dates import format_when
 
 log = logging.getLogger(__name__)
 
@@ -243,7 +244,7 @@ def _load_status() -> tuple[str, str, str]:
     if sample is None:
         return "unknown", "No load sample yet: the worker and beat must be running.", NO_SAMPLE
     if timezone.now() - sample.taken_at > timedelta(seconds=max(3 * interval, 300)):
-        when = timezone.localtime(sample.taken_at).strftime("%Y-%m-%d %H:%M")
+        when = format_when(sample.taken_at)
         return "unknown", f"No load sample since {when}: is the worker running?", NO_SAMPLE
     if open_alerts:
         worst = max(open_alerts, key=lambda a: (a.level == "critical", a.peak))

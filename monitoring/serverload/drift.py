@@ -43,6 +43,7 @@ from monitoring.serverload.watchlist import (
     watched_by,
 )
 from monitoring.status import StatusLine
+from portal.dates import format_when
 
 log = logging.getLogger(__name__)
 
@@ -382,7 +383,7 @@ def status_line() -> StatusLine:
     watched = DriftBaseline.objects.count()
     if findings:
         serious = any(kind in {Kind.CHANGED, Kind.MISSING, Kind.UNREADABLE} or risks for kind, _, risks in findings)
-        since = timezone.localtime(min(found for _, found, _ in findings)).strftime("%Y-%m-%d %H:%M")
+        since = format_when(min(found for _, found, _ in findings))
         count = len(findings)
         text = f"{count} configuration file{'s' if count != 1 else ''} not as approved (since {since})."
         risky = sum(1 for *_, risks in findings if risks)
@@ -392,7 +393,7 @@ def status_line() -> StatusLine:
         return line("critical" if serious else "warning", text, plain=plain)
     if last is None:
         return line("unknown", "Not checked yet.", plain=DRIFT_NOT_CHECKED)
-    when = timezone.localtime(last.finished_at).strftime("%Y-%m-%d %H:%M")
+    when = format_when(last.finished_at)
     if not watched:
         return line("unknown", f"None of the watched files is on this server ({when}).", plain=DRIFT_NOTHING_WATCHED)
     text = f"All {watched} watched file{'s' if watched != 1 else ''} as approved (checked {when})."
