@@ -8,7 +8,9 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 from django.utils.formats import date_format
 
+from monitoring.dnsbl.diagnosis import diagnose
 from monitoring.dnsbl.models import (
+    SYMBOLS,
     DnsblResult,
     DnsblSchedule,
     DnsblSweep,
@@ -22,12 +24,15 @@ from monitoring.dnsbl.sweep import active_sweep, last_sweep
 from monitoring.status import StatusLine
 
 LEGEND = [
-    (Status.LISTED, "the list names this address; see the reason and the delisting link"),
-    (Status.CLEAN, "the list answered 'not listed' (NXDOMAIN)"),
-    (Status.REFUSED, "the list refused our query (e.g. public resolver): not a listing"),
-    (Status.UNKNOWN, "no usable answer (timeout, SERVFAIL, rewritten answer): not clean"),
-    (Status.IGNORED, "the list failed its RFC 5782 health check; its answers are ignored"),
-    ("none", "· not asked: the list does not take this kind of address (IPv6, domain)"),
+    (status, SYMBOLS[status], label, words)
+    for status, label, words in [
+        (Status.LISTED, "Listed", "the list names this address; see the reason and the delisting link"),
+        (Status.CLEAN, "Clean", "the list answered 'not listed' (NXDOMAIN)"),
+        (Status.REFUSED, "Refused", "the list refused our query (e.g. public resolver): not a listing"),
+        (Status.UNKNOWN, "Unknown", "no usable answer (timeout, SERVFAIL, rewritten answer): not clean"),
+        (Status.IGNORED, "Ignored", "the list failed its RFC 5782 health check; its answers are ignored"),
+        ("none", "Not asked", "the list does not take this kind of address (IPv6, domain)"),
+    ]
 ]
 
 
@@ -148,6 +153,14 @@ def _nothing_checked(unhealthy: list[DnsblZone]) -> str:
             " resolver probably cannot reach them — check DNSBL_NAMESERVERS and the network."
         )
     counts = _health_counts(unhealthy)
+    blind = (Health.UNREACHABLE, Health.NOT_LISTING_TEST_ENTRY)
+    if len(unhealthy) > 1 and all(z.health in blind for z in unhealthy):
+        # Some silent, the others "not listing" their test entries: the same resolver that cannot get out.
+        return (
+            f"No list could be checked: {counts[Health.NOT_LISTING_TEST_ENTRY]} answer 'not listed' even for their"
+            f" test entries and {counts[Health.UNREACHABLE]} do not answer, so this server's resolver probably"
+            " cannot reach them — check DNSBL_NAMESERVERS and the network."
+        )
     words = {
         Health.REFUSED: "refuse our queries",
         Health.UNREACHABLE: "unreachable",
@@ -199,10 +212,13 @@ def dashboard(user_can_manage: bool) -> dict:
     current = [p for p in periods if p.ended is None and p.monitored_id in watched]
     summary = summarise(sweep, zones, results, min((p.started for p in current), default=None))
     matrix_zones = [z for z in zones if z.enabled]
-    rows = [
-        {"address": address, "cells": [(zone, cells.get((address.pk, zone.pk))) for zone in matrix_zones]}
-        for address in addresses
-    ]
+    rows = []
+    for address in addresses:
+        row_cells = [(zone, cells.get((address.pk, zone.pk))) for zone in matrix_zones]
+        asked = [result for _, result in row_cells if result is not None]
+        # "Checked on X of Y lists": Y lists take this kind of address, X gave an answer to rely on.
+        checked = sum(1 for result in asked if result.status in (Status.LISTED, Status.CLEAN))
+        rows.append({"address": address, "cells": row_cells, "checked": checked, "asked": len(asked)})
     schedule = DnsblSchedule.load()
     return {
         "sweep": sweep,
@@ -216,6 +232,7 @@ def dashboard(user_can_manage: bool) -> dict:
         "past_listings": [p for p in reversed(periods) if p.ended is not None][:20],
         "health_changes": ListingChange.objects.filter(address="")[:10],
         "schedule": schedule,
+        "diagnosis": diagnose(zones, schedule),
         "suggestions": [(a, found) for a in addresses if (found := a.new_suggestions(known))],
         "can_manage": user_can_manage,
     }
