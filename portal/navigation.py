@@ -50,7 +50,15 @@ OWN_PAGES = (
         "My tokens",
         "otp_tokens",
         "manage_own_tokens",
-        ("otp_enrol", "otp_enrol_scan", "otp_enrol_confirm", "otp_token_remove", "otp_backup_codes", "password_change"),
+        (
+            "otp_enrol",
+            "otp_enrol_scan",
+            "otp_enrol_confirm",
+            "otp_enrol_done",
+            "otp_token_remove",
+            "otp_backup_codes",
+            "password_change",
+        ),
     ),
 )
 

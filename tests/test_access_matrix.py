@@ -89,6 +89,7 @@ MATRIX: dict[str, Row] = {
     "otp_enrol": signed_in(),
     "otp_enrol_scan": signed_in(302),  # no enrolment started: back to its first step
     "otp_enrol_confirm": signed_in(302),
+    "otp_enrol_done": signed_in(),
     "otp_token_remove": signed_in(404, method="post", kwargs=lambda: {"pk": _accounts_other_token()}),
     "otp_backup_codes": signed_in(),
     "otp_backup_codes_download": signed_in(404),  # codes are downloadable only right after they are made
