@@ -24,12 +24,15 @@ def _alive(name: str) -> None:
 
     Beat and the worker's main process keep one connection for their whole life, outside any request: one
     that PostgreSQL closed (a restart, ``pg_terminate_backend``) would fail every later heartbeat, and
-    /healthz would call a living beat dead. ``close_old_connections`` drops it (or has it checked) first."""
-    from django.db import close_old_connections
+    /healthz would call a living beat dead. Such a connection is dropped (or checked) first, as Django does
+    at the start of a request; never one inside a transaction (a task publishing in one: the outbox)."""
+    from django.db import connections
 
     from portal.models import Heartbeat
 
-    close_old_connections()
+    for connection in connections.all(initialized_only=True):
+        if not connection.in_atomic_block:
+            connection.close_if_unusable_or_obsolete()
     Heartbeat.beat(name)
 
 
