@@ -17,11 +17,12 @@ at once, so a restart alone is not an outage.
 
 **Generation fence.** Every key carries the current *generation*, a counter kept in Redis itself. A process
 that had to drop a write (a session saved or deleted, a person's facts dropped, while Redis was away) moves
-the generation on before its first operation once Redis answers again: every value cached before the
-outage is then set aside, because the database may have changed under it (a session signed out during the
-outage must not come back from a Redis that kept its data). The other processes read the generation at
-most a second old. A Redis that restarted empty starts a fresh generation (from the clock), so keys of an
-old generation are never read again; they expire on their own TTL.
+the generation on as soon as Redis answers again (a thread tries every second, and its next operation
+does it first): every value cached before the outage is then set aside, because the database may have
+changed under it (a session signed out during the outage must not come back from a Redis that kept its
+data). The other processes read the generation at most a second old. A Redis that restarted empty starts a
+fresh generation (from the clock), so keys of an old generation are never read again; they expire on their
+own TTL.
 """
 
 from __future__ import annotations
@@ -50,6 +51,10 @@ RETRY_AFTER_SECONDS = 5.0
 REPORT_EVERY_SECONDS = 60.0
 # How old this process's idea of the generation may be (another process may have moved it on).
 FENCE_READ_EVERY_SECONDS = 1.0
+# After a dropped write, how often a thread tries to move the generation on, and for how long at most (the
+# next operation of the process does it too).
+PROBE_EVERY_SECONDS = 1.0
+PROBE_FOR_SECONDS = 3600.0
 CONNECTION_DEFAULTS = {"socket_connect_timeout": 0.5, "socket_timeout": 1.0, "health_check_interval": 30}
 
 
@@ -71,20 +76,25 @@ class Link:
         self.lock = threading.Lock()
         self.closed_until = 0.0  # monotonic; no connection is tried before it
         self.down_since: float | None = None  # wall clock: the first failure of this outage
-        self.dropped_writes = False
+        self.drops = 0  # writes that did not reach Redis since the generation last moved on
+        self.move_lock = threading.Lock()  # one thread moves the generation on; the others wait for it
         self.generation: int | None = None
         self.generation_read_at = -math.inf
         self.reported_at = -math.inf
         self.unreported = 0
+        self.prober: threading.Thread | None = None
+
+    @property
+    def dropped_writes(self) -> bool:
+        return self.drops > 0
 
     def may_try(self) -> bool:
         return time.monotonic() >= self.closed_until
 
-    def failed(self, exc: BaseException, retry_after: float, *, write: bool) -> None:
+    def failed(self, exc: BaseException, retry_after: float) -> None:
         now = time.monotonic()
         with self.lock:
             self.closed_until = now + retry_after
-            self.dropped_writes |= write
             if self.down_since is None:
                 self.down_since = time.time()
             self.unreported += 1
@@ -96,10 +106,27 @@ class Link:
             self.name, exc.__class__.__name__, exc, count,
         )  # fmt: skip
 
-    def skipped(self, *, write: bool) -> None:
-        if write:
-            with self.lock:
-                self.dropped_writes = True
+    def dropped(self, move_on: Callable[[], None]) -> None:
+        """A write did not reach Redis: the generation must move on before Redis is used again. ``move_on``
+        does it; a thread of this process tries every second, so that no other process reads a value from
+        before the outage for long, whether or not this one gets another request."""
+        with self.lock:
+            self.drops += 1
+            if self.prober is not None and self.prober.is_alive():
+                return
+            self.prober = threading.Thread(target=self._probe, args=(move_on,), name="portal-cache-fence", daemon=True)
+            self.prober.start()
+
+    def _probe(self, move_on: Callable[[], None]) -> None:
+        deadline = time.monotonic() + PROBE_FOR_SECONDS
+        while self.dropped_writes and time.monotonic() < deadline:
+            time.sleep(PROBE_EVERY_SECONDS)
+            try:
+                move_on()
+            except CACHE_ERRORS:
+                continue
+            self.answered()
+            return
 
     def answered(self) -> None:
         if self.down_since is None and not self.closed_until:
@@ -150,13 +177,16 @@ class ResilientRedisCache(RedisCache):
     def _guarded(self, write: bool, fallback: Callable[[], Any], operation: Callable[[], Any]) -> Any:
         link = self.link
         if not link.may_try():
-            link.skipped(write=write)
+            if write:
+                link.dropped(self._move_generation_on)
             return fallback()
         try:
             self._follow_generation()
             result = operation()
         except CACHE_ERRORS as exc:
-            link.failed(exc, self.retry_after, write=write)
+            link.failed(exc, self.retry_after)
+            if write:
+                link.dropped(self._move_generation_on)
             return fallback()
         link.answered()
         return result
@@ -165,30 +195,35 @@ class ResilientRedisCache(RedisCache):
         """Move the generation on after dropped writes; otherwise read it when this process's copy is old."""
         link = self.link
         now = time.monotonic()
-        if not link.dropped_writes and now - link.generation_read_at < FENCE_READ_EVERY_SECONDS:
+        if link.dropped_writes:
+            self._move_generation_on()
+            return
+        if now - link.generation_read_at < FENCE_READ_EVERY_SECONDS:
             return
         client = self._cache.get_client(None, write=True)
-        if link.dropped_writes:
-            with link.lock:
-                link.dropped_writes = False
-            try:
-                client.set(self.fence_key, self._fresh_generation(), nx=True)
-                generation = int(client.incr(self.fence_key))
-            except CACHE_ERRORS:
-                with link.lock:
-                    link.dropped_writes = True
-                raise
-            log.warning(
-                "cache %s: writes were dropped while it was unreachable; values cached before are set aside "
-                "(generation %d)", self.server_name, generation,
-            )  # fmt: skip
-        else:
+        value = client.get(self.fence_key)
+        if value is None:  # a Redis that started empty: a generation no earlier key can carry
+            client.set(self.fence_key, self._fresh_generation(), nx=True)
             value = client.get(self.fence_key)
-            if value is None:  # a Redis that started empty: a generation no earlier key can carry
-                client.set(self.fence_key, self._fresh_generation(), nx=True)
-                value = client.get(self.fence_key)
-            generation = int(value)
-        link.generation, link.generation_read_at = generation, now
+        link.generation, link.generation_read_at = int(value), now
+
+    def _move_generation_on(self) -> None:
+        """After dropped writes: a new generation, so that nothing cached before them is read again."""
+        link = self.link
+        with link.move_lock:
+            drops = link.drops
+            if not drops:
+                return  # another thread did it while this one waited
+            client = self._cache.get_client(None, write=True)
+            client.set(self.fence_key, self._fresh_generation(), nx=True)
+            generation = int(client.incr(self.fence_key))
+            with link.lock:
+                link.generation, link.generation_read_at = generation, time.monotonic()
+                link.drops -= drops  # writes dropped meanwhile move it on once more
+        log.warning(
+            "cache %s: writes were dropped while it was unreachable; values cached before are set aside "
+            "(generation %d)", self.server_name, generation,
+        )  # fmt: skip
 
     @staticmethod
     def _fresh_generation() -> int:
@@ -265,6 +300,6 @@ class ResilientRedisCache(RedisCache):
             self._follow_generation()
             self._cache.get_client(None, write=True).ping()
         except CACHE_ERRORS as exc:
-            self.link.failed(exc, self.retry_after, write=False)
+            self.link.failed(exc, self.retry_after)
             raise
         self.link.answered()

@@ -148,6 +148,20 @@ def test_another_process_sees_the_new_generation_within_a_second(own_redis):
     assert theirs.get("facts") is None
 
 
+def test_a_process_that_dropped_writes_moves_the_generation_on_without_another_request(own_redis):
+    ours = make_cache(own_redis.url(), retry_after=600)
+    theirs = make_cache(own_redis.url())
+    theirs.link = Link("another process")
+    ours.set("session", "signed in", 600)
+    assert theirs.get("session") == "signed in"
+    own_redis.stop(keep_data=True)
+    ours.delete("session")  # signed out meanwhile; this process then gets no more requests
+    own_redis.start()
+    time.sleep(2.2)  # a probe a second in ours, and their copy of the generation at most a second old
+    assert theirs.get("session") is None
+    assert ours.link.may_try()  # the probe also ended the outage for this process
+
+
 def test_a_redis_that_restarted_empty_starts_a_generation_no_earlier_key_carries(own_redis):
     cache = make_cache(own_redis.url())
     cache.set("a", 1)
