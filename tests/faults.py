@@ -18,13 +18,14 @@ from pathlib import Path
 
 from tests.services import ROOT, free_port, port_open
 
+# Beat runs only the ticks that send (not DNSBL sweeps or load samples of this machine).
+SENDING_TICKS = {"TEST_BEAT_ENTRIES": "policies-tick,outbox-tick"}
 # Short ticks and heartbeats (settings, not sleeps): recovery happens at the first tick after the evidence.
 FAST_RECOVERY = {
     "CAMPAIGN_TICK_SECONDS": "2",
     "OUTBOX_TICK_SECONDS": "2",
     "WORKER_HEARTBEAT_SECONDS": "1",
     "WORKER_MISSED_BEATS": "3",
-    "TEST_BEAT_ENTRIES": "policies-tick,outbox-tick",
 }
 
 
@@ -99,8 +100,11 @@ class BeatProcess:
                 self.process.wait(5)
 
 
-def process_env(database_url: str, broker_url: str, smtp_env: dict[str, str]) -> dict[str, str]:
-    """Environment for a worker or beat of a fault run: the run's database, broker and SMTP server."""
+def process_env(database_url: str, broker_url: str, smtp_env: dict[str, str], *, fast: bool = True) -> dict[str, str]:
+    """Environment for a worker or beat of a fault run: the run's database, broker and SMTP server.
+
+    ``fast``: ticks and heartbeats shortened (tests); otherwise the production defaults (the benchmark).
+    """
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
@@ -108,7 +112,8 @@ def process_env(database_url: str, broker_url: str, smtp_env: dict[str, str]) ->
         "CELERY_BROKER_URL": broker_url,
         "PYTHONPATH": str(ROOT),
         **smtp_env,
-        **FAST_RECOVERY,
+        **SENDING_TICKS,
+        **(FAST_RECOVERY if fast else {}),
     }
 
 

@@ -106,3 +106,15 @@ def test_monitoring_status_lines_are_shown_one_per_area(client, login, executive
     login(client, executive)
     body = client.get("/policies/summary/").content.decode()
     assert "DNS block lists" in body and "Listed on one of 6 lists." in body
+
+
+def test_campaign_activity_counts_uncertain_deliveries_apart_from_sent_and_pending(make_user):
+    from policies.models import CampaignRun, Delivery
+
+    campaign = Campaign.objects.create(name="Remote", subject="s", message="m", starts_at=timezone.now())
+    run = CampaignRun.objects.create(campaign=campaign, occurrence=timezone.now())
+    for n, status in enumerate(["sent", "sent", "uncertain", "pending"]):
+        user = make_user(f"u{n}@example.com")
+        Delivery.objects.create(campaign=campaign, run=run, recipient=user, occurrence=run.occurrence, status=status)
+    (activity,) = summary.campaign_activity(timezone.now())
+    assert (activity.sent, activity.uncertain, activity.pending, activity.failed) == (2, 1, 1, 0)
