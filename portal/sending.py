@@ -43,6 +43,9 @@ STUCK_SENDING_AFTER = dt.timedelta(minutes=10)
 LOST_TASK_AFTER = dt.timedelta(minutes=5)
 MAX_BACKOFF = 30 * 60  # seconds; well under the Redis visibility timeout (1 h), so a countdown is safe
 BATCH_SIZE = 25  # rows per send task, at most (both models)
+# A row published this recently may still be on its way to a worker that fetched its task (prefetched, not
+# yet started, so not in the queue any more): it is not counted against the broker's queue yet.
+IN_FLIGHT = dt.timedelta(seconds=10)
 
 UNCERTAIN_NOTE = (
     "The worker stopped after handing the whole message to the mail server and before its answer: "
@@ -305,8 +308,9 @@ def to_publish(
 
     Lost: never published (``queued_at`` empty: a broker that was down, a recovered row); due again after
     a backoff and not published since; held by a batch whose worker died or moved on; published more than
-    a tick ago while the broker holds too few tasks to still carry them (``queued_tasks()``: a broker that
-    restarted empty); or published ``LOST_TASK_AFTER`` ago (no evidence either way).
+    a moment ago (``IN_FLIGHT``, at most a tick) while the broker holds too few tasks to still carry them
+    (``queued_tasks()``: a broker that restarted empty); or published ``LOST_TASK_AFTER`` ago (no evidence
+    either way).
 
     ``grace``: how long a due retry may wait for the task its runner published with a countdown
     (deliveries); the outbox publishes its retries from the tick, so nothing waits there.
@@ -322,7 +326,7 @@ def to_publish(
         | gone
     )
     ids = list(free.filter(certain).order_by("pk").values_list("pk", flat=True)[:5000])
-    waiting = free.exclude(pk__in=ids).filter(queued_at__lt=now - tick)
+    waiting = free.exclude(pk__in=ids).filter(queued_at__lt=now - min(tick, IN_FLIGHT))
     count = waiting.count()
     if count and len(ids) < 5000:
         # A broker that restarted empty lost these tasks; one whose queue is just long still has them.
