@@ -10,13 +10,14 @@ does. Two loads:
   one is answered: the most the service takes (requests/s, the throughput target). Its latencies are
   mostly waiting behind the other 49 connections (50 in flight at 25,000 req/s is 2 ms each on average),
   so they are printed but are not the latency target;
-- **open loop** (20,000 requests at a fixed 1,000 req/s): every request has a scheduled send time,
-  whatever the answers, and latency counts from that time (a connection still waiting for an answer
-  sends its next request as soon as the answer comes, as Postfix would, and the wait counts): a stall
-  delays every request scheduled during it instead of hiding them (no coordinated omission). p50,
-  p99, p99.9 and the longest; the load generator's own lateness (a send after its time while the
-  connection was free) is printed too: it is in the figures, and it is noise of the machine, not the
-  service's.
+- **open loop** (20,000 requests at a fixed 1,000 req/s, with one change halfway through that makes the
+  portal's service reload its snapshot, as every edit by IT staff and the 5-minute full reload do):
+  every request has a scheduled send time, whatever the answers, and latency counts from that time (a
+  connection still waiting for an answer sends its next request as soon as the answer comes, as Postfix
+  would, and the wait counts): a stall delays every request scheduled during it instead of hiding them
+  (no coordinated omission). p50, p99, p99.9 and the longest; the load generator's own lateness (a send
+  after its time while the connection was free) is printed too: it is in the figures, and it is noise
+  of the machine, not the service's.
 
 Targets: at least 2x policyd-rate-limit's closed-loop throughput, and p99 at most 2 ms open loop.
 
@@ -67,7 +68,7 @@ LIMITS = {"recipients_per_hour": 200, "recipients_per_day": 1000, "messages_per_
 WORK = scratch_django("mailpolicy", database_url=scratch_postgres(BENCH_DB), LOG_LEVEL="WARNING")
 
 from accounts.models import User  # noqa: E402
-from monitoring.sending.models import SendingSettings  # noqa: E402
+from monitoring.sending.models import SendingSettings, SendingState  # noqa: E402
 from monitoring.sending.policy.protocol import encode  # noqa: E402
 from tests.services import free_port, port_open  # noqa: E402
 
@@ -211,8 +212,9 @@ class OpenLoop:
     answers: dict[str, int] = field(default_factory=dict)
 
 
-def open_loop(port: int, streams: list[list[bytes]], rate: float) -> OpenLoop:
-    """Open loop: each request sent at its scheduled time, ``rate`` a second in all.
+def open_loop(port: int, streams: list[list[bytes]], rate: float, halfway=None) -> OpenLoop:
+    """Open loop: each request sent at its scheduled time, ``rate`` a second in all; ``halfway()`` called once
+    in the middle (the portal's: a change that makes the service reload its snapshot).
 
     Each connection's requests are spread evenly over the same span (total / rate seconds) from a random
     phase, so the offered rate stays even to the end. One request at a time per connection, as Postfix:
@@ -239,8 +241,12 @@ def open_loop(port: int, streams: list[list[bytes]], rate: float) -> OpenLoop:
     buffers = [b""] * len(streams)
     answered_at = [0.0] * len(streams)
     result = OpenLoop(0.0, array("d"), array("d"))
+    middle = start + span / 2
     while free or waiting:
         now = time.perf_counter()
+        if halfway is not None and now >= middle:
+            halfway()
+            halfway = None
         while free and free[0][0] <= now:
             due, n, index = heapq.heappop(free)
             request = streams[n][index]
@@ -435,7 +441,7 @@ def report_open(name: str, result: OpenLoop, rate: float) -> tuple[float, float]
     return p99, p999
 
 
-def measure(name: str, port: int, pid: int, logins: list[str], args) -> tuple[float, float]:
+def measure(name: str, port: int, pid: int, logins: list[str], args, halfway=None) -> tuple[float, float]:
     """The closed loop, then the open loop; (closed-loop req/s, open-loop p99 in ms)."""
     run(replay(port, workload(logins, 2_500, args.connections, 3)))  # warm up: connections, caches
     streams = workload(logins, args.requests, args.connections, 7)
@@ -448,7 +454,7 @@ def measure(name: str, port: int, pid: int, logins: list[str], args) -> tuple[fl
     if args.priority:
         realtime([pid, os.getpid()], True)
     try:
-        result = without_gc(open_loop, port, streams, args.rate)
+        result = without_gc(open_loop, port, streams, args.rate, halfway)
     finally:
         if args.priority:
             realtime([pid, os.getpid()], False)
@@ -479,7 +485,8 @@ def main() -> int:
         f"service takes; latency is mostly waiting behind the other {args.connections - 1} connections);"
     )
     print(f"open loop: {args.open_requests} requests at {args.rate:.0f} req/s over the same connections, each at its "
-          "scheduled time whatever the answers; latency from that time", flush=True)  # fmt: skip
+          "scheduled time whatever the answers; latency from that time; the portal's service reloads its snapshot "
+          "halfway through (a change by IT staff)", flush=True)  # fmt: skip
     shown = ["open loop in the real-time class (service and load generator)" if args.priority else "normal priority"]
     if args.pin:
         shown.append(f"service on CPU {(os.cpu_count() or 1) - 1}, load generator on CPU 0")
@@ -489,7 +496,7 @@ def main() -> int:
     port = free_port()
     portal = start_portal(port, args)
     try:
-        ours, our_p99 = measure("portal policy service", port, portal.pid, logins, args)
+        ours, our_p99 = measure("portal policy service", port, portal.pid, logins, args, SendingState.bump)
     finally:
         stop(portal)
     if not args.portal_only:
