@@ -5,7 +5,7 @@ import datetime as dt
 from django import forms
 from django.utils import timezone
 
-from accounts.models import Department, User
+from accounts.models import Department, OrganisationSettings, User
 from accounts.roles import Role
 from policies.models import Campaign, Policy, Procedure, organisation_zone
 from policies.schedules import Repeat
@@ -266,3 +266,11 @@ class CompletionForm(forms.Form):
 
     def ticked(self) -> set[int]:
         return {s.pk for s in self.steps if self.cleaned_data.get(f"step_{s.pk}")}
+
+
+class SummaryTargetsForm(forms.ModelForm):
+    """The targets of the executive summary's figures (fields of the organisation's settings)."""
+
+    class Meta:
+        model = OrganisationSettings
+        fields = ["acknowledged_target", "enrolled_target"]
