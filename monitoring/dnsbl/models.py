@@ -231,6 +231,9 @@ class DnsblSweep(models.Model):
     done = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
+    # When the run holding it last showed progress (its claim, then every batch of answers): a run silent for
+    # a few minutes lost its worker, and the sweep is taken over (``sweep.SILENT_AFTER``).
+    progress_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     error = models.CharField(max_length=300, blank=True)
     # What the one alert e-mail of this sweep says (empty: nothing changed, no e-mail).

@@ -22,6 +22,7 @@ from monitoring.dnsbl.models import (
 )
 from monitoring.dnsbl.sweep import active_sweep, last_sweep
 from monitoring.status import StatusLine
+from portal.lastrun import LastRun
 
 LEGEND = [
     (status, SYMBOLS[status], label, words)
@@ -233,6 +234,13 @@ def dashboard(user_can_manage: bool) -> dict:
         "health_changes": ListingChange.objects.filter(address="")[:10],
         "schedule": schedule,
         "diagnosis": diagnose(zones, schedule),
+        # Grace: a sweep of many lists takes minutes, and a lost one is handed over again after 2.
+        "last_run": LastRun(
+            "Last sweep",
+            sweep.finished_at if sweep else None,
+            timedelta(minutes=schedule.interval_minutes),
+            grace=timedelta(minutes=10),
+        ),
         "suggestions": [(a, found) for a in addresses if (found := a.new_suggestions(known))],
         "can_manage": user_can_manage,
     }

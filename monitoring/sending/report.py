@@ -24,6 +24,7 @@ from monitoring.sending.models import (
     SendingSuspension,
 )
 from monitoring.status import StatusLine
+from portal.lastrun import LastRun
 
 AREA = "Sending"
 TOTALS = ("messages", "recipients", "attempted", "deferred", "refused")
@@ -149,6 +150,14 @@ def service_status(now: datetime) -> dict:
         "host": state.service_host if state else "",
         "listen": state.service_listen if state else "",
         "counters": state.service_counters if state else "",
+        "last_run": LastRun(
+            "Policy service last reported",
+            seen,
+            timedelta(seconds=settings.MAIL_SERVICE_HEARTBEAT_INTERVAL),
+            grace=late - timedelta(seconds=settings.MAIL_SERVICE_HEARTBEAT_INTERVAL),
+            hint="Is manage.py mail_policy_server running, and can it reach the database?",
+            now=now,
+        ),
     }
 
 

@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from accounts.audit import record
@@ -267,7 +267,24 @@ def claim_and_run(check_id: int) -> CheckResult | None:
     )
     if not claimed:
         return None
-    return run_check(DriftCheck.objects.get(pk=check_id), now)
+    try:
+        return run_check(DriftCheck.objects.get(pk=check_id), now)
+    except DatabaseError:
+        _hand_back(check_id, now)
+        raise
+
+
+def _hand_back(check_id: int, claimed_at: datetime) -> None:
+    """The database failed mid-check (a restart, a cut connection): the next tick (15 s) runs the check again,
+    instead of leaving it "running" for ``STUCK_AFTER``. With the database still away, that rule remains."""
+    if not connection.in_atomic_block:
+        connection.close()  # a broken connection is opened afresh by the next query
+    try:
+        DriftCheck.objects.filter(pk=check_id, status=DriftCheck.Status.RUNNING, started_at=claimed_at).update(
+            status=DriftCheck.Status.PENDING
+        )
+    except DatabaseError:
+        log.warning("drift check %s: the database is still unreachable; it runs again once it is back", check_id)
 
 
 def run_due(now: datetime | None = None) -> list[CheckResult]:

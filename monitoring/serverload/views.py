@@ -12,6 +12,7 @@ from datetime import timedelta
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
+from django.db.models import Max
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -32,6 +33,7 @@ from monitoring.serverload.models import (
     LoadThreshold,
     MailSystemAlert,
 )
+from portal.lastrun import LastRun
 from portal.outbox import publish_on_commit
 
 log = logging.getLogger(__name__)
@@ -87,7 +89,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     settings_row = LoadSettings.load()
     thresholds = {t.metric: t for t in LoadThreshold.objects.all()}
     sample = LoadSample.objects.order_by("-taken_at").first()
-    stale_after = timedelta(seconds=max(3 * settings_row.sample_interval_seconds, 300))
+    interval = timedelta(seconds=settings_row.sample_interval_seconds)
+    stale_after = max(3 * interval, timedelta(seconds=300))
     state = LoadState.load()
     chart_list, queue_chart = charts.dashboard_charts(
         range_key, thresholds, settings_row.sample_interval_seconds, rolled_until=state.rolled_until
@@ -104,6 +107,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "ranges": charts.RANGE_CHOICES,
         "sample": sample,
         "stale": sample is None or timezone.now() - sample.taken_at > stale_after,
+        "last_run": LastRun("Last sample", sample.taken_at if sample else None, interval, grace=stale_after - interval),
         "settings": settings_row,
         "state": state,
         "gauges": _gauges(sample, thresholds),
@@ -190,6 +194,12 @@ def drift_overview(request: HttpRequest) -> HttpResponse:
         "closed_findings": DriftFinding.objects.filter(resolved_at__isnull=False).select_related("resolved_by")[:20],
         "checks": DriftCheck.objects.select_related("requested_by")[:10],
         "pending": DriftCheck.objects.filter(status__in=["pending", "running"]).exists(),
+        "last_run": LastRun(
+            "Last check",
+            DriftCheck.objects.filter(finished_at__isnull=False).aggregate(at=Max("finished_at"))["at"],
+            timedelta(hours=settings_row.drift_check_interval_hours),
+            grace=timedelta(minutes=15),
+        ),
         "settings": settings_row,
     }
     return render(request, "serverload/drift/overview.html", ctx)
