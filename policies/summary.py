@@ -125,6 +125,7 @@ class CampaignActivity:
     sent: int = 0
     pending: int = 0
     failed: int = 0
+    uncertain: int = 0  # handed to the server by a worker that died before its answer: may not have arrived
 
 
 @dataclass
@@ -373,6 +374,8 @@ def campaign_activity(now: dt.datetime) -> list[CampaignActivity]:
             activity.sent += n
         elif status == Delivery.Status.FAILED:
             activity.failed += n
+        elif status == Delivery.Status.UNCERTAIN:
+            activity.uncertain += n
         else:
             activity.pending += n
     return list(rows.values())
@@ -483,9 +486,10 @@ def write_csv(summary: Summary, out) -> None:
     for procedure in summary.overdue_procedures:
         row(procedure.title, procedure.owner.email if procedure.owner else "", procedure.next_due_on.isoformat())
     row()
-    row(f"Campaign (last {ACTIVITY_DAYS} days)", "kind", "runs", "sent", "pending", "failed")
+    row(f"Campaign (last {ACTIVITY_DAYS} days)", "kind", "runs", "sent", "pending", "failed", "delivery uncertain")
     for activity in summary.campaigns:
-        row(activity.name, activity.kind, activity.runs, activity.sent, activity.pending, activity.failed)
+        counts = (activity.runs, activity.sent, activity.pending, activity.failed, activity.uncertain)
+        row(activity.name, activity.kind, *counts)
     row()
     row("Attestation", "statement", "yes", "no", "percent yes")
     for result in summary.attestations:

@@ -32,6 +32,7 @@ urlpatterns = [
     path("campaigns/<int:pk>/edit/", views.campaign_edit, name="campaign_edit"),
     path("campaigns/<int:pk>/send-now/", views.campaign_send_now, name="campaign_send_now"),
     path("campaigns/<int:pk>/retry/", views.campaign_retry, name="campaign_retry"),
+    path("campaigns/<int:pk>/send-again/", views.campaign_send_again, name="campaign_send_again"),
     path("campaigns/<int:pk>/test/", views.campaign_test, name="campaign_test"),
     # IT staff: maintenance procedures.
     path("procedures/", views.procedures, name="procedures"),

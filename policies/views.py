@@ -258,7 +258,12 @@ def _get_campaign(pk: int) -> Campaign:
 def campaigns(request: HttpRequest) -> HttpResponse:
     counts = Count("deliveries", filter=Q(deliveries__status=Delivery.Status.SENT))
     failed = Count("deliveries", filter=Q(deliveries__status=Delivery.Status.FAILED))
-    qs = Campaign.objects.select_related("policy").annotate(sent=counts, failed=failed).order_by("-active", "name")
+    uncertain = Count("deliveries", filter=Q(deliveries__status=Delivery.Status.UNCERTAIN))
+    qs = (
+        Campaign.objects.select_related("policy")
+        .annotate(sent=counts, failed=failed, uncertain=uncertain)
+        .order_by("-active", "name")
+    )
     return render(request, "policies/campaigns.html", {"campaigns": qs})
 
 
@@ -291,10 +296,12 @@ def campaign(request: HttpRequest, pk: int) -> HttpResponse:
     ctx = {
         "campaign": campaign,
         "by_status": {status: by_status.get(status, 0) for status in Delivery.Status.values},
-        "runs": campaign.runs.annotate(sent=Count("deliveries", filter=Q(deliveries__status=Delivery.Status.SENT)))[
-            :12
-        ],
+        "runs": campaign.runs.annotate(
+            sent=Count("deliveries", filter=Q(deliveries__status=Delivery.Status.SENT)),
+            uncertain=Count("deliveries", filter=Q(deliveries__status=Delivery.Status.UNCERTAIN)),
+        )[:12],
         "failed": campaign.deliveries.filter(status=Delivery.Status.FAILED).select_related("recipient")[:50],
+        "uncertain": campaign.deliveries.filter(status=Delivery.Status.UNCERTAIN).select_related("recipient")[:50],
         "upcoming": campaign.schedule.upcoming(timezone.now()) if campaign.active else [],
         "audience_size": campaign.recipients().count(),
         "attestation": summary.attestation_results(campaign) if campaign.kind == Campaign.Kind.ATTESTATION else None,
@@ -320,6 +327,16 @@ def campaign_retry(request: HttpRequest, pk: int) -> HttpResponse:
     count = dispatch.retry_failed(campaign)
     record("campaign.retry_failed", request=request, target=campaign, deliveries=count)
     messages.success(request, f"{count} failed email{'s' if count != 1 else ''} queued again.")
+    return redirect(campaign)
+
+
+@require_POST
+@requires("manage_campaigns")
+def campaign_send_again(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = _get_campaign(pk)
+    count = dispatch.send_uncertain_again(campaign)
+    record("campaign.sent_again", request=request, target=campaign, deliveries=count)
+    messages.success(request, f"{count} email{'s' if count != 1 else ''} whose delivery was uncertain queued again.")
     return redirect(campaign)
 
 

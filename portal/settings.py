@@ -262,12 +262,21 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 # lives in the database, edited in the portal: each tick asks what is due and claims it with a conditional
 # UPDATE, so two beats or a redelivered tick never do the same work twice.
 HEARTBEAT_INTERVAL = env_int("HEARTBEAT_INTERVAL", 30, minimum=5)
+# The ticks that publish outgoing messages and take back abandoned ones (docs/architecture.md, "When a
+# worker, the broker, the database or the mail server fails"): recovery happens at the first tick after the
+# evidence, so these bound how long it waits.
+OUTBOX_TICK_SECONDS = env_float("OUTBOX_TICK_SECONDS", 30.0, minimum=0.5)
+CAMPAIGN_TICK_SECONDS = env_float("CAMPAIGN_TICK_SECONDS", 30.0, minimum=0.5)
+# Each worker process beats this often (portal.workers); one that missed WORKER_MISSED_BEATS beats is dead
+# and the rows it held are taken back.
+WORKER_HEARTBEAT_SECONDS = env_float("WORKER_HEARTBEAT_SECONDS", 10.0, minimum=0.2)
+WORKER_MISSED_BEATS = env_int("WORKER_MISSED_BEATS", 3, minimum=2)
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "portal.tasks.heartbeat", "schedule": float(HEARTBEAT_INTERVAL)},
     # Publishes due and lost outbox sends and recovers rows of dead workers (it never sends itself).
-    "outbox-tick": {"task": "portal.outbox_tick", "schedule": 30.0},
+    "outbox-tick": {"task": "portal.outbox_tick", "schedule": OUTBOX_TICK_SECONDS},
     "accounts-tick": {"task": "accounts.tasks.tick", "schedule": 60.0},
-    "policies-tick": {"task": "policies.tick", "schedule": 60.0},
+    "policies-tick": {"task": "policies.tick", "schedule": CAMPAIGN_TICK_SECONDS},
     "dnsbl-tick": {"task": "dnsbl.tick", "schedule": 60.0},
     # Samples the server's load when due (interval in the database, default 60 s), rolls up, runs drift checks.
     "load-tick": {"task": "serverload.tick", "schedule": 15.0},

@@ -178,6 +178,9 @@ MATRIX: dict[str, Row] = {
     "policies:campaign_retry": Row(
         LOGIN, 403, 403, 302, method="post", kwargs=lambda: {"pk": _policies_attestation().pk}
     ),
+    "policies:campaign_send_again": Row(
+        LOGIN, 403, 403, 302, method="post", kwargs=lambda: {"pk": _policies_attestation().pk}
+    ),
     "policies:campaign_test": Row(
         LOGIN, 403, 403, 302, method="post", kwargs=lambda: {"pk": _policies_attestation().pk}
     ),

@@ -204,3 +204,15 @@ def test_it_staff_set_the_targets_and_it_is_audited(client, login, it_staff, exe
     assert response.status_code == 400 and OrganisationSettings.load().acknowledged_target == 90
     login(client, executive)
     assert client.post("/policies/summary/targets/", {"acknowledged_target": "10"}).status_code == 403
+
+
+def test_campaign_activity_counts_uncertain_deliveries_apart_from_sent_and_pending(make_user):
+    from policies.models import CampaignRun, Delivery
+
+    campaign = Campaign.objects.create(name="Remote", subject="s", message="m", starts_at=timezone.now())
+    run = CampaignRun.objects.create(campaign=campaign, occurrence=timezone.now())
+    for n, status in enumerate(["sent", "sent", "uncertain", "pending"]):
+        user = make_user(f"u{n}@example.com")
+        Delivery.objects.create(campaign=campaign, run=run, recipient=user, occurrence=run.occurrence, status=status)
+    (activity,) = summary.campaign_activity(timezone.now())
+    assert (activity.sent, activity.uncertain, activity.pending, activity.failed) == (2, 1, 1, 0)

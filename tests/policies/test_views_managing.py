@@ -234,3 +234,28 @@ def test_lists_do_not_query_per_row(client, login, it_staff, make_campaign, make
     with CaptureQueriesContext(connection) as six:
         client.get(url)
     assert len(six) == len(one)
+
+
+def test_an_uncertain_delivery_is_counted_shown_and_sent_again_by_it_staff(
+    client, login, it_staff, employee, make_campaign, django_capture_on_commit_callbacks
+):
+    from policies.models import Delivery
+    from portal.sending import UNCERTAIN_NOTE
+
+    campaign = make_campaign()
+    run = CampaignRun.objects.create(campaign=campaign, occurrence=timezone.now())
+    delivery = Delivery.objects.create(
+        campaign=campaign, run=run, recipient=employee, occurrence=run.occurrence, status="uncertain",
+        handed_over_at=timezone.now(), last_error=UNCERTAIN_NOTE, attempts=1,
+    )  # fmt: skip
+    login(client, it_staff)
+    page = client.get(f"/policies/campaigns/{campaign.pk}/").content.decode()
+    assert "<dt>Delivery uncertain</dt><dd>" in page and 'class="status status-uncertain"' in page
+    assert employee.email in page and "may or may not have arrived" in page and "Send again" in page
+    assert 'class="status status-uncertain">1<' in client.get("/policies/campaigns/").content.decode()
+    with django_capture_on_commit_callbacks():
+        response = client.post(f"/policies/campaigns/{campaign.pk}/send-again/")
+    assert response.status_code == 302
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.last_error, delivery.handed_over_at) == ("pending", "", None)
+    assert AuditEvent.objects.get(action="campaign.sent_again").details["deliveries"] == 1
