@@ -148,7 +148,10 @@ def tick_label(value: float, unit: str) -> str:
         return f"{value / 1e6:g}M" if value >= 1e6 else f"{value / 1e3:g}k"
     if unit == "B/s":
         return f"{value / 1e6:g}MB" if value >= 1e6 else f"{value / 1e3:g}kB"
-    return f"{value:g} %" if unit == "%" else f"{value:g}"
+    if unit == "%":
+        # A share of a line set too low reaches thousands of percent: keep the label inside the margin.
+        return f"{value / 1000:g}k %" if value >= 1000 else f"{value:g} %"
+    return f"{value:g}"
 
 
 def format_value(value: float | None, unit: str) -> str:
@@ -166,19 +169,30 @@ def format_value(value: float | None, unit: str) -> str:
 MARK_LABEL_HEIGHT = 12  # viewBox units of a mark label (.chart .mark-label is 12px)
 
 
-def place_mark_labels(marks: list[tuple[float, str, str]]) -> list[tuple[float, str, str, float]]:
-    """(y, label, css, label baseline) for each mark: labels sit at the right end of their line, away from the
-    axis labels on the left ("warning 80" beside "100 %" read as one), above the line unless that would touch
-    the top of the plot or the label above; then below it."""
+def place_mark_labels(marks: list[tuple[float, str, str]]) -> list[tuple[float, str, str, float | None]]:
+    """(y, label, css, label baseline) for each mark.
+
+    Labels sit at the right end of their lines, away from the axis labels on the left ("warning 80" beside
+    "100 %" read as one). Each goes above its line, else below it, else just above the labels already placed;
+    never over another label, the top of the plot or the time axis. A label with no room left is not drawn
+    (baseline None): its dashed line still carries its name as a tooltip.
+    """
+    bands: list[tuple[float, float]] = []
     placed = []
-    taken_until = float(TOP)  # the lowest edge of the labels placed so far
-    for y, label, css in sorted(marks):
-        baseline = y - 3  # above the line
-        if baseline - MARK_LABEL_HEIGHT < taken_until:
-            baseline = y + 3 + MARK_LABEL_HEIGHT  # below the line
-        taken_until = baseline + 2
-        placed.append((y, label, css, round(baseline, 1)))
-    return placed
+    for y, label, css in sorted(marks, reverse=True):  # from the bottom up
+        candidates = [y - 3, y + 3 + MARK_LABEL_HEIGHT]
+        if bands:
+            candidates.append(min(top for top, _ in bands) - 2)
+        for baseline in candidates:
+            top = baseline - MARK_LABEL_HEIGHT
+            free = all(top >= other_bottom or baseline <= other_top for other_top, other_bottom in bands)
+            if top >= TOP and baseline <= HEIGHT - BOTTOM and free:
+                bands.append((top, baseline))
+                placed.append((y, label, css, round(baseline, 1)))
+                break
+        else:
+            placed.append((y, label, css, None))
+    return sorted(placed)
 
 
 def line_chart(
