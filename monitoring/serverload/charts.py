@@ -65,20 +65,23 @@ class Frame:
     span: float
     merge_size: int = 1  # rows merged into one point (see _downsample)
     x_ticks: list[tuple[int, str]] = field(default_factory=list)
+    x_text: list[str] = field(default_factory=list)  # "x," of each point, shared by every line of the range
 
     @classmethod
     def build(cls, stamps: list[float], start: datetime, end: datetime, step: timedelta) -> Frame:
         span = (end - start).total_seconds() or 1.0
         plot_w = WIDTH - LEFT - RIGHT
         origin = start.timestamp()
-        xs = [LEFT + int(plot_w * min(max((t - origin) / span, 0.0), 1.0)) for t in stamps]
         gap = step.total_seconds() * 2.5
-        breaks = [True, *(b - a > gap for a, b in itertools.pairwise(stamps))][: len(stamps)]
-        size = math.ceil(len(xs) / MAX_POINTS) if len(xs) > MAX_POINTS else 1
-        if size > 1:  # every chart of the range merges the same rows
-            starts = range(0, len(xs), size)
-            xs, breaks = [xs[i] for i in starts], [any(breaks[i : i + size]) for i in starts]
+        size = math.ceil(len(stamps) / MAX_POINTS) if len(stamps) > MAX_POINTS else 1
+        # Only the first row of each merged point needs an x; a gap anywhere in a point restarts the line there.
+        gaps = [i + 1 for i, (a, b) in enumerate(itertools.pairwise(stamps)) if b - a > gap]
+        restarts = {0, *(i // size for i in gaps)}
+        firsts = stamps[::size]
+        xs = [LEFT + int(plot_w * min(max((t - origin) / span, 0.0), 1.0)) for t in firsts]
+        breaks = [i in restarts for i in range(len(firsts))]
         frame = cls(start, end, xs, breaks, span, size)
+        frame.x_text = [f"{x}," for x in xs]
         tz = timezone.get_current_timezone()
         fmt = "%H:%M" if span <= 2 * 86400 else "%d %b"
         moments = [start + (end - start) * f for f in (0, 0.25, 0.5, 0.75, 1)]
@@ -137,8 +140,8 @@ def _path(frame: Frame, values: list[float | None], y_top: float) -> str:
         if ys[begin] is None:
             begin += 1
         if begin < finish:
-            points = zip(frame.xs[begin:finish], ys[begin:finish], strict=True)
-            segments.append("M" + " L".join(map("%d,%d".__mod__, points)))
+            points = map(str.__add__, frame.x_text[begin:finish], map(str, ys[begin:finish]))
+            segments.append("M" + " L".join(points))
     return mark_safe(" ".join(segments))  # noqa: S308 - numbers, M and L only
 
 
