@@ -1,9 +1,11 @@
 """Benchmark: authenticated GET /gateway/auth on gunicorn (2 workers) while Redis, the session cache, fails.
 
-Phases, each measured with the asyncio client of ``gateway_auth.py`` (req/s, p50, p99, answers not 200):
-Redis up; Redis frozen (SIGSTOP: connections hang until the socket timeout, then the breaker); Redis
-stopped (connections refused: sessions and facts from the database); Redis started again (empty), with the
-seconds until the portal moved the cache's generation on (the writes it dropped) and used Redis again.
+First the cost of one ``get`` on Django's RedisCache and on the portal's ResilientRedisCache (short socket
+timeouts, the breaker and the generation: one clock read, a fence read a second). Then phases, each
+measured with the asyncio client of ``gateway_auth.py`` (req/s, p50, p99, answers not 200): Redis up;
+Redis frozen (SIGSTOP: connections hang until the socket timeout, then the breaker); Redis stopped
+(connections refused: sessions and facts from the database); Redis started again (empty), with the seconds
+until the portal moved the cache's generation on (the writes it dropped) and used Redis again.
 Target (issue 17): no answer but 200 in any phase; pages keep working at database speed while Redis is away.
 
 The Redis is the benchmark's own (``redis-server`` on a free port); the database is a scratch PostgreSQL
@@ -82,6 +84,25 @@ def measure(label: str, port: int, cookie: str, args) -> None:
     )
 
 
+OPERATION_COST = """
+import time
+from django.core.cache.backends.redis import RedisCache
+from portal.cache import ResilientRedisCache
+url = "{url}"
+caches = {{"django RedisCache": RedisCache(url, {{}}), "ResilientRedisCache": ResilientRedisCache(url, {{}})}}
+for name, cache in caches.items():
+    cache.set("bench", {{"a": 1}}, 60)
+    best = None
+    for _ in range(3):
+        started = time.perf_counter()
+        for _ in range(5000):
+            cache.get("bench")
+        elapsed = (time.perf_counter() - started) / 5000
+        best = elapsed if best is None else min(best, elapsed)
+    print(f"RESULT cache_outage get on {{name}}: {{best * 1e6:.0f}} us per operation (best of 3 x 5,000)")
+"""
+
+
 def generation(redis_port: int) -> int | None:
     import redis
 
@@ -120,6 +141,9 @@ def main() -> int:
         [PY, "manage.py", "shell", "-c", SESSION], cwd=ROOT, env=env, check=True, capture_output=True, text=True
     ).stdout.split()[-1]
     cookie = f"portal_session={session_key}"
+    cost = OPERATION_COST.format(url=f"redis://127.0.0.1:{redis_port}/2")
+    print(subprocess.run([PY, "manage.py", "shell", "-c", cost], cwd=ROOT, env=env, check=True,
+                         capture_output=True, text=True).stdout.rstrip(), flush=True)  # fmt: skip
     port = free_port()
     gunicorn = subprocess.Popen(
         [PY, "-m", "gunicorn", "portal.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2",
@@ -158,7 +182,9 @@ def main() -> int:
             flush=True,
         )
         time.sleep(5)  # every worker past its breaker
+        settled = generation(redis_port)
         measure("Redis back", port, cookie, args)
+        print(f"RESULT cache_outage generation moves while Redis stayed up: {generation(redis_port) - settled}")
         print("target: not 200 = 0 in every phase")
     finally:
         gunicorn.terminate()

@@ -32,6 +32,7 @@ import logging
 import math
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -163,7 +164,8 @@ class ResilientRedisCache(RedisCache):
         # No retries inside redis-py: ``_guarded`` tries once more itself after a broken connection, moving the
         # generation on first.
         options.setdefault("retry", Retry(NoBackoff(), 0))
-        self._connected_to: set = set()
+        self._connected_before: weakref.WeakSet = weakref.WeakSet()
+        self._moving = threading.local()  # set while this thread moves the generation on
         options["redis_connect_func"] = self._connected
         super().__init__(server, {**params, "OPTIONS": options})
         self.server_name = redacted(self._servers[0]) + (
@@ -215,17 +217,14 @@ class ResilientRedisCache(RedisCache):
     def _connected(self, connection) -> None:
         """redis-py's hook on every new connection of this cache object's pools (``redis_connect_func``).
 
-        A connection opened again to a server this object was connected to means the old one closed: Redis
-        may have restarted, from a snapshot older than writes other processes had to drop."""
+        redis-py connects a connection object again when its socket closed (a new object is a pool growing):
+        Redis may have restarted, from a snapshot older than writes other processes had to drop."""
         connection.on_connect()
-        server = (
-            getattr(connection, "host", None),
-            getattr(connection, "port", None),
-            getattr(connection, "path", None),
-        )
-        if server not in self._connected_to:
-            self._connected_to.add(server)
+        if connection not in self._connected_before:
+            self._connected_before.add(connection)
             return
+        if getattr(self._moving, "active", False):
+            return  # the move itself, on this new connection: it is what the reconnect asks for
         link = self.link
         with link.lock:
             link.reconnects += 1
@@ -255,8 +254,12 @@ class ResilientRedisCache(RedisCache):
             if not drops:
                 return  # another thread did it while this one waited
             client = self._cache.get_client(None, write=True)
-            client.set(self.fence_key, self._fresh_generation(), nx=True)
-            generation = int(client.incr(self.fence_key))
+            self._moving.active = True
+            try:
+                client.set(self.fence_key, self._fresh_generation(), nx=True)
+                generation = int(client.incr(self.fence_key))
+            finally:
+                self._moving.active = False
             with link.lock:
                 link.generation, link.generation_read_at = generation, time.monotonic()
                 link.drops -= drops  # writes dropped meanwhile move it on once more
