@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
-from celery.signals import beat_init, before_task_publish, worker_init, worker_ready
+from celery.signals import beat_init, before_task_publish, worker_init, worker_process_init, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
@@ -51,6 +51,15 @@ def _beat_started(**kwargs: object) -> None:
 @worker_ready.connect
 def _worker_started(**kwargs: object) -> None:
     _alive("worker")
+
+
+@worker_process_init.connect
+def _sending_heartbeat(**kwargs: object) -> None:
+    # Each pool process (the one that claims rows) beats from a thread of its own: the evidence the
+    # ticks use to take back what a dead worker held (portal.workers).
+    from portal import workers
+
+    workers.start_heartbeat()
 
 
 @worker_init.connect
