@@ -7,6 +7,11 @@ import sys
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    if sys.argv[1:2] == ["dnsbl_check"]:
+        # Run from scripts, often: Django with only the block lists' app (monitoring/dnsbl/standalone.py).
+        from monitoring.dnsbl.standalone import setup
+
+        setup()
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

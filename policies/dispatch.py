@@ -42,6 +42,7 @@ from policies.models import (
     due_for_review,
     organisation_zone,
 )
+from policies.monthly import claim_monthly_summaries
 from portal import sending
 from portal.outbox import it_alert_recipients, publish, queued_tasks
 
@@ -95,8 +96,9 @@ def tick(now: dt.datetime | None = None) -> dict[str, int]:
     for run in runs:
         enqueue_fan_out(run.pk)
     digests = claim_review_digests(now)
+    monthly = claim_monthly_summaries(now)
     recovered = recover(now)
-    return {"runs": len(runs), "digests": len(digests), **recovered}
+    return {"runs": len(runs), "digests": len(digests), "monthly_summaries": len(monthly), **recovered}
 
 
 def claim_due_campaigns(now: dt.datetime) -> list[CampaignRun]:

@@ -42,4 +42,9 @@ urlpatterns = [
     # Executives and IT staff.
     path("summary/", views.summary_page, name="summary"),
     path("summary.csv", views.summary_csv, name="summary_csv"),
+    path("summary/email/", views.summary_email, name="summary_email"),
+    # Anyone with the signed link from a monthly summary email (the token names the person).
+    path("summary/email/stop/<str:token>/", views.summary_unsubscribe, name="summary_unsubscribe"),
+    # IT staff: the targets the summary measures against.
+    path("summary/targets/", views.summary_targets, name="summary_targets"),
 ]

@@ -114,6 +114,8 @@ MIDDLEWARE = [
     # Where a role needs a company certificate for the portal too, pages need the browser's certificate.
     "accounts.middleware.DeviceCertificateMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # DEBUG (make run) only: the portal's 404 page instead of Django's list of every URL pattern.
+    "portal.errors.DebugNotFoundMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -132,6 +134,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "portal.context_processors.portal",
             ],
+            # |when, |day and |clock: the one date and time format of every page and email (portal/dates.py)
+            "builtins": ["portal.templatetags.portal_dates"],
         },
     },
 ]
@@ -411,6 +415,7 @@ LOGGING = {
     "filters": {
         "channel_secrets": {"()": "portal.channels.RedactChannelSecrets"},
         "one_time_tokens": {"()": "portal.logredact.RedactTokens"},
+        "client_errors_one_line": {"()": "portal.errors.OneLineForClientErrors"},
     },
     "handlers": {
         # Invitation and reset tokens are redacted from every line (portal.logredact), e.g. "Not Found: /...".
@@ -420,6 +425,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # A 403 or 404 is one line ("Not Found: /x"), never a traceback; 5xx keep theirs (portal/errors.py).
+        "django.request": {"filters": ["client_errors_one_line"]},
         # Apprise and urllib3 log channel URLs and ntfy topics (tokens): redacted in every record
         # (portal.channels), and Apprise's own records stay out of the console altogether. What it says
         # about a failure reaches the channel's status through portal.channels, with the URL removed.

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 from django.core.management import call_command
@@ -128,3 +131,45 @@ def test_a_lookup_that_cannot_be_asked_exits_3_not_1(dns_server, dnsbl_catalogue
     assert code == 3 and out == ""
     assert "could not check: LabelTooLong" in err
     assert "k" * 70 not in err  # the key is a credential
+
+
+@pytest.mark.django_db(transaction=True)  # the rows must be visible to another process
+def test_manage_py_runs_the_check_with_the_block_lists_app_only(lists, settings):
+    # What scripts run: manage.py sets Django up with the block lists' app alone (standalone.py). The same
+    # answers as in process, from the same catalogue and settings.
+    from django.db import connection
+
+    from tests.services import ROOT, database_url
+
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": database_url(connection.settings_dict),
+        "DNSBL_NAMESERVERS": lists.address,
+        "DNSBL_TIMEOUT": str(settings.DNSBL_TIMEOUT),
+        "DNSBL_LIFETIME": str(settings.DNSBL_LIFETIME),
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "dnsbl_check", "192.0.2.0/29", "--json"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    data = json.loads(result.stdout)
+    assert data["zones"][0] == {"zone": "bl.test", "health": "healthy"}
+    assert [(r["address"], r["zone"]) for r in data["results"] if r["status"] == "listed"] == [("192.0.2.7", "bl.test")]
+
+
+def test_the_standalone_set_up_loads_no_other_app(tmp_path):
+    from tests.services import ROOT
+
+    script = (
+        "import sys; from monitoring.dnsbl.standalone import setup; setup();"
+        "from django.core.management import get_commands; assert get_commands()['dnsbl_check'] == 'monitoring.dnsbl';"
+        "print(' '.join(m for m in ('celery', 'accounts', 'policies', 'portal.models', 'django.contrib.admin',"
+        " 'monitoring.sending', 'monitoring.serverload', 'monitoring.dnsbl.sweep') if m in sys.modules))"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "PORTAL_VAR_DIR": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=60)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ""

@@ -31,6 +31,7 @@ EXIT_CLEAN, EXIT_LISTED, EXIT_BAD_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
 
 class Command(BaseCommand):
     help = "Check IP addresses or networks (up to /24, IPv6 up to /120) against the DNS block lists."
+    requires_system_checks: list[str] = []  # set up with the block lists' app only (standalone.py)
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("targets", nargs="+", metavar="ADDRESS_OR_NETWORK")
