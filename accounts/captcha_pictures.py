@@ -4,6 +4,8 @@ The sign-in page and ``/captcha/refresh/`` each store a new challenge (django-si
 ``CaptchaStore``) for whoever asks, signed in or not. Rows expire after ``CAPTCHA_TIMEOUT`` minutes and
 the accounts tick deletes them; this budget keeps what one network can create in the meantime small.
 Counted in the cache (Redis in production): a count lost on a restart only gives a network a fresh minute.
+While Redis is unreachable each web process counts on its own (``portal.cache``): the budget still holds,
+per process.
 """
 
 from __future__ import annotations

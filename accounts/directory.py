@@ -25,9 +25,15 @@ def it_alert_recipients() -> list[str]:
     the invitation), so nobody is alerted at an address that never confirmed it belongs to them. The outbox
     asks this through ``portal.outbox.it_alert_recipients()`` (registered in ``AccountsConfig.ready()``).
     """
-    accepted = ~Q(password__startswith=UNUSABLE_PASSWORD_PREFIX) | Q(invitations__accepted_at__isnull=False)
-    users = User.objects.filter(accepted, role=Role.IT_STAFF, is_active=True).exclude(email="")
+    users = accepted_users().filter(role=Role.IT_STAFF)
     return sorted(set(users.values_list("email", flat=True)))
+
+
+def accepted_users() -> QuerySet[User]:
+    """Active people with an accepted account (a usable password or an accepted invitation) and an address:
+    the only ones the portal sends its own messages to, such as IT alerts and the monthly summary."""
+    accepted = ~Q(password__startswith=UNUSABLE_PASSWORD_PREFIX) | Q(invitations__accepted_at__isnull=False)
+    return User.objects.filter(accepted, is_active=True).exclude(email="").distinct()
 
 
 def annotated_users(org: OrganisationSettings) -> QuerySet[User]:

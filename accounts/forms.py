@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.addresses import MAX_LENGTH, canonical, compatible
 from accounts.models import AppPassword, Department, Device, DeviceSettings, OrganisationSettings, User
 from accounts.roles import Role
+from portal.dates import DayField
 
 # The same words whether the account exists, is inactive, or the password is wrong.
 WRONG_CREDENTIALS = "Email address or password is not correct."
@@ -226,8 +227,8 @@ class AuditFilterForm(forms.Form):
     action = forms.CharField(label="Action", required=False, help_text="e.g. login or otp.reuse")
     actor = forms.CharField(label="Actor email", required=False)
     target = forms.CharField(label="Target", required=False)
-    since = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    since = DayField(label="From", required=False)
+    until = DayField(label="To", required=False)
 
 
 # Shown in their own section of the sign-in settings: they apply to mail programs, not to portal sign-in.
@@ -260,7 +261,7 @@ class OrganisationSettingsForm(forms.ModelForm):
             "reset_requests_per_hour",
             *MAIL_SETTINGS,
         ]
-        widgets = {"mailbox_passwords_until": forms.DateInput(attrs={"type": "date"})}
+        field_classes = {"mailbox_passwords_until": DayField}
 
     def clean(self) -> dict:
         data = super().clean()

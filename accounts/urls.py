@@ -21,6 +21,7 @@ urlpatterns = [
     path("tokens/enrol/", views.enrol, name="otp_enrol"),
     path("tokens/enrol/scan/", views.enrol_scan, name="otp_enrol_scan"),
     path("tokens/enrol/confirm/", views.enrol_confirm, name="otp_enrol_confirm"),
+    path("tokens/enrol/done/", views.enrol_done, name="otp_enrol_done"),
     path("tokens/<int:pk>/remove/", views.token_remove, name="otp_token_remove"),
     path("tokens/backup-codes/", views.backup_codes_show, name="otp_backup_codes"),
     path("tokens/backup-codes/download/", views.backup_codes_download, name="otp_backup_codes_download"),

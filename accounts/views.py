@@ -60,6 +60,7 @@ from accounts.roles import CapabilityRequiredMixin, requires
 
 ENROL_DEVICE_KEY = "enrol_device_id"
 ENROL_NEXT_KEY = "enrol_next"
+ENROL_DONE_NEXT_KEY = "enrol_done_next"
 BACKUP_CODES_KEY = "backup_codes_once"
 # Backup codes stay in the session only until the user confirms they stored them, at most this long.
 BACKUP_CODES_SECONDS = 900
@@ -306,10 +307,28 @@ def backup_codes_show(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         request.session.pop(BACKUP_CODES_KEY, None)
         if ENROL_NEXT_KEY in request.session:
-            return _go_next(request, request.session.pop(ENROL_NEXT_KEY) or reverse("home"))
+            # The end of a first enrolment: say what changed, then on to where the person was going.
+            request.session[ENROL_DONE_NEXT_KEY] = request.session.pop(ENROL_NEXT_KEY)
+            return redirect("otp_enrol_done")
         return redirect("otp_tokens")
     ctx = {"codes": _codes_to_show(request), "remaining": backup_codes.remaining(request.user), "step": 4}
     return render(request, "accounts/backup_codes.html", ctx)
+
+
+@requires("manage_own_tokens")
+def enrol_done(request: HttpRequest) -> HttpResponse:
+    """ "You're all set": what the new token changes for signing in, and the way on (the emailed link's page)."""
+    tokens = enrolment.confirmed_tokens(request.user)
+    if not tokens.exists():
+        return redirect("otp_enrol")
+    next_url = safe_next_url(request, request.session.get(ENROL_DONE_NEXT_KEY)) or ""
+    ctx = {
+        "token": tokens.last(),
+        "remaining": backup_codes.remaining(request.user),
+        "next_url": "" if next_url == reverse("home") else next_url,
+        "step": 5,
+    }
+    return render(request, "accounts/enrol_done.html", ctx)
 
 
 @requires("manage_own_tokens")
@@ -348,8 +367,11 @@ def backup_codes_regenerate(request: HttpRequest) -> HttpResponse:
 
 @requires("manage_own_tokens")
 def tokens(request: HttpRequest) -> HttpResponse:
+    tokens = enrolment.confirmed_tokens(request.user)
     ctx = {
-        "tokens": enrolment.confirmed_tokens(request.user),
+        "tokens": tokens,
+        # The same rule token_remove enforces, shown before the click rather than refused after it
+        "only_token_required": enrolment.otp_required(request.user) and len(tokens) <= 1,
         "backup_remaining": backup_codes.remaining(request.user),
         "has_backup_codes": backup_codes.device_for(request.user) is not None,
         "password_recent": signin.password_recent(request),

@@ -6,7 +6,9 @@ writes the rows in bulk to a fresh SQLite database, and times
 GET /monitoring/load/?range=30d through the whole middleware stack for a
 one-day-old and a one-year-old installation.
 
-Targets (issue 6): the page under 150 ms on SQLite; 1-year / 1-day at most 1.5.
+Targets (issue 15): the page under 150 ms on SQLite; 1-year / 1-day at most 1.2 (it was 1.58 when each
+request read the 720 hourly rows again). It also prints the first request after the tier grew (the complete
+buckets are read again once an hour per web process).
 
     .venv/bin/python bench/load_dashboard.py
 """
@@ -28,7 +30,8 @@ scratch_django("load")
 from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
 from django.test import Client, RequestFactory  # noqa: E402
 
-from monitoring.serverload.models import ROLLUP_FIELDS, LoadRollup, LoadSample, LoadThreshold  # noqa: E402
+from monitoring.serverload import rollups  # noqa: E402
+from monitoring.serverload.models import ROLLUP_FIELDS, LoadRollup, LoadSample, LoadState, LoadThreshold  # noqa: E402
 
 MINUTES_PER_YEAR = 525_600
 REPEAT = 25
@@ -56,6 +59,7 @@ def minute_values(i: int, rng: random.Random) -> tuple[float, ...]:
         20 + 10 * day,  # connections
         queue,
         queue // 3,  # queue_deferred
+        0.2 + rng.random(),  # deferred_age (hours)
     )
 
 
@@ -111,14 +115,24 @@ def generate(now: datetime, minutes: int) -> dict[str, int]:
                     day_buckets = []
     LoadSample.objects.bulk_create(samples, batch_size=2000)
     LoadRollup.objects.bulk_create(fives + hours + days, batch_size=2000)
+    # What build_tier() remembers: each tier is built up to the bucket after its newest row.
+    steps = {"5m": timedelta(minutes=5), "1h": timedelta(hours=1), "1d": timedelta(days=1)}
+    built = {
+        tier: (rows[-1].bucket_start + steps[tier]).isoformat()
+        for tier, rows in (("5m", fives), ("1h", hours), ("1d", days))
+        if rows
+    }
+    LoadState.store(rolled_until=built)
+    rollups._COMPLETE.clear()
     return {"raw": len(samples), "5m": len(fives), "1h": len(hours), "1d": len(days)}
 
 
-def time_page(client: Client, url: str) -> tuple[float, float]:
+def time_page(client: Client, url: str, cold: bool = False) -> tuple[float, float]:
     """Median server time: the WSGI application answering the request, as gunicorn would call it.
 
     The test client is only used to sign in: its own bookkeeping (copying every
-    template context) is not server time.
+    template context) is not server time. ``cold``: every request reads the complete buckets again, as the
+    first request after the tier grew does (once an hour for the 30-day chart; otherwise they are kept).
     """
     handler = WSGIHandler()
     path, _, query = url.partition("?")
@@ -135,6 +149,8 @@ def time_page(client: Client, url: str) -> tuple[float, float]:
     assert serve() == 200  # warm-up: templates compiled, connection open
     wall, cpu = [], []
     for _ in range(REPEAT):
+        if cold:
+            rollups._COMPLETE.clear()
         started, started_cpu = time.perf_counter(), time.process_time()
         status = serve()
         wall.append((time.perf_counter() - started) * 1000)
@@ -158,23 +174,31 @@ def main() -> int:
     started = time.perf_counter()
     day_rows = generate(now, 1440)
     day_wall, day_cpu = time_page(client, url)
+    day_cold_wall, day_cold_cpu = time_page(client, url, cold=True)
     print(f"one day of history: rows {day_rows}")
     print(f"  30-day chart page: {day_wall:.1f} ms wall, {day_cpu:.1f} ms CPU (median of {REPEAT})")
+    print(f"    first request after the tier grew: {day_cold_wall:.1f} ms wall, {day_cold_cpu:.1f} ms CPU")
 
     year_rows = generate(now, MINUTES_PER_YEAR)
     seconds = time.perf_counter() - started
     print(f"one year of history ({MINUTES_PER_YEAR:,} per-minute samples rolled up, {seconds:.0f} s): rows {year_rows}")
     year_wall, year_cpu = time_page(client, url)
+    year_cold_wall, year_cold_cpu = time_page(client, url, cold=True)
     print(f"  30-day chart page: {year_wall:.1f} ms wall, {year_cpu:.1f} ms CPU (median of {REPEAT})")
+    print(f"    first request after the tier grew: {year_cold_wall:.1f} ms wall, {year_cold_cpu:.1f} ms CPU")
     for key in ("1h", "24h", "7d", "1y"):
         wall, cpu = time_page(client, f"/monitoring/load/?range={key}")
         print(f"  (for comparison) {key:>3} page: {wall:.1f} ms wall, {cpu:.1f} ms CPU")
 
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     print(f"machine load average: {load} (wall times suffer first when other work runs; CPU times are steadier)")
-    print(f"ratio 1 year / 1 day: {year_wall / day_wall:.2f} wall, {year_cpu / day_cpu:.2f} CPU   (target <= 1.5)")
+    print(f"ratio 1 year / 1 day: {year_wall / day_wall:.2f} wall, {year_cpu / day_cpu:.2f} CPU   (target <= 1.2)")
+    print(
+        f"  first request after the tier grew: {year_cold_wall / day_cold_wall:.2f} wall,"
+        f" {year_cold_cpu / day_cold_cpu:.2f} CPU (once an hour per web process)"
+    )
     print(f"30-day page with a year of history: {year_wall:.1f} ms wall   (target < 150 ms on SQLite)")
-    ok = year_cpu / day_cpu <= 1.5 and year_wall < 150
+    ok = year_cpu / day_cpu <= 1.2 and year_wall < 150
     print("targets met" if ok else "TARGETS MISSED")
     return 0 if ok else 1
 

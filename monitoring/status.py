@@ -3,7 +3,8 @@
 This is the one place where the two monitoring apps meet, and they meet only through this
 registry: ``dnsbl`` and ``serverload`` never import each other or this module's callers. Each
 app registers its provider(s) in ``AppConfig.ready()``; a provider returns one ``StatusLine``
-built from stored rows only (no I/O), in a constant number of queries. Lines come in the order
+built from stored rows only (no I/O), in a constant number of queries, with its news twice: ``text`` for
+IT staff and ``plain`` for executives (whether mail is at risk and what IT is doing about it). Lines come in the order
 of ``INSTALLED_APPS``, then of registration.
 """
 
@@ -20,6 +21,15 @@ class StatusLine:
     text: str  # one sentence in plain words
     url_name: str = ""  # where IT staff / executives read more
     link_text: str = ""  # the words of that link on the home page (default: the area)
+    # The same news for someone who is not technical: is mail at risk, and what IT is doing about it
+    # ("We cannot check the block lists at the moment; IT has been told and is on it."). The executive
+    # summary and its monthly email show this; ``text`` is the technical detail for IT staff.
+    plain: str = ""
+
+    @property
+    def sentence(self) -> str:
+        """The plain sentence, or the technical one for an area that has none."""
+        return self.plain or self.text
 
 
 Provider = Callable[[], StatusLine]

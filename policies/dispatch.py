@@ -11,8 +11,10 @@ How a campaign email goes out (docs/architecture.md, "How a message travels"):
 3. ``send_deliveries`` sends them through the outbox's one engine (``portal.sending``): each row claimed by
    a conditional update, handed over at SMTP's commit point, marked sent only on the server's acceptance,
    retried with a doubling backoff (``PolicySettings``: first wait and tries) and then failed with the error.
-4. ``recover`` (part of every tick) re-queues what a dead worker left behind: runs never fanned out,
-   pending rows whose task was lost, and rows stuck in "sending" (``portal.sending.recover_stuck``).
+4. ``recover`` (part of every tick) re-queues what a dead worker or a lost task left behind, from evidence:
+   runs never fanned out, rows whose worker stopped beating or moved on (``portal.sending.recover_abandoned``:
+   sent again, or "delivery uncertain" when the server had the whole message), rows whose task the broker
+   lost, and rows that waited only for the mail server to answer again.
 
 The weekly review digest is a plain outbox message (``policies.emails.send_review_digest``), one per owner
 and week.
@@ -24,6 +26,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Iterable
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
@@ -39,13 +42,14 @@ from policies.models import (
     due_for_review,
     organisation_zone,
 )
+from policies.monthly import claim_monthly_summaries
 from portal import sending
-from portal.outbox import it_alert_recipients, publish
+from portal.outbox import it_alert_recipients, publish, queued_tasks
 
 log = logging.getLogger(__name__)
 
 Status = Delivery.Status
-BATCH_SIZE = 25
+BATCH_SIZE = sending.BATCH_SIZE
 LOST_TASK_AFTER = sending.LOST_TASK_AFTER
 STUCK_SENDING_AFTER = sending.STUCK_SENDING_AFTER
 
@@ -77,8 +81,9 @@ def tick(now: dt.datetime | None = None) -> dict[str, int]:
     for run in runs:
         enqueue_fan_out(run.pk)
     digests = claim_review_digests(now)
+    monthly = claim_monthly_summaries(now)
     recovered = recover(now)
-    return {"runs": len(runs), "digests": len(digests), **recovered}
+    return {"runs": len(runs), "digests": len(digests), "monthly_summaries": len(monthly), **recovered}
 
 
 def claim_due_campaigns(now: dt.datetime) -> list[CampaignRun]:
@@ -106,12 +111,21 @@ def send_now(campaign: Campaign, now: dt.datetime | None = None) -> CampaignRun:
 
 def retry_failed(campaign: Campaign) -> int:
     """Give failed deliveries a fresh set of attempts."""
-    ids = list(campaign.deliveries.filter(status=Status.FAILED).values_list("pk", flat=True))
-    sending.retry_by_hand(Delivery, Delivery.objects.filter(pk__in=ids))
+    return _send_again(campaign.deliveries.filter(status=Status.FAILED))
+
+
+def send_uncertain_again(campaign: Campaign) -> int:
+    """Send again the deliveries whose hand-over was interrupted (IT staff decided they did not arrive)."""
+    return _send_again(campaign.deliveries.filter(status=Status.UNCERTAIN))
+
+
+def _send_again(rows) -> int:
+    ids = list(rows.values_list("pk", flat=True))
+    count = sending.retry_by_hand(Delivery, Delivery.objects.filter(pk__in=ids))
     Delivery.objects.filter(pk__in=ids, status=Status.PENDING).update(queued_at=timezone.now())
     for batch in _batches(ids):
         transaction.on_commit(lambda batch=batch: enqueue_deliveries(batch))
-    return len(ids)
+    return count
 
 
 def _batches(ids: list[int], size: int = BATCH_SIZE) -> Iterable[list[int]]:
@@ -216,21 +230,21 @@ def send_deliveries(ids: list[int]) -> dict[int, int]:
 
 def recover(now: dt.datetime, enqueue: Enqueue = enqueue_deliveries) -> dict[str, int]:
     """Re-queue work a dead worker or a lost task left behind. Duplicates are harmless: sends claim rows."""
-    runs = list(
-        CampaignRun.objects.filter(fanned_out_at__isnull=True, created_at__lt=now - LOST_TASK_AFTER).values_list(
-            "pk", flat=True
-        )
-    )
+    tick = dt.timedelta(seconds=settings.CAMPAIGN_TICK_SECONDS)
+    unfanned = CampaignRun.objects.filter(fanned_out_at__isnull=True, created_at__lt=now - tick)
+    runs = list(unfanned.filter(created_at__lt=now - LOST_TASK_AFTER).values_list("pk", flat=True))
+    if not runs and unfanned.exists() and queued_tasks() == 0:
+        runs = list(unfanned.values_list("pk", flat=True))  # the broker holds no task: their fan-out was lost
     for run_id in runs:
         enqueue_fan_out(run_id)
-    stuck = sending.recover_stuck(Delivery, now)
-    # A due retry waits LOST_TASK_AFTER for the task its runner published with a countdown.
-    lost = sending.lost(Delivery, now, grace=LOST_TASK_AFTER)
-    ids = list(lost.order_by("pk").values_list("pk", flat=True)[:5000])
-    Delivery.objects.filter(pk__in=ids, status=Status.PENDING).update(queued_at=now)
+    recovered = sending.recover_abandoned(Delivery, now)
+    reachable = sending.retry_reachable(Delivery, now)
+    # A due retry waits one tick for the task its runner published with a countdown.
+    ids = sending.to_publish(Delivery, now, tick=tick, grace=tick, queued_tasks=queued_tasks)
+    sending.mark_published(Delivery, ids, now)
     for batch in _batches(ids):
         enqueue(batch)
-    return {"stuck": stuck, "requeued": len(ids), "refanned": len(runs)}
+    return {**recovered, "reachable": reachable, "requeued": len(ids), "refanned": len(runs)}
 
 
 # --- Review digest -----------------------------------------------------------------------------

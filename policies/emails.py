@@ -66,3 +66,20 @@ def send_review_digest(owner, *, policies: list, procedures: list, today, week_o
     }
     key = f"policies.review-digest:{owner.pk}:{week_of.isoformat()}"
     return send_email("policies-review-digest", key, [owner.email], ctx)
+
+
+def send_monthly_summary(person, data, *, change: dict[str, str], month, unsubscribe_token: str):
+    """One executive's monthly summary: the headline figures with their targets and the change since last
+    month, the mail server in plain sentences, and a link to stop these emails (one per person and month)."""
+    ctx = {
+        "person": person,
+        "month": month,
+        "headlines": [(headline, change.get(headline.title, "")) for headline in data.headlines],
+        "first_month": not change,
+        "status_lines": data.status_lines,
+        "policy_rates": [rate for rate in data.policy_rates if rate.people],
+        "summary_link": absolute_url("policies:summary"),
+        "unsubscribe_link": absolute_url("policies:summary_unsubscribe", unsubscribe_token),
+    }
+    key = f"policies.monthly-summary:{person.pk}:{month:%Y-%m}"
+    return send_email("policies-monthly-summary", key, [person.email], ctx)

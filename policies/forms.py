@@ -5,10 +5,11 @@ import datetime as dt
 from django import forms
 from django.utils import timezone
 
-from accounts.models import Department, User
+from accounts.models import Department, OrganisationSettings, User
 from accounts.roles import Role
 from policies.models import Campaign, Policy, Procedure, organisation_zone
 from policies.schedules import Repeat
+from portal.dates import DayField, WallClockField
 
 
 class AudienceFields(forms.Form):
@@ -90,11 +91,7 @@ class PublishForm(forms.Form):
 class CampaignForm(forms.ModelForm):
     audience_roles = AudienceFields.base_fields["audience_roles"]
     audience_departments = AudienceFields.base_fields["audience_departments"]
-    starts_at = forms.DateTimeField(
-        label="First sending",
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
-    )
+    starts_at = WallClockField(label="First sending")
     statements = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 4}),
@@ -126,6 +123,7 @@ class CampaignForm(forms.ModelForm):
         self.zone = organisation_zone()
         self.fields["policy"].queryset = Policy.objects.filter(state=Policy.State.PUBLISHED)
         self.fields["starts_at"].help_text = f"In the organisation's time zone ({self.zone.key})."
+        self.fields["interval"].required = False
         if self.instance.pk:
             self.initial["starts_at"] = self.instance.starts_at.astimezone(self.zone).replace(tzinfo=None)
             self.initial["statements"] = "\n".join(s.text for s in self.instance.statements.all())
@@ -137,7 +135,11 @@ class CampaignForm(forms.ModelForm):
         return naive.replace(tzinfo=self.zone)
 
     def clean_interval(self) -> int:
-        interval = self.cleaned_data["interval"]
+        interval = self.cleaned_data.get("interval")
+        if self.cleaned_data.get("repeat") in (Repeat.ONCE, Repeat.QUARTERLY):
+            return interval or 1  # no interval to choose: the field is hidden and may be empty
+        if interval is None:
+            raise forms.ValidationError("How many days, weeks or months between sendings?")
         if not 1 <= interval <= 365:
             raise forms.ValidationError("Choose between 1 and 365.")
         return interval
@@ -212,10 +214,8 @@ class ProcedureForm(forms.ModelForm):
     class Meta:
         model = Procedure
         fields = ["title", "description", "interval_days", "owner", "next_due_on", "active"]
-        widgets = {
-            "description": forms.Textarea(attrs={"rows": 4}),
-            "next_due_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-        }
+        widgets = {"description": forms.Textarea(attrs={"rows": 4})}
+        field_classes = {"next_due_on": DayField}
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -266,3 +266,11 @@ class CompletionForm(forms.Form):
 
     def ticked(self) -> set[int]:
         return {s.pk for s in self.steps if self.cleaned_data.get(f"step_{s.pk}")}
+
+
+class SummaryTargetsForm(forms.ModelForm):
+    """The targets of the executive summary's figures (fields of the organisation's settings)."""
+
+    class Meta:
+        model = OrganisationSettings
+        fields = ["acknowledged_target", "enrolled_target"]

@@ -484,3 +484,51 @@ def due_for_review(today: dt.date) -> tuple[models.QuerySet[Policy], models.Quer
     policies = Policy.objects.filter(state=Policy.State.PUBLISHED, review_due_on__lte=horizon).select_related("owner")
     procedures = Procedure.objects.filter(active=True, next_due_on__lte=horizon).select_related("owner")
     return policies.order_by("review_due_on"), procedures.order_by("next_due_on")
+
+
+# --- The monthly summary email to executives (policies/monthly.py) -----------------------------------------
+
+
+class MonthlySummary(models.Model):
+    """The executive summary's headline figures when a month's email first went out.
+
+    The email's "change since last month" compares this month's row with the previous month's, so it
+    reads the same whichever executive it goes to and whenever in the month it is sent.
+    """
+
+    month = models.DateField(unique=True)  # the first day of the month
+    taken_at = models.DateTimeField(default=timezone.now)
+    figures = models.JSONField(default=dict)  # {"Policies acknowledged": 92.5, ...}; None: no figure
+
+    class Meta:
+        ordering = ["-month"]
+        verbose_name_plural = "monthly summaries"
+
+    def __str__(self) -> str:
+        return f"Summary of {self.month:%B %Y}"
+
+
+class SummaryMailing(models.Model):
+    """One person's monthly summary email for one month: made once (unique), claimed once by the tick
+    (``claimed_at`` set by a conditional update), so two ticks or a retried one never send it twice."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="summary_mailings")
+    month = models.DateField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-month", "user_id"]
+        constraints = [models.UniqueConstraint(fields=["user", "month"], name="summary_mailing_one_per_month")]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.month:%Y-%m}"
+
+
+class SummaryEmailOptOut(models.Model):
+    """This person does not want the monthly summary email (from its unsubscribe link or the summary page)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="summary_opt_out")
+    opted_out_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.user} opted out"

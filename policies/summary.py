@@ -17,7 +17,7 @@ from django.db.models import Count, F, Q
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import OrganisationSettings, User
 from policies.models import (
     REVIEW_WINDOW_DAYS,
     Acknowledgement,
@@ -33,10 +33,54 @@ from portal.spreadsheets import safe_cell
 
 ACTIVITY_DAYS = 90
 TREND_WEEKS = 12
+# A figure this many percentage points or less below its target is amber ("close"), further below red.
+AMBER_MARGIN = 10
+# A review or procedure this many days past its date makes the "past their date" figure red.
+LONG_OVERDUE_DAYS = 30
+DEFAULT_TARGET = 95
+REVIEWS_LATE = "Reviews past their date"
+
+# Each state in words as well as in colour (the status classes of portal.css: ok green, warning amber,
+# critical red, unknown grey).
+TARGET_WORDS = {
+    "ok": "On target",
+    "warning": "Close to target",
+    "critical": "Below target",
+    "unknown": "No figures yet",
+}
+MAIL_WORDS = {
+    "ok": "Mail not at risk",
+    "warning": "Being watched",
+    "critical": "Mail at risk",
+    "unknown": "Cannot tell",
+}
+NO_FIGURE = "\N{EN DASH}"
 
 
 def percent(part: int, whole: int) -> float:
     return round(100 * part / whole, 1) if whole else 0.0
+
+
+def target_state(value: float | None, target: int) -> str:
+    """ok at or above the target, warning up to AMBER_MARGIN points below it, critical further below."""
+    if value is None:
+        return "unknown"
+    if value >= target:
+        return "ok"
+    return "warning" if value >= target - AMBER_MARGIN else "critical"
+
+
+@dataclass
+class Headline:
+    """One figure at the top of the summary: its value, its target and whether it meets it, in words."""
+
+    title: str
+    value: str  # "92.5 %", "3"
+    explanation: str  # what the figure counts
+    state: str  # ok | warning | critical | unknown
+    words: str  # the state in words ("On target")
+    target: str = ""  # "Target 95 %" ("" when the figure has none)
+    number: float | None = None  # the figure as a number, for the change since last month
 
 
 @dataclass
@@ -45,6 +89,8 @@ class Rate:
     required: int = 0
     acknowledged: int = 0
     policy: Policy | None = None
+    target: int = DEFAULT_TARGET
+    people: list[str] = field(default_factory=list)  # who has something outstanding, by name
 
     @property
     def percent(self) -> float:
@@ -56,9 +102,11 @@ class Rate:
 
     @property
     def status(self) -> str:
-        if not self.required:
-            return "unknown"
-        return "ok" if self.percent >= 90 else "warning" if self.percent >= 60 else "critical"
+        return target_state(self.percent if self.required else None, self.target)
+
+    @property
+    def status_words(self) -> str:
+        return TARGET_WORDS[self.status]
 
 
 @dataclass
@@ -77,6 +125,7 @@ class CampaignActivity:
     sent: int = 0
     pending: int = 0
     failed: int = 0
+    uncertain: int = 0  # handed to the server by a worker that died before its answer: may not have arrived
 
 
 @dataclass
@@ -107,6 +156,7 @@ class Summary:
     attestations: list[AttestationResult]
     trend: list[tuple[dt.date, float]]
     status_lines: list = field(default_factory=list)
+    headlines: list[Headline] = field(default_factory=list)
 
 
 def _otp_coverage() -> dict | None:
@@ -129,7 +179,16 @@ def _status_lines() -> list[dict]:
             url = reverse(line.url_name) if line.url_name else ""
         except NoReverseMatch:
             url = ""
-        lines.append({"area": line.area, "status": line.status, "text": line.text, "url": url})
+        lines.append(
+            {
+                "area": line.area,
+                "status": line.status,
+                "words": MAIL_WORDS.get(line.status, line.status),
+                "sentence": line.sentence,
+                "text": line.text,
+                "url": url,
+            }
+        )
     return lines
 
 
@@ -161,38 +220,53 @@ def build(now: dt.datetime | None = None) -> Summary:
         groups[(role, department_id)].add(pk)
         department_names[department_id] = department_name or "No department"
 
-    overall = Rate("All policies")
+    targets = OrganisationSettings.load()
+    target = targets.acknowledged_target
+    names = {pk: f"{first} {last}".strip() or email for pk, email, first, last, *_ in users}
+    overall = Rate("All policies", target=target)
     departments: dict[str, Rate] = {}
+    department_people: dict[str, set[int]] = defaultdict(set)
     missing: dict[int, list[str]] = defaultdict(list)
     policy_rates = []
     for policy in policies:
         roles = set(policy.audience_roles)
         department_ids = {d.pk for d in policy.audience_departments.all()}
         acknowledged = acknowledged_by.get(policy.pk, set())
-        rate = Rate(policy.title, policy=policy)
+        rate = Rate(policy.title, policy=policy, target=target)
+        not_yet: set[int] = set()
         for (role, department_id), members in groups.items():
             if (roles and role not in roles) or (department_ids and department_id not in department_ids):
                 continue
             label = department_names[department_id]
-            bucket = departments.setdefault(label, Rate(label))
+            bucket = departments.setdefault(label, Rate(label, target=target))
             done = len(members & acknowledged)
             rate.required += len(members)
             rate.acknowledged += done
             bucket.required += len(members)
             bucket.acknowledged += done
-            for pk in members - acknowledged:
-                missing[pk].append(policy.title)
+            not_yet |= members - acknowledged
+            department_people[label] |= members - acknowledged
+        for pk in not_yet:
+            missing[pk].append(policy.title)
+        rate.people = sorted((names[pk] for pk in not_yet), key=str.lower)
         overall.required += rate.required
         overall.acknowledged += rate.acknowledged
         policy_rates.append(rate)
+    for label, bucket in departments.items():
+        bucket.people = sorted((names[pk] for pk in department_people[label]), key=str.lower)
 
     outstanding = [
-        Outstanding(f"{first} {last}".strip() or email, email, department or "—", missing[pk])
-        for pk, email, first, last, _role, _dept_id, department in users
+        Outstanding(names[pk], email, department or "—", missing[pk])
+        for pk, email, _first, _last, _role, _dept_id, department in users
         if missing.get(pk)
     ]
     outstanding.sort(key=lambda row: (-len(row.policies), row.name.lower()))
     horizon = today + dt.timedelta(days=REVIEW_WINDOW_DAYS)
+    otp = _otp_coverage()
+    overdue_reviews = [p for p in policies if p.review_due_on and p.review_due_on < today]
+    overdue_procedures = list(
+        Procedure.objects.filter(active=True, next_due_on__lt=today).select_related("owner").order_by("next_due_on")
+    )
 
     return Summary(
         today=today,
@@ -201,17 +275,80 @@ def build(now: dt.datetime | None = None) -> Summary:
         policy_rates=policy_rates,
         department_rates=sorted(departments.values(), key=lambda rate: rate.label),
         outstanding=outstanding,
-        otp=_otp_coverage(),
-        overdue_reviews=[p for p in policies if p.review_due_on and p.review_due_on < today],
+        otp=otp,
+        overdue_reviews=overdue_reviews,
         due_reviews=[p for p in policies if p.review_due_on and today <= p.review_due_on <= horizon],
-        overdue_procedures=list(
-            Procedure.objects.filter(active=True, next_due_on__lt=today).select_related("owner").order_by("next_due_on")
-        ),
+        overdue_procedures=overdue_procedures,
         campaigns=campaign_activity(now),
         attestations=attestation_summary(now),
         trend=trend(current, overall, today, zone),
         status_lines=_status_lines(),
+        headlines=headlines(overall, otp, targets, overdue_reviews, overdue_procedures, today),
     )
+
+
+def headlines(
+    overall: Rate,
+    otp: dict | None,
+    targets: OrganisationSettings,
+    overdue_reviews: list[Policy],
+    overdue_procedures: list[Procedure],
+    today: dt.date,
+) -> list[Headline]:
+    """The three figures an executive reads first, each with its target and its state in words."""
+    acknowledged = overall.percent if overall.required else None
+    rows = [
+        Headline(
+            "Policies acknowledged",
+            f"{overall.percent} %" if overall.required else NO_FIGURE,
+            f"{overall.acknowledged} of {overall.required} acknowledgements of the current policy versions."
+            if overall.required
+            else "No published policy asks anyone to acknowledge it yet.",
+            target_state(acknowledged, targets.acknowledged_target),
+            "",
+            f"Target {targets.acknowledged_target} %",
+            acknowledged,
+        )
+    ]
+    if otp is not None:
+        enrolled = otp["percent"] if otp["total"] else None
+        rows.append(
+            Headline(
+                "People with one-time passwords",
+                f"{otp['percent']} %" if otp["total"] else NO_FIGURE,
+                f"{otp['enrolled']} of {otp['total']} people have a token; {otp['pending']} still to enrol"
+                + (f", {otp['overdue']} past their deadline." if otp.get("overdue") else "."),
+                target_state(enrolled, targets.enrolled_target),
+                "",
+                f"Target {targets.enrolled_target} %",
+                enrolled,
+            )
+        )
+    late = [p.review_due_on for p in overdue_reviews] + [p.next_due_on for p in overdue_procedures]
+    count = len(late)
+    long_late = [day for day in late if (today - day).days > LONG_OVERDUE_DAYS]
+    state = "ok" if not count else "critical" if long_late else "warning"
+    words = {
+        "ok": "Nothing past its date",
+        "warning": "Catching up",
+        "critical": f"{len(long_late)} more than a month late",
+    }[state]
+    rows.append(
+        Headline(
+            REVIEWS_LATE,
+            str(count),
+            f"{len(overdue_reviews)} policy review{'s' if len(overdue_reviews) != 1 else ''} and "
+            f"{len(overdue_procedures)} maintenance procedure{'s' if len(overdue_procedures) != 1 else ''} not "
+            "done by the date they were due.",
+            state,
+            words,
+            "Target 0",
+            float(count),
+        )
+    )
+    for row in rows:
+        row.words = row.words or TARGET_WORDS[row.state]
+    return rows
 
 
 def campaign_activity(now: dt.datetime) -> list[CampaignActivity]:
@@ -237,6 +374,8 @@ def campaign_activity(now: dt.datetime) -> list[CampaignActivity]:
             activity.sent += n
         elif status == Delivery.Status.FAILED:
             activity.failed += n
+        elif status == Delivery.Status.UNCERTAIN:
+            activity.uncertain += n
         else:
             activity.pending += n
     return list(rows.values())
@@ -347,9 +486,10 @@ def write_csv(summary: Summary, out) -> None:
     for procedure in summary.overdue_procedures:
         row(procedure.title, procedure.owner.email if procedure.owner else "", procedure.next_due_on.isoformat())
     row()
-    row(f"Campaign (last {ACTIVITY_DAYS} days)", "kind", "runs", "sent", "pending", "failed")
+    row(f"Campaign (last {ACTIVITY_DAYS} days)", "kind", "runs", "sent", "pending", "failed", "delivery uncertain")
     for activity in summary.campaigns:
-        row(activity.name, activity.kind, activity.runs, activity.sent, activity.pending, activity.failed)
+        counts = (activity.runs, activity.sent, activity.pending, activity.failed, activity.uncertain)
+        row(activity.name, activity.kind, *counts)
     row()
     row("Attestation", "statement", "yes", "no", "percent yes")
     for result in summary.attestations:

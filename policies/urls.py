@@ -32,6 +32,7 @@ urlpatterns = [
     path("campaigns/<int:pk>/edit/", views.campaign_edit, name="campaign_edit"),
     path("campaigns/<int:pk>/send-now/", views.campaign_send_now, name="campaign_send_now"),
     path("campaigns/<int:pk>/retry/", views.campaign_retry, name="campaign_retry"),
+    path("campaigns/<int:pk>/send-again/", views.campaign_send_again, name="campaign_send_again"),
     path("campaigns/<int:pk>/test/", views.campaign_test, name="campaign_test"),
     # IT staff: maintenance procedures.
     path("procedures/", views.procedures, name="procedures"),
@@ -41,4 +42,9 @@ urlpatterns = [
     # Executives and IT staff.
     path("summary/", views.summary_page, name="summary"),
     path("summary.csv", views.summary_csv, name="summary_csv"),
+    path("summary/email/", views.summary_email, name="summary_email"),
+    # Anyone with the signed link from a monthly summary email (the token names the person).
+    path("summary/email/stop/<str:token>/", views.summary_unsubscribe, name="summary_unsubscribe"),
+    # IT staff: the targets the summary measures against.
+    path("summary/targets/", views.summary_targets, name="summary_targets"),
 ]

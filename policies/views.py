@@ -10,11 +10,19 @@ from django.views.decorators.http import require_POST
 
 from accounts.audit import client_ip, record, user_agent
 from accounts.devices import hygiene
-from accounts.models import Device
-from accounts.roles import requires
-from policies import dispatch, emails, library, summary
+from accounts.models import Device, OrganisationSettings
+from accounts.roles import Role, requires
+from policies import dispatch, emails, library, monthly, summary
 from policies.diffs import version_diff
-from policies.forms import AttestationForm, CampaignForm, CompletionForm, PolicyForm, ProcedureForm, PublishForm
+from policies.forms import (
+    AttestationForm,
+    CampaignForm,
+    CompletionForm,
+    PolicyForm,
+    ProcedureForm,
+    PublishForm,
+    SummaryTargetsForm,
+)
 from policies.models import (
     REVIEW_WINDOW_DAYS,
     AttestationAnswer,
@@ -28,6 +36,7 @@ from policies.models import (
     organisation_zone,
 )
 from policies.services import device_hygiene_campaigns, my_policies, open_attestations
+from portal.dates import format_day
 
 
 def _get_policy_for_user(request: HttpRequest, pk: int) -> Policy:
@@ -189,7 +198,7 @@ def reviewed(request: HttpRequest, pk: int) -> HttpResponse:
     policy = _get_policy_for_user(request, pk)
     policy.mark_reviewed()
     record("policy.reviewed", request=request, target=policy)
-    messages.success(request, f"Review recorded; the next is due on {policy.review_due_on:%d %b %Y}.")
+    messages.success(request, f"Review recorded; the next is due on {format_day(policy.review_due_on)}.")
     if request.POST.get("back") == "reviews":
         return redirect("policies:reviews")
     return redirect(policy)
@@ -249,7 +258,12 @@ def _get_campaign(pk: int) -> Campaign:
 def campaigns(request: HttpRequest) -> HttpResponse:
     counts = Count("deliveries", filter=Q(deliveries__status=Delivery.Status.SENT))
     failed = Count("deliveries", filter=Q(deliveries__status=Delivery.Status.FAILED))
-    qs = Campaign.objects.select_related("policy").annotate(sent=counts, failed=failed).order_by("-active", "name")
+    uncertain = Count("deliveries", filter=Q(deliveries__status=Delivery.Status.UNCERTAIN))
+    qs = (
+        Campaign.objects.select_related("policy")
+        .annotate(sent=counts, failed=failed, uncertain=uncertain)
+        .order_by("-active", "name")
+    )
     return render(request, "policies/campaigns.html", {"campaigns": qs})
 
 
@@ -282,10 +296,12 @@ def campaign(request: HttpRequest, pk: int) -> HttpResponse:
     ctx = {
         "campaign": campaign,
         "by_status": {status: by_status.get(status, 0) for status in Delivery.Status.values},
-        "runs": campaign.runs.annotate(sent=Count("deliveries", filter=Q(deliveries__status=Delivery.Status.SENT)))[
-            :12
-        ],
+        "runs": campaign.runs.annotate(
+            sent=Count("deliveries", filter=Q(deliveries__status=Delivery.Status.SENT)),
+            uncertain=Count("deliveries", filter=Q(deliveries__status=Delivery.Status.UNCERTAIN)),
+        )[:12],
         "failed": campaign.deliveries.filter(status=Delivery.Status.FAILED).select_related("recipient")[:50],
+        "uncertain": campaign.deliveries.filter(status=Delivery.Status.UNCERTAIN).select_related("recipient")[:50],
         "upcoming": campaign.schedule.upcoming(timezone.now()) if campaign.active else [],
         "audience_size": campaign.recipients().count(),
         "attestation": summary.attestation_results(campaign) if campaign.kind == Campaign.Kind.ATTESTATION else None,
@@ -311,6 +327,16 @@ def campaign_retry(request: HttpRequest, pk: int) -> HttpResponse:
     count = dispatch.retry_failed(campaign)
     record("campaign.retry_failed", request=request, target=campaign, deliveries=count)
     messages.success(request, f"{count} failed email{'s' if count != 1 else ''} queued again.")
+    return redirect(campaign)
+
+
+@require_POST
+@requires("manage_campaigns")
+def campaign_send_again(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = _get_campaign(pk)
+    count = dispatch.send_uncertain_again(campaign)
+    record("campaign.sent_again", request=request, target=campaign, deliveries=count)
+    messages.success(request, f"{count} email{'s' if count != 1 else ''} whose delivery was uncertain queued again.")
     return redirect(campaign)
 
 
@@ -406,7 +432,7 @@ def procedure(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         completion = procedure.complete(by=request.user, ticked=form.ticked(), notes=form.cleaned_data["notes"])
         record("procedure.completed", request=request, target=procedure, all_steps=completion.all_done)
-        messages.success(request, f"Completion recorded; next due {procedure.next_due_on:%d %b %Y}.")
+        messages.success(request, f"Completion recorded; next due {format_day(procedure.next_due_on)}.")
         return redirect(procedure)
     ctx = {
         "procedure": procedure,
@@ -420,10 +446,68 @@ def procedure(request: HttpRequest, pk: int) -> HttpResponse:
 # --- Executive summary ---------------------------------------------------------------------------
 
 
+def _summary_page(request: HttpRequest, targets_form: SummaryTargetsForm | None = None) -> HttpResponse:
+    data = summary.build()
+    if targets_form is None and request.user.can("manage_policies"):
+        targets_form = SummaryTargetsForm(instance=OrganisationSettings.load())
+    ctx = {
+        "s": data,
+        "chart": summary.trend_chart(data.trend),
+        "targets_form": targets_form,
+        "amber_margin": summary.AMBER_MARGIN,
+        "gets_monthly_email": request.user.role == Role.EXECUTIVE,
+        "wants_monthly_email": monthly.wants_email(request.user),
+    }
+    return render(request, "policies/summary.html", ctx, status=400 if targets_form and targets_form.errors else 200)
+
+
 @requires("view_summary")
 def summary_page(request: HttpRequest) -> HttpResponse:
-    data = summary.build()
-    return render(request, "policies/summary.html", {"s": data, "chart": summary.trend_chart(data.trend)})
+    return _summary_page(request)
+
+
+@requires("manage_policies")
+@require_POST
+def summary_targets(request: HttpRequest) -> HttpResponse:
+    """IT staff set the targets the summary's figures are measured against (audited)."""
+    conf = OrganisationSettings.load()
+    before = {name: getattr(conf, name) for name in SummaryTargetsForm.Meta.fields}
+    form = SummaryTargetsForm(request.POST, instance=conf)
+    if not form.is_valid():
+        return _summary_page(request, form)
+    form.save()
+    after = {name: form.cleaned_data[name] for name in SummaryTargetsForm.Meta.fields}
+    if after != before:
+        record("policies.summary_targets_changed", actor=request.user, request=request, before=before, after=after)
+    messages.success(request, "Targets saved.")
+    return redirect("policies:summary")
+
+
+@requires("view_summary")
+@require_POST
+def summary_email(request: HttpRequest) -> HttpResponse:
+    """An executive stops or resumes their own monthly summary email (audited)."""
+    if request.POST.get("monthly") == "on":
+        monthly.opt_in(request.user, request=request, via="summary page")
+        messages.success(request, "You will get this summary by email on the first of each month.")
+    else:
+        monthly.opt_out(request.user, request=request, via="summary page")
+        messages.success(request, "You will no longer get the monthly summary email.")
+    return redirect("policies:summary")
+
+
+def summary_unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    """The link at the bottom of the monthly email: works signed out (the signed token names the person);
+    the page asks before it stops anything, so a mail scanner following links changes nothing."""
+    person = monthly.user_of_token(token)
+    if person is None:
+        raise Http404("This link is not valid.")
+    done = False
+    if request.method == "POST":
+        monthly.opt_out(person, request=request, via="email link")
+        done = True
+    ctx = {"person": person, "done": done, "opted_out": not monthly.wants_email(person)}
+    return render(request, "policies/summary_unsubscribe.html", ctx)
 
 
 @requires("view_summary")

@@ -163,7 +163,8 @@ def parse_cache_url(url: str, *, name: str = "CACHE_URL", base_dir: Path | None 
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme in {"redis", "rediss"}:
-        return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}
+        # Django's RedisCache, but an unreachable Redis is a miss, not an error (portal/cache.py).
+        return {"BACKEND": "portal.cache.ResilientRedisCache", "LOCATION": url}
     if scheme == "locmem":
         return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": parts.netloc or "portal"}
     if scheme == "file":

@@ -1,4 +1,5 @@
-"""The checks behind ``GET /healthz``: database, broker, worker and beat, and the mail-path services that report.
+"""The checks behind ``GET /healthz``: database, cache, broker, worker and beat, and the mail-path services that
+report.
 
 A mail-path service (the app-password verifier ``mail_auth``, the Postfix policy service ``mail_policy``)
 is checked once it has reported within the last day (``Heartbeat.mail_services``, the contract of
@@ -29,6 +30,23 @@ def check_database() -> Check:
     except Exception as exc:
         return Check(False, f"unreachable: {exc.__class__.__name__}")
     return Check(True, connection.vendor)
+
+
+def check_cache() -> Check:
+    """Redis (``CACHE_URL``) answering. While it does not, pages still work (sessions come from the database,
+    ``portal.cache``), but they are slower and throttles count per process: an operator should know."""
+    from django.core.cache import caches
+
+    from portal.cache import ResilientRedisCache
+
+    cache = caches["default"]
+    if not isinstance(cache, ResilientRedisCache):
+        return Check(True, cache.__class__.__name__)
+    try:
+        cache.ping()
+    except Exception as exc:
+        return Check(False, f"unreachable: {exc.__class__.__name__}; pages read sessions from the database")
+    return Check(True, "redis")
 
 
 def check_broker() -> Check:
@@ -73,6 +91,7 @@ def check_mail_services() -> dict[str, Check]:
 def run_checks() -> dict[str, Check]:
     return {
         "database": check_database(),
+        "cache": check_cache(),
         "broker": check_broker(),
         "worker": _check_heartbeat("worker"),
         "beat": _check_heartbeat("beat"),

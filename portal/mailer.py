@@ -6,9 +6,9 @@ the whole message, then call ``commit()`` (which notes in the database that the 
 still "sending"), then send the terminator. Only the server's 250 reply marks the row sent; a refusal puts
 it back to pending or failed. A worker killed at any moment before ``commit()`` leaves a row in "sending"
 whose mail was certainly not delivered, and sending it again cannot duplicate it; a row killed after the
-hand-over is not sent again (``portal.sending.recover_stuck``). What remains is a window of one socket write
-between the commit and the terminator (a kill there loses that one mail) and a broken connection after the
-terminator (the row goes back to pending; if the server had in fact accepted, the retry duplicates it).
+hand-over is not sent again: it reads "delivery uncertain" (``portal.sending.recover_abandoned``) until IT
+staff send it again. A broken connection after the terminator puts the row back to pending; if the server
+had in fact accepted, the retry duplicates it.
 
 Once DATA has started, the only clean way out is to drop the connection: a QUIT would be read by the server
 as more message text, and the client would then wait ``EMAIL_TIMEOUT`` for an answer that never comes.
@@ -153,3 +153,23 @@ class Mailer:
         with contextlib.suppress(Exception):  # a broken connection is being dropped anyway
             self.backend.close()
         self.backend = None
+
+
+def server_answers() -> bool:
+    """Whether the mail server takes a connection now (connect, EHLO and QUIT; no message).
+
+    The tick asks before ending the backoff of rows that failed only because the server was unreachable.
+    A backend without a server to ask (console, locmem) always answers.
+    """
+    backend = get_connection(fail_silently=False)
+    if not isinstance(backend, SMTPBackend):
+        return True
+    try:
+        backend.open()
+        backend.connection.ehlo_or_helo_if_needed()
+    except Exception:
+        return False
+    finally:
+        with contextlib.suppress(Exception):
+            backend.close()
+    return True

@@ -36,14 +36,16 @@ def message_list(request: HttpRequest) -> HttpResponse:
 @requires("manage_messages")
 def message_retry(request: HttpRequest, pk: int) -> HttpResponse:
     message = get_object_or_404(OutboxMessage, pk=pk)
+    # "Retry" on a failed row, "Send again" on one whose delivery is uncertain (it may have arrived).
+    action = "outbox.sent_again" if message.status == OutboxMessage.Status.UNCERTAIN else "outbox.retried"
     with transaction.atomic():
         retried = outbox.retry(OutboxMessage.objects.filter(pk=message.pk))
         if retried:
-            record("outbox.retried", request=request, target=message.kind, message=message.pk)
+            record(action, request=request, target=message.kind, message=message.pk)
     if retried:
         messages.success(request, f"The {message.kind} message to {message.destination} is queued again.")
     else:
-        messages.info(request, "That message is not failed (any more); nothing to retry.")
+        messages.info(request, "That message is neither failed nor uncertain (any more); nothing to send again.")
     return redirect("outbox:messages")
 
 

@@ -42,18 +42,41 @@ class Heartbeat(models.Model):
         return {name: (last_seen, now - last_seen > late) for name, last_seen in beats.values_list("name", "last_seen")}
 
 
+class SendingWorker(models.Model):
+    """A worker process that claims outgoing messages, and what it last said about itself.
+
+    Each worker process beats every ``WORKER_HEARTBEAT_SECONDS`` from a thread of its own
+    (``portal.workers``): ``last_seen``, and ``busy_since``, the start of the batch it is sending (None when
+    idle). A row whose ``claimed_by`` names a process that stopped beating, or that has moved on to a later
+    batch, has been abandoned; the tick takes it back (``portal.sending.recover_abandoned``).
+    """
+
+    name = models.CharField(max_length=200, unique=True)  # host:pid:start token (a reused pid is not the same process)
+    host = models.CharField(max_length=150)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    last_seen = models.DateTimeField(db_index=True)
+    busy_since = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.host} pid {self.pid}"
+
+
 class OutgoingMessage(models.Model):
     """What every outgoing message row shares: the one sending engine (``portal.sending``) works on these fields.
 
     A row is claimed by a conditional update (pending -> sending), noted as handed over at the mail
     server's commit point, and marked sent only on the server's acceptance; failures go back to pending
-    with a backoff until the retry window closes, then to failed with the error.
+    with a backoff until the retry window closes, then to failed with the error. A row whose worker died
+    between the hand-over and the server's answer is "delivery uncertain": it may or may not have arrived,
+    and it is sent again only when IT staff ask.
     """
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
         SENDING = "sending", "Sending"
         SENT = "sent", "Sent"
+        UNCERTAIN = "uncertain", "Delivery uncertain"
         FAILED = "failed", "Failed"
 
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
@@ -66,6 +89,12 @@ class OutgoingMessage(models.Model):
     queued_at = models.DateTimeField(null=True, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # The worker process (``SendingWorker.name``) that holds the row: took it into the batch it is running
+    # (still pending) or claimed it (sending); kept once sent, to say who sent it.
+    claimed_by = models.CharField(max_length=200, blank=True)
+    # The last attempt could not reach the server (nothing was offered): the tick sends it as soon as the
+    # server answers again instead of waiting out the backoff.
+    server_unreachable = models.BooleanField(default=False)
     # The commit point: the whole message was with the server (SMTP: just before the final dot).
     handed_over_at = models.DateTimeField(null=True, blank=True)
     # The server's acceptance.

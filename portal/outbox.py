@@ -18,6 +18,7 @@ the destination is added here (``|email``, ``|channel:<id>``), so each destinati
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from portal import channels, sending
+from portal import channels, sending, workers
 from portal.mailer import build_email, message_id
 from portal.models import AlertChannel, OutboxMessage
 
@@ -38,7 +39,7 @@ log = logging.getLogger(__name__)
 
 Status = OutboxMessage.Status
 SEVERITIES = {AlertChannel.Severity.WARNING, AlertChannel.Severity.CRITICAL}
-BATCH_SIZE = 25
+BATCH_SIZE = sending.BATCH_SIZE
 # Broker connection options for publishing from a request: fail within seconds, never retry in place.
 QUICK_PUBLISH = {"max_retries": 0, "socket_connect_timeout": 2, "socket_timeout": 2}
 
@@ -109,6 +110,27 @@ def publish(task, *args, countdown: int | None = None) -> bool:
 
 def publish_on_commit(task, *args, countdown: int | None = None) -> None:
     transaction.on_commit(lambda: publish(task, *args, countdown=countdown))
+
+
+def queued_tasks() -> int | None:
+    """How many tasks wait in the broker's default queue; None when the broker cannot be asked.
+
+    The ticks compare it with the rows they published: a broker that restarted empty holds none of them.
+    """
+    from celery import current_app
+    from kombu.exceptions import ChannelError
+
+    app = current_app
+    try:
+        with app.connection_for_read(transport_options=QUICK_PUBLISH) as connection:
+            channel = connection.default_channel
+            try:
+                return channel.queue_declare(queue=app.conf.task_default_queue, passive=True).message_count
+            except ChannelError:
+                return 0  # no such queue: nothing waits in it
+    except Exception as exc:
+        log.warning("could not ask the broker for its queue (%s)", exc.__class__.__name__)
+        return None
 
 
 # --- Queueing ---------------------------------------------------------------------------------------------
@@ -214,20 +236,22 @@ def messages_about(*keys: str):
 
 
 def summary(rows) -> tuple[str, str]:
-    """(status, words) for a set of rows: failed if any failed, sent when all are, else pending."""
+    """(status, words) for a set of rows: failed if any failed, uncertain if any is, sent when all are, else pending."""
     statuses = [row.status for row in rows]
     if not statuses:
         return "none", "none"
     if Status.FAILED in statuses:
         return Status.FAILED, f"{statuses.count(Status.FAILED)} of {len(statuses)} failed"
+    if Status.UNCERTAIN in statuses:
+        return Status.UNCERTAIN, f"delivery uncertain for {statuses.count(Status.UNCERTAIN)} of {len(statuses)}"
     if all(status == Status.SENT for status in statuses):
         return Status.SENT, f"{len(statuses)} sent"
     return Status.PENDING, f"{statuses.count(Status.SENT)} of {len(statuses)} sent"
 
 
 def retry(rows) -> int:
-    """Failed rows get a fresh day of retries and are published at once (the "retry" button)."""
-    ids = list(rows.filter(status=Status.FAILED).values_list("pk", flat=True))
+    """Failed and uncertain rows get a fresh day of retries and are published at once ("Retry", "Send again")."""
+    ids = list(rows.filter(status__in=[Status.FAILED, Status.UNCERTAIN]).values_list("pk", flat=True))
     count = sending.retry_by_hand(OutboxMessage, OutboxMessage.objects.filter(pk__in=ids))
     if count:
         transaction.on_commit(lambda: _publish_sends(ids))
@@ -252,8 +276,13 @@ def send_emails(ids: list[int]) -> dict[int, int]:
 
 def send_channel_message(pk: int) -> str:
     """Send one channel row through Apprise (bounded by ``ALERT_CHANNEL_TIMEOUT``). Returns the row's status."""
+    with workers.working() as me:
+        return _send_channel_message(pk, me)
+
+
+def _send_channel_message(pk: int, me: str) -> str:
     claimed_at = timezone.now()
-    if not sending.claim(OutboxMessage, pk, claimed_at):
+    if not sending.claim(OutboxMessage, pk, claimed_at, me):
         return "skipped"
     row = OutboxMessage.objects.select_related("channel").get(pk=pk)
     policy = sending.RetryPolicy.outbox()
@@ -282,11 +311,14 @@ def send_channel_message(pk: int) -> str:
 
 
 def tick(now=None) -> dict[str, int]:
-    """The outbox tick (beat, every 30 s): recover rows of dead workers, publish due and lost sends."""
+    """The outbox tick (every ``OUTBOX_TICK_SECONDS``): take back what dead workers held, publish due and lost sends."""
     now = now or timezone.now()
-    stuck = sending.recover_stuck(OutboxMessage, now)
-    due = list(sending.lost(OutboxMessage, now).order_by("pk").values_list("pk", flat=True)[:5000])
-    OutboxMessage.objects.filter(pk__in=due, status=Status.PENDING).update(queued_at=now)
+    recovered = sending.recover_abandoned(OutboxMessage, now)
+    reachable = sending.retry_reachable(OutboxMessage, now)
+    tick = dt.timedelta(seconds=settings.OUTBOX_TICK_SECONDS)
+    due = sending.to_publish(OutboxMessage, now, tick=tick, queued_tasks=queued_tasks)
+    sending.mark_published(OutboxMessage, due, now)
     if due:
         _publish_sends(due)
-    return {"stuck": stuck, "published": len(due)}
+    workers.forget_old(now)
+    return {**recovered, "reachable": reachable, "published": len(due)}

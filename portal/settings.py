@@ -114,6 +114,8 @@ MIDDLEWARE = [
     # Where a role needs a company certificate for the portal too, pages need the browser's certificate.
     "accounts.middleware.DeviceCertificateMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # DEBUG (make run) only: the portal's 404 page instead of Django's list of every URL pattern.
+    "portal.errors.DebugNotFoundMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -132,6 +134,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "portal.context_processors.portal",
             ],
+            # |when, |day and |clock: the one date and time format of every page and email (portal/dates.py)
+            "builtins": ["portal.templatetags.portal_dates"],
         },
     },
 ]
@@ -258,12 +262,21 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 # lives in the database, edited in the portal: each tick asks what is due and claims it with a conditional
 # UPDATE, so two beats or a redelivered tick never do the same work twice.
 HEARTBEAT_INTERVAL = env_int("HEARTBEAT_INTERVAL", 30, minimum=5)
+# The ticks that publish outgoing messages and take back abandoned ones (docs/architecture.md, "When a
+# worker, the broker, the database or the mail server fails"): recovery happens at the first tick after the
+# evidence, so these bound how long it waits.
+OUTBOX_TICK_SECONDS = env_float("OUTBOX_TICK_SECONDS", 30.0, minimum=0.5)
+CAMPAIGN_TICK_SECONDS = env_float("CAMPAIGN_TICK_SECONDS", 30.0, minimum=0.5)
+# Each worker process beats this often (portal.workers); one that missed WORKER_MISSED_BEATS beats is dead
+# and the rows it held are taken back.
+WORKER_HEARTBEAT_SECONDS = env_float("WORKER_HEARTBEAT_SECONDS", 10.0, minimum=0.2)
+WORKER_MISSED_BEATS = env_int("WORKER_MISSED_BEATS", 3, minimum=2)
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "portal.tasks.heartbeat", "schedule": float(HEARTBEAT_INTERVAL)},
     # Publishes due and lost outbox sends and recovers rows of dead workers (it never sends itself).
-    "outbox-tick": {"task": "portal.outbox_tick", "schedule": 30.0},
+    "outbox-tick": {"task": "portal.outbox_tick", "schedule": OUTBOX_TICK_SECONDS},
     "accounts-tick": {"task": "accounts.tasks.tick", "schedule": 60.0},
-    "policies-tick": {"task": "policies.tick", "schedule": 60.0},
+    "policies-tick": {"task": "policies.tick", "schedule": CAMPAIGN_TICK_SECONDS},
     "dnsbl-tick": {"task": "dnsbl.tick", "schedule": 60.0},
     # Samples the server's load when due (interval in the database, default 60 s), rolls up, runs drift checks.
     "load-tick": {"task": "serverload.tick", "schedule": 15.0},
@@ -402,6 +415,7 @@ LOGGING = {
     "filters": {
         "channel_secrets": {"()": "portal.channels.RedactChannelSecrets"},
         "one_time_tokens": {"()": "portal.logredact.RedactTokens"},
+        "client_errors_one_line": {"()": "portal.errors.OneLineForClientErrors"},
     },
     "handlers": {
         # Invitation and reset tokens are redacted from every line (portal.logredact), e.g. "Not Found: /...".
@@ -411,6 +425,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # A 403 or 404 is one line ("Not Found: /x"), never a traceback; 5xx keep theirs (portal/errors.py).
+        "django.request": {"filters": ["client_errors_one_line"]},
         # Apprise and urllib3 log channel URLs and ntfy topics (tokens): redacted in every record
         # (portal.channels), and Apprise's own records stay out of the console altogether. What it says
         # about a failure reaches the channel's status through portal.channels, with the URL removed.

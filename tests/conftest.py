@@ -14,6 +14,7 @@ from tests.mailserver import (  # noqa: F401 - fixtures for the mail path (Dovec
     make_mail_stack,
     postfix_server,
 )
+from tests.redisserver import RedisProcess
 from tests.services import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -163,6 +164,14 @@ def redis_server() -> str:
     yield url
     client.flushdb()
     client.close()
+
+
+@pytest.fixture
+def own_redis(tmp_path) -> Iterator[RedisProcess]:
+    """A Redis of the test's own on a free port, started; the test may stop and start it (outages)."""
+    server = RedisProcess(Path(tmp_path) / "redis").start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

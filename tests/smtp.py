@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
@@ -18,6 +20,7 @@ class ReceivedMail:
     mail_from: str
     rcpt_tos: list[str]
     message: EmailMessage
+    received_at: float = field(default_factory=time.monotonic)  # when the server accepted it
 
     @property
     def subject(self) -> str:
@@ -36,9 +39,12 @@ class CollectingHandler:
     def __init__(self) -> None:
         self.messages: list[ReceivedMail] = []
         self.refuse_with: str | None = None
+        self.delay = 0.0  # seconds before answering each message (a slow server)
         self.lock = threading.Lock()
 
     async def handle_DATA(self, server, session, envelope) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if self.refuse_with:
             return self.refuse_with
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
@@ -71,6 +77,10 @@ class SMTPServer:
     def refuse(self, reply: str | None = "451 4.3.0 Try again later") -> None:
         """Answer every message with ``reply`` (a temporary failure by default); None accepts again."""
         self.handler.refuse_with = reply
+
+    def slow(self, seconds: float) -> None:
+        """Wait ``seconds`` before answering each message (so that a fault lands mid-campaign)."""
+        self.handler.delay = seconds
 
     def clear(self) -> None:
         with self.handler.lock:

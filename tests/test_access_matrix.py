@@ -89,6 +89,7 @@ MATRIX: dict[str, Row] = {
     "otp_enrol": signed_in(),
     "otp_enrol_scan": signed_in(302),  # no enrolment started: back to its first step
     "otp_enrol_confirm": signed_in(302),
+    "otp_enrol_done": signed_in(),
     "otp_token_remove": signed_in(404, method="post", kwargs=lambda: {"pk": _accounts_other_token()}),
     "otp_backup_codes": signed_in(),
     "otp_backup_codes_download": signed_in(404),  # codes are downloadable only right after they are made
@@ -177,6 +178,9 @@ MATRIX: dict[str, Row] = {
     "policies:campaign_retry": Row(
         LOGIN, 403, 403, 302, method="post", kwargs=lambda: {"pk": _policies_attestation().pk}
     ),
+    "policies:campaign_send_again": Row(
+        LOGIN, 403, 403, 302, method="post", kwargs=lambda: {"pk": _policies_attestation().pk}
+    ),
     "policies:campaign_test": Row(
         LOGIN, 403, 403, 302, method="post", kwargs=lambda: {"pk": _policies_attestation().pk}
     ),
@@ -186,6 +190,12 @@ MATRIX: dict[str, Row] = {
     "policies:procedure_edit": it_only(kwargs=lambda: {"pk": _policies_procedure().pk}),
     "policies:summary": summary_readers(),
     "policies:summary_csv": summary_readers(),
+    "policies:summary_email": Row(LOGIN, 403, 302, 302, method="post"),
+    # the signed link of the monthly email: the token names the person, no sign-in needed
+    "policies:summary_unsubscribe": everyone(200, kwargs=lambda: {"token": _summary_unsubscribe_token()}),
+    "policies:summary_targets": Row(
+        LOGIN, 403, 403, 302, method="post", data={"acknowledged_target": "90", "enrolled_target": "100"}
+    ),
     # --- outbox: outgoing messages and alert channels (IT staff) ------------------------
     "outbox:messages": it_only(),
     "outbox:message_retry": Row(LOGIN, 403, 403, 302, method="post", kwargs=lambda: {"pk": _outbox_failed().pk}),
@@ -265,6 +275,12 @@ def _accounts_invitation() -> tuple[int, dict]:
 
     invitation, token = invitations.invite(_accounts_person(), actor=None)
     return invitation.pk, {"token": token}
+
+
+def _summary_unsubscribe_token() -> str:
+    from policies.monthly import unsubscribe_token
+
+    return unsubscribe_token(_webmail_user())
 
 
 def _accounts_other_token() -> int:

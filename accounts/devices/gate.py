@@ -154,7 +154,8 @@ def message(verdict: str) -> str:
 
 
 def refused(request: HttpRequest, *, user_id, email: str, certificate: Presented, verdict: str, where: str) -> None:
-    """Audit a refusal at the gate (serial and address), at most once per browser and reason every few minutes."""
+    """Audit a refusal at the gate (serial and address), at most once per browser and reason every few minutes
+    (per web process while Redis is unreachable: ``portal.cache`` keeps the flag in the process meanwhile)."""
     from accounts.client_address import client_ip
 
     ip = client_ip(request) or ""

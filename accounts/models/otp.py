@@ -131,6 +131,19 @@ class OrganisationSettings(Singleton):
     mail_refusal_alert_minutes = models.PositiveSmallIntegerField(
         "refusal alert window (minutes)", default=10, validators=[MinValueValidator(1), MaxValueValidator(24 * 60)]
     )
+    # --- targets of the executive summary (policies/summary.py): green at or above, amber just below ---
+    acknowledged_target = models.PositiveSmallIntegerField(
+        "policies acknowledged target (%)",
+        default=95,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="Share of the acknowledgements of current policy versions the organisation aims for.",
+    )
+    enrolled_target = models.PositiveSmallIntegerField(
+        "one-time passwords enrolled target (%)",
+        default=100,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="Share of active people with a one-time password token the organisation aims for.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

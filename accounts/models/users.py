@@ -161,3 +161,9 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_email or 'system'} {self.action} {self.target}"
+
+    @property
+    def action_words(self) -> str:
+        from accounts.audit_words import action_words
+
+        return action_words(self.action)

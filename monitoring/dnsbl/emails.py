@@ -10,7 +10,17 @@ from portal.outbox import absolute_url, alert_it
 def send_sweep_alert(sweep, lines: list[str]) -> list:
     """One alert per sweep (its key); critical when a monitored address or domain is newly listed."""
     severity = "critical" if any(line.startswith("LISTED:") for line in lines) else "warning"
-    context = {"sweep": sweep, "lines": lines, "dashboard_url": absolute_url("dnsbl:dashboard")}
+    from monitoring.dnsbl.diagnosis import diagnose
+    from monitoring.dnsbl.models import DnsblSchedule, DnsblZone
+
+    # Most lists failing at once is a problem on our side: say its cause and fix, whatever started the sweep.
+    diagnosis = diagnose(list(DnsblZone.objects.filter(enabled=True)), DnsblSchedule.load())
+    context = {
+        "sweep": sweep,
+        "lines": lines,
+        "diagnosis": diagnosis,
+        "dashboard_url": absolute_url("dnsbl:dashboard"),
+    }
     if severity == "critical":
         # The likely cause of a new listing: who sent most in the hours before it (the sending guard's page,
         # linked by URL name only: this app imports no other monitoring app).

@@ -56,6 +56,18 @@ class Status(models.TextChoices):
     IGNORED = "ignored", "Ignored"
 
 
+# One symbol per answer in the addresses x lists table, each different in shape (not only in colour), with
+# the words beside it for screen readers and in the legend.
+SYMBOLS = {
+    Status.LISTED: "\u2716",  # heavy multiplication x
+    Status.CLEAN: "\u2714",  # heavy check mark
+    Status.REFUSED: "\u26d4",  # no entry
+    Status.UNKNOWN: "?",
+    Status.IGNORED: "\u25cb",  # white circle
+    "none": "\u2014",  # em dash: not asked
+}
+
+
 class DnsblZone(models.Model):
     """One DNS block list of the catalogue, with its own code meanings and refusal codes."""
 
@@ -219,6 +231,9 @@ class DnsblSweep(models.Model):
     done = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
+    # When the run holding it last showed progress (its claim, then every batch of answers): a run silent for
+    # a few minutes lost its worker, and the sweep is taken over (``sweep.SILENT_AFTER``).
+    progress_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     error = models.CharField(max_length=300, blank=True)
     # What the one alert e-mail of this sweep says (empty: nothing changed, no e-mail).
@@ -288,6 +303,10 @@ class DnsblResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.address} on {self.zone_name}: {self.status}"
+
+    @property
+    def symbol(self) -> str:
+        return SYMBOLS.get(self.status, "?")
 
 
 class ListingChange(models.Model):

@@ -8,7 +8,9 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 from django.utils.formats import date_format
 
+from monitoring.dnsbl.diagnosis import diagnose
 from monitoring.dnsbl.models import (
+    SYMBOLS,
     DnsblResult,
     DnsblSchedule,
     DnsblSweep,
@@ -20,14 +22,18 @@ from monitoring.dnsbl.models import (
 )
 from monitoring.dnsbl.sweep import active_sweep, last_sweep
 from monitoring.status import StatusLine
+from portal.lastrun import LastRun
 
 LEGEND = [
-    (Status.LISTED, "the list names this address; see the reason and the delisting link"),
-    (Status.CLEAN, "the list answered 'not listed' (NXDOMAIN)"),
-    (Status.REFUSED, "the list refused our query (e.g. public resolver): not a listing"),
-    (Status.UNKNOWN, "no usable answer (timeout, SERVFAIL, rewritten answer): not clean"),
-    (Status.IGNORED, "the list failed its RFC 5782 health check; its answers are ignored"),
-    ("none", "· not asked: the list does not take this kind of address (IPv6, domain)"),
+    (status, SYMBOLS[status], label, words)
+    for status, label, words in [
+        (Status.LISTED, "Listed", "the list names this address; see the reason and the delisting link"),
+        (Status.CLEAN, "Clean", "the list answered 'not listed' (NXDOMAIN)"),
+        (Status.REFUSED, "Refused", "the list refused our query (e.g. public resolver): not a listing"),
+        (Status.UNKNOWN, "Unknown", "no usable answer (timeout, SERVFAIL, rewritten answer): not clean"),
+        (Status.IGNORED, "Ignored", "the list failed its RFC 5782 health check; its answers are ignored"),
+        ("none", "Not asked", "the list does not take this kind of address (IPv6, domain)"),
+    ]
 ]
 
 
@@ -55,20 +61,44 @@ class Listing:
 @dataclass
 class Summary:
     status: str  # ok | warning | critical | unknown
-    text: str
+    text: str  # for IT staff: which lists, why, what to change
     working: int = 0
     listed_on: list[str] = field(default_factory=list)
+    plain: str = ""  # for executives: is mail at risk, and what IT is doing
+
+
+# What the executive summary says, per situation (IT is alerted of a new listing and of a list's health
+# changing by the sweep's alert, monitoring/dnsbl/sweep.py).
+NOT_SWEPT = "The block lists have not been checked yet; the first check runs within minutes of the portal starting."
+NOTHING_MONITORED = "Nothing is checked against the block lists yet: IT has not added the mail server's addresses."
+CANNOT_CHECK = "We cannot check the block lists at the moment; IT has been told and is on it."
+CLEAN = "Mail is not at risk: our mail server is on none of the {n} block lists we check."
+PARTLY_CHECKED = (
+    "Mail is not at risk as far as we can tell: our mail server is on none of the {n} block lists that answered;"
+    " a few lists could not be checked and IT is looking into it."
+)
+LISTED = (
+    "Some of our mail may be refused: our mail server is on {lists}. IT has been alerted and is asking for it"
+    " to be removed."
+)
+
+
+def _listed_words(names: list[str]) -> str:
+    if len(names) == 1:
+        return f"the {names[0]} block list"
+    return f"{len(names)} block lists ({', '.join(names)})"
 
 
 def summarise(sweep: DnsblSweep | None, zones: list[DnsblZone], results: list[DnsblResult], since) -> Summary:
     if sweep is None:
-        return Summary("unknown", "No sweep has run yet.")
+        return Summary("unknown", "No sweep has run yet.", plain=NOT_SWEPT)
     if sweep.total == 0:
-        return Summary("unknown", "The last sweep checked nothing: no address or domain is monitored, or no list fits.")
+        text = "The last sweep checked nothing: no address or domain is monitored, or no list fits."
+        return Summary("unknown", text, plain=NOTHING_MONITORED)
     working = [z for z in zones if z.enabled and z.health == Health.HEALTHY]
     unhealthy = [z for z in zones if z.enabled and z.health not in (Health.HEALTHY, Health.UNCHECKED)]
     if not working:
-        return Summary("unknown", _nothing_checked(unhealthy))
+        return Summary("unknown", _nothing_checked(unhealthy), plain=CANNOT_CHECK)
     names = {z.zone for z in working}
     listed = sorted({r.zone_name for r in results if r.status == Status.LISTED and r.zone_name in names})
     # A working list is clean only when it answered "not listed" for everything; an IPv6 address it ignored
@@ -78,12 +108,15 @@ def summarise(sweep: DnsblSweep | None, zones: list[DnsblZone], results: list[Dn
     text = f"Clean on {clean_on} of {len(working)} working lists"
     if listed:
         when = f" since {_when(since)}" if since else ""
-        return Summary("critical", f"{text}; listed on {', '.join(listed)}{when}.", len(working), listed)
+        plain = LISTED.format(lists=_listed_words(listed))
+        return Summary("critical", f"{text}; listed on {', '.join(listed)}{when}.", len(working), listed, plain)
     if doubtful:
         text += f"; {len(doubtful)} gave no usable answer (timeout or refusal)"
     if unhealthy:
         text += f"; {_count(len(unhealthy), 'list is', 'lists are')} not working ({_by_health(unhealthy)})"
-    return Summary("warning" if doubtful or unhealthy else "ok", f"{text}.", len(working))
+    if doubtful or unhealthy:
+        return Summary("warning", f"{text}.", len(working), plain=PARTLY_CHECKED.format(n=clean_on))
+    return Summary("ok", f"{text}.", len(working), plain=CLEAN.format(n=len(working)))
 
 
 def _count(n: int, one: str, many: str) -> str:
@@ -121,6 +154,14 @@ def _nothing_checked(unhealthy: list[DnsblZone]) -> str:
             " resolver probably cannot reach them — check DNSBL_NAMESERVERS and the network."
         )
     counts = _health_counts(unhealthy)
+    blind = (Health.UNREACHABLE, Health.NOT_LISTING_TEST_ENTRY)
+    if len(unhealthy) > 1 and all(z.health in blind for z in unhealthy):
+        # Some silent, the others "not listing" their test entries: the same resolver that cannot get out.
+        return (
+            f"No list could be checked: {counts[Health.NOT_LISTING_TEST_ENTRY]} answer 'not listed' even for their"
+            f" test entries and {counts[Health.UNREACHABLE]} do not answer, so this server's resolver probably"
+            " cannot reach them — check DNSBL_NAMESERVERS and the network."
+        )
     words = {
         Health.REFUSED: "refuse our queries",
         Health.UNREACHABLE: "unreachable",
@@ -172,10 +213,13 @@ def dashboard(user_can_manage: bool) -> dict:
     current = [p for p in periods if p.ended is None and p.monitored_id in watched]
     summary = summarise(sweep, zones, results, min((p.started for p in current), default=None))
     matrix_zones = [z for z in zones if z.enabled]
-    rows = [
-        {"address": address, "cells": [(zone, cells.get((address.pk, zone.pk))) for zone in matrix_zones]}
-        for address in addresses
-    ]
+    rows = []
+    for address in addresses:
+        row_cells = [(zone, cells.get((address.pk, zone.pk))) for zone in matrix_zones]
+        asked = [result for _, result in row_cells if result is not None]
+        # "Checked on X of Y lists": Y lists take this kind of address, X gave an answer to rely on.
+        checked = sum(1 for result in asked if result.status in (Status.LISTED, Status.CLEAN))
+        rows.append({"address": address, "cells": row_cells, "checked": checked, "asked": len(asked)})
     schedule = DnsblSchedule.load()
     return {
         "sweep": sweep,
@@ -189,6 +233,14 @@ def dashboard(user_can_manage: bool) -> dict:
         "past_listings": [p for p in reversed(periods) if p.ended is not None][:20],
         "health_changes": ListingChange.objects.filter(address="")[:10],
         "schedule": schedule,
+        "diagnosis": diagnose(zones, schedule),
+        # Grace: a sweep of many lists takes minutes, and a lost one is handed over again after 2.
+        "last_run": LastRun(
+            "Last sweep",
+            sweep.finished_at if sweep else None,
+            timedelta(minutes=schedule.interval_minutes),
+            grace=timedelta(minutes=10),
+        ),
         "suggestions": [(a, found) for a in addresses if (found := a.new_suggestions(known))],
         "can_manage": user_can_manage,
     }
@@ -303,4 +355,6 @@ def status_line() -> StatusLine:
             (p.started for p in periods if p.ended is None and (p.address, p.zone_name) in listed), default=None
         )
     summary = summarise(sweep, zones, results, since)
-    return StatusLine("DNS block lists", summary.status, summary.text, "dnsbl:dashboard", "Block list dashboard")
+    return StatusLine(
+        "DNS block lists", summary.status, summary.text, "dnsbl:dashboard", "Block list dashboard", summary.plain
+    )

@@ -15,7 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from monitoring.dnsbl import emails
@@ -51,6 +52,9 @@ MONITORING_KINDS = (DnsblSweep.Kind.SCHEDULED, DnsblSweep.Kind.MANUAL)
 KEEP_RESULTS_OF = 50  # monitoring sweeps whose full results are kept; changes are kept for ever
 STALE_AFTER = timedelta(minutes=30)  # a sweep not finished by then died with its worker (or never got one)
 RESEND_AFTER = timedelta(minutes=2)  # a sweep still queued after this is handed to the broker again
+# A running sweep shows progress every few seconds; one silent this long lost its worker (killed, or cut off
+# from the database) and is handed to the broker again, for another worker to take over.
+SILENT_AFTER = timedelta(minutes=3)
 DEFINITE = (ANSWER, NXDOMAIN, NODATA)  # DNS outcomes that say something (not a timeout or SERVFAIL)
 
 
@@ -88,13 +92,22 @@ def _send(sweep_id: int) -> bool:
     return publish(run_dnsbl_sweep, sweep_id)
 
 
-def tick(now: datetime | None = None) -> DnsblSweep | None:
-    """Called every minute: start the scheduled sweep when due; resend lost sweeps."""
-    now = now or timezone.now()
-    waiting = DnsblSweep.objects.filter(
-        state=DnsblSweep.State.QUEUED, created_at__lt=now - RESEND_AFTER, created_at__gte=now - STALE_AFTER
+class Superseded(Exception):
+    """Another run took the sweep over while this one was silent: this run's findings are not stored."""
+
+
+def _silent(now: datetime) -> Q:
+    return Q(state=DnsblSweep.State.RUNNING) & (
+        Q(progress_at__lt=now - SILENT_AFTER) | Q(progress_at__isnull=True, started_at__lt=now - SILENT_AFTER)
     )
-    for sweep_id in waiting.values_list("pk", flat=True):
+
+
+def tick(now: datetime | None = None) -> DnsblSweep | None:
+    """Called every minute: start the scheduled sweep when due; resend lost sweeps and those whose worker died."""
+    now = now or timezone.now()
+    recent = DnsblSweep.objects.filter(created_at__gte=now - STALE_AFTER)
+    lost = recent.filter(Q(state=DnsblSweep.State.QUEUED, created_at__lt=now - RESEND_AFTER) | _silent(now))
+    for sweep_id in lost.values_list("pk", flat=True):
         _send(sweep_id)  # a duplicate is harmless: run_sweep claims the sweep once
     DnsblSweep.objects.filter(
         state__in=[DnsblSweep.State.QUEUED, DnsblSweep.State.RUNNING], created_at__lt=now - STALE_AFTER
@@ -111,14 +124,37 @@ def tick(now: datetime | None = None) -> DnsblSweep | None:
 def _claim(sweep_id: int) -> DnsblSweep | None:
     now = timezone.now()
     claimed = DnsblSweep.objects.filter(pk=sweep_id, state=DnsblSweep.State.QUEUED).update(
-        state=DnsblSweep.State.RUNNING, started_at=now
+        state=DnsblSweep.State.RUNNING, started_at=now, progress_at=now
     )
     if not claimed:
-        # A worker that died mid-sweep leaves it "running"; a redelivered task takes it over.
-        claimed = DnsblSweep.objects.filter(
-            pk=sweep_id, state=DnsblSweep.State.RUNNING, started_at__lt=now - STALE_AFTER
-        ).update(started_at=now)
+        # A worker that died mid-sweep leaves it "running" and silent; a resent or redelivered task takes it
+        # over. The new ``started_at`` is the run's token: the silent run, should it wake up, stores nothing.
+        claimed = DnsblSweep.objects.filter(_silent(now), pk=sweep_id).update(started_at=now, progress_at=now)
     return DnsblSweep.objects.get(pk=sweep_id) if claimed else None
+
+
+def _hold(sweep: DnsblSweep) -> None:
+    """At the start of the transaction that stores a run's findings: lock the sweep, and make sure this run
+    still holds it (``Superseded`` otherwise, which rolls the transaction back)."""
+    held = DnsblSweep.objects.select_for_update().filter(
+        pk=sweep.pk, state=DnsblSweep.State.RUNNING, started_at=sweep.started_at
+    )
+    if not held.exists():
+        raise Superseded(sweep.pk)
+
+
+def _hand_back(sweep: DnsblSweep, exc: DatabaseError) -> None:
+    """The database failed mid-sweep (a restart, a cut connection): queue the sweep again for the next tick,
+    on a fresh connection. With the database still away it stays "running" and is taken over once silent."""
+    log.warning("DNSBL sweep %s lost the database (%s); it is queued again", sweep.pk, exc.__class__.__name__)
+    if not connection.in_atomic_block:
+        connection.close()
+    try:
+        DnsblSweep.objects.filter(pk=sweep.pk, state=DnsblSweep.State.RUNNING, started_at=sweep.started_at).update(
+            state=DnsblSweep.State.QUEUED, done=0
+        )
+    except DatabaseError:
+        log.warning("DNSBL sweep %s: the database is still away; the sweep is taken over once it is back", sweep.pk)
 
 
 def run_sweep(sweep_id: int, config: ResolverConfig | None = None) -> DnsblSweep | None:
@@ -131,9 +167,15 @@ def run_sweep(sweep_id: int, config: ResolverConfig | None = None) -> DnsblSweep
             _run_check(sweep, config)
         else:
             _run_monitoring(sweep, config)
+    except Superseded:
+        log.warning("DNSBL sweep %s was taken over by another worker while this one was silent", sweep.pk)
+        return None
+    except DatabaseError as exc:
+        _hand_back(sweep, exc)
+        return None
     except Exception as exc:
         log.exception("DNSBL sweep %s failed", sweep.pk)
-        DnsblSweep.objects.filter(pk=sweep.pk).update(
+        DnsblSweep.objects.filter(pk=sweep.pk, started_at=sweep.started_at).update(
             state=DnsblSweep.State.FAILED, finished_at=timezone.now(), error=f"{exc.__class__.__name__}: {exc}"[:300]
         )
         sweep.refresh_from_db()
@@ -144,9 +186,15 @@ def run_sweep(sweep_id: int, config: ResolverConfig | None = None) -> DnsblSweep
 
 def _progress(sweep: DnsblSweep):
     def update(done: int) -> None:
-        DnsblSweep.objects.filter(pk=sweep.pk).update(done=done)
+        DnsblSweep.objects.filter(pk=sweep.pk, started_at=sweep.started_at).update(
+            done=done, progress_at=timezone.now()
+        )
 
     return update
+
+
+def _touch(sweep: DnsblSweep) -> None:
+    DnsblSweep.objects.filter(pk=sweep.pk, started_at=sweep.started_at).update(progress_at=timezone.now())
 
 
 def _run_check(sweep: DnsblSweep, config: ResolverConfig) -> None:
@@ -156,6 +204,7 @@ def _run_check(sweep: DnsblSweep, config: ResolverConfig) -> None:
     DnsblSweep.objects.filter(pk=sweep.pk).update(total=count_lookups(targets, specs))
     report = check(targets, specs, config, progress=_progress(sweep))
     with transaction.atomic():
+        _hold(sweep)
         _store(sweep, report, {})
         DnsblSweep.objects.filter(pk=sweep.pk).update(state=DnsblSweep.State.DONE, finished_at=timezone.now())
 
@@ -194,13 +243,14 @@ def _run_monitoring(sweep: DnsblSweep, config: ResolverConfig) -> None:
             for spec in specs
             if spec.kind == "ip"
         )
-    suggestions = {
-        value: suggest_addresses(value, config)
-        for value, m in monitored.items()
-        if m.kind == MonitoredAddress.Kind.DOMAIN
-    }
+    suggestions = {}
+    for value, m in monitored.items():
+        if m.kind == MonitoredAddress.Kind.DOMAIN:
+            suggestions[value] = suggest_addresses(value, config)
+            _touch(sweep)  # a few lookups each: progress too
     now = timezone.now()
     with transaction.atomic():
+        _hold(sweep)
         previous = last_sweep()
         results = _store(sweep, report, monitored, previous)
         health_lines = _update_health(sweep, report, now)

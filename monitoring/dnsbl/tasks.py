@@ -5,9 +5,9 @@ Task names changed when monitoring became two apps ("monitoring.dnsbl_tick" -> "
 the new worker starts is an unregistered task to it: Celery logs it and drops it. Nothing is lost
 for good, because the work lives in the database, not in the message: beat sends the next "dnsbl.tick"
 within a minute, and that tick hands every sweep still queued (after 2 minutes, for 30 minutes) to
-the broker again under the new name; a sweep that was running when the old worker stopped is
-marked failed after 30 minutes and the schedule runs the next one; an unsent alert is retried by
-every tick (``sweep.tick``).
+the broker again under the new name; a sweep that was running when the old worker stopped shows no
+more progress and is handed over again 3 minutes later (``sweep.SILENT_AFTER``), or marked failed
+after 30 minutes; an unsent alert is retried by every tick (``sweep.tick``).
 """
 
 from __future__ import annotations

@@ -45,6 +45,13 @@ class LimitOverrideForm(forms.ModelForm):
         fields = ["recipients_per_hour", "recipients_per_day", "messages_per_minute", "note"]
         help_texts = {"note": "Why these limits differ, for the next person who reads this."}
 
+    def __init__(self, *args, row_label: str = "", **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if row_label:
+            # In the table of roles the column headers are not labels: name each box "Employee: Recipients per hour".
+            for field in self.fields.values():
+                field.widget.attrs["aria-label"] = f"{row_label}: {field.label}"
+
 
 class AliasForm(forms.ModelForm):
     class Meta:

@@ -24,6 +24,7 @@ from monitoring.sending.models import (
     SendingSuspension,
 )
 from monitoring.status import StatusLine
+from portal.lastrun import LastRun
 
 AREA = "Sending"
 TOTALS = ("messages", "recipients", "attempted", "deferred", "refused")
@@ -149,6 +150,14 @@ def service_status(now: datetime) -> dict:
         "host": state.service_host if state else "",
         "listen": state.service_listen if state else "",
         "counters": state.service_counters if state else "",
+        "last_run": LastRun(
+            "Policy service last reported",
+            seen,
+            timedelta(seconds=settings.MAIL_SERVICE_HEARTBEAT_INTERVAL),
+            grace=late - timedelta(seconds=settings.MAIL_SERVICE_HEARTBEAT_INTERVAL),
+            hint="Is manage.py mail_policy_server running, and can it reach the database?",
+            now=now,
+        ),
     }
 
 
@@ -181,6 +190,18 @@ def dashboard(now: datetime | None = None) -> dict:
     }
 
 
+# What the executive summary says, per situation (a suspension alerts IT at once: emails.send_suspended).
+SENDING_SUSPENDED = (
+    "Mail is at risk: {who} may have been taken over and used to send spam, so their sending is stopped."
+    " IT has been alerted and is checking {them}."
+)
+SENDING_HELD_BACK = (
+    "Mail is not at risk: the sending limits held back {refused} message{s} today, as they should. IT can see"
+    " who sent them."
+)
+SENDING_NORMAL = "Mail is not at risk: people are sending mail normally, within the limits."
+
+
 def status_line() -> StatusLine:
     """One plain sentence for the home page and the executive summary."""
     now = timezone.now()
@@ -188,15 +209,21 @@ def status_line() -> StatusLine:
     if suspended:
         names = ", ".join(s.user.email for s in suspended[:3]) + (" and more" if len(suspended) > 3 else "")
         text = f"Sending suspended for {names}: possibly compromised, waiting for IT."
-        return StatusLine(AREA, "critical", text, "sending:dashboard")
+        one = len(suspended) == 1
+        plain = SENDING_SUSPENDED.format(
+            who="one person's account" if one else "some people's accounts", them="it" if one else "them"
+        )
+        return StatusLine(AREA, "critical", text, "sending:dashboard", plain=plain)
     today, _ = day_and_week_start(now)
     totals = SendingHour.objects.filter(hour__gte=today).aggregate(messages=Sum("messages"), deferred=Sum("deferred"))
     refused = PolicyRefusal.objects.filter(last_at__gte=today).aggregate(total=Sum("count"))["total"] or 0
     messages = totals["messages"] or 0
     if refused:
         text = f"{messages} messages sent today; {refused} deferred or refused by the sending limits and rules."
-        return StatusLine(AREA, "warning", text, "sending:dashboard")
-    return StatusLine(AREA, "ok", f"Normal: {messages} messages sent today, within the limits.", "sending:dashboard")
+        plain = SENDING_HELD_BACK.format(refused=refused, s="" if refused == 1 else "s")
+        return StatusLine(AREA, "warning", text, "sending:dashboard", plain=plain)
+    text = f"Normal: {messages} messages sent today, within the limits."
+    return StatusLine(AREA, "ok", text, "sending:dashboard", plain=SENDING_NORMAL)
 
 
 # --- a person: the sections of their user page, and the Sending page about them ---------------------------

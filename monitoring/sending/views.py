@@ -75,7 +75,9 @@ def sending_settings(request: HttpRequest) -> HttpResponse:
     roles = []
     for value, label in Role.choices:
         override = LimitOverride.objects.filter(role=value).first() or LimitOverride(role=value)
-        roles.append((label, LimitOverrideForm(request.POST or None, instance=override, prefix=f"role-{value}")))
+        roles.append(
+            (label, LimitOverrideForm(request.POST or None, instance=override, prefix=f"role-{value}", row_label=label))
+        )
     if request.method == "POST" and form.is_valid() and all(f.is_valid() for _, f in roles):
         with transaction.atomic():
             if form.has_changed():

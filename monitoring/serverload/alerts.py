@@ -28,6 +28,7 @@ from monitoring.serverload.models import (
     Metric,
 )
 from monitoring.status import StatusLine
+from portal.dates import format_when
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +186,37 @@ def isp_report(alert: LoadAlert, now: datetime) -> str:
 # --- Status for the home page and the executive summary ---------------------------------------------
 
 
+# What the executive summary says, per situation. A raised alert (load or mail system) has gone to IT by
+# email and the alert channels when it was stored (see the module docstring); the rest IT sees on the page.
+MAIL_DOWN = (
+    "Mail is at risk: part of the mail system is not working, so mail may be delayed or refused. IT has been"
+    " alerted and is on it."
+)
+# What each metric is to someone who does not run servers.
+PLAIN_METRICS = {
+    Metric.CPU: "the mail server's processor",
+    Metric.LOAD: "the mail server's processor",
+    Metric.MEMORY: "the mail server's memory",
+    Metric.SWAP: "the mail server's memory",
+    Metric.DISK: "the mail server's disk space",
+    Metric.NET_IN: "the internet line",
+    Metric.NET_OUT: "the internet line",
+    Metric.QUEUE: "the queue of mail waiting to go out",
+    Metric.DEFERRED_AGE: "the queue of mail waiting to go out",
+}
+OVERLOADED = "Mail may be delayed: {what} is overloaded. IT has been alerted and is dealing with it."
+BUSY_ALERTED = "Mail is not at risk yet: {what} is under strain. IT has been alerted and is watching it."
+BUSY = "Mail is not at risk: the mail server is busier than usual for a few minutes; IT is watching it."
+QUEUE_UNREADABLE = (
+    "We cannot tell whether mail is flowing: the server's mail queue cannot be read. IT can see this on the load page."
+)
+NO_SAMPLE = (
+    "We cannot check the mail server's load at the moment: the background checks are not running. IT can"
+    " see this on the load page."
+)
+NORMAL = "Mail is not at risk: the mail server is working normally."
+
+
 def status_line() -> StatusLine:
     """ "Server load" in plain words, from stored rows (four queries): the worst of its parts.
 
@@ -194,31 +226,34 @@ def status_line() -> StatusLine:
     """
     line = partial(StatusLine, "Server load", url_name="serverload:dashboard", link_text="Load dashboard")
     down = list(MailSystemAlert.objects.filter(cleared_at__isnull=True).order_by("raised_at"))
-    status, text = _load_status()
+    status, text, plain = _load_status()
     if not down:
-        return line(status, text)
+        return line(status, text, plain=plain)
     parts = [f"{a.title} down since {timezone.localtime(a.raised_at):%H:%M} ({a.detail})" for a in down]
     also = "" if status == "ok" else f" Also: {text}"
-    return line("critical", "; ".join(parts) + "." + also)
+    return line("critical", "; ".join(parts) + "." + also, plain=MAIL_DOWN)
 
 
-def _load_status() -> tuple[str, str]:
+def _load_status() -> tuple[str, str, str]:
+    """(status, the technical sentence, the plain sentence)."""
     # The sample and the interval in one query (the status line is read on every home page).
     interval_of = Subquery(LoadSettings.objects.values("sample_interval_seconds")[:1])
     sample = LoadSample.objects.annotate(interval=interval_of).order_by("-taken_at").first()
     open_alerts = list(LoadAlert.objects.filter(cleared_at__isnull=True))
     interval = (sample.interval if sample else None) or 60
     if sample is None:
-        return "unknown", "No load sample yet: the worker and beat must be running."
+        return "unknown", "No load sample yet: the worker and beat must be running.", NO_SAMPLE
     if timezone.now() - sample.taken_at > timedelta(seconds=max(3 * interval, 300)):
-        when = timezone.localtime(sample.taken_at).strftime("%Y-%m-%d %H:%M")
-        return "unknown", f"No load sample since {when}: is the worker running?"
+        when = format_when(sample.taken_at)
+        return "unknown", f"No load sample since {when}: is the worker running?", NO_SAMPLE
     if open_alerts:
         worst = max(open_alerts, key=lambda a: (a.level == "critical", a.peak))
         since = timezone.localtime(worst.above_since).strftime("%H:%M")
         others = f" and {len(open_alerts) - 1} more" if len(open_alerts) > 1 else ""
         text = f"{worst.get_metric_display()} above {worst.warning_mark:.0f}{_unit(worst.unit)} since {since}{others}."
-        return worst.level, text
+        what = PLAIN_METRICS.get(worst.metric, "the mail server")
+        plain = (OVERLOADED if worst.level == "critical" else BUSY_ALERTED).format(what=what)
+        return worst.level, text, plain
     # Above a mark but not yet for long enough to raise an alert: not "normal", not an alert yet either.
     rising = list(LoadThreshold.objects.filter(enabled=True, above_since__isnull=False).order_by("above_since"))
     if rising:
@@ -228,13 +263,13 @@ def _load_status() -> tuple[str, str]:
             f"{first.get_metric_display()} above {first.warning:.0f}{_unit(first.unit)} since {since}; an alert "
             f"follows if it stays there for {first.duration_minutes} minutes."
         )
-        return "warning", text
+        return "warning", text, BUSY
     parts = [f"CPU {sample.cpu:.0f} %", f"memory {sample.memory:.0f} %", f"fullest disk {sample.disk:.0f} %"]
     if sample.net_in_pct is not None:
         parts.append(f"download {sample.net_in_pct:.0f} % of the line")
     if sample.queue_status == "error":
         # Not "normal": the queue is unknown (the mail system may be down, or not set up on this machine).
-        return "warning", "The mail queue cannot be read: " + ", ".join(parts) + "."
+        return "warning", "The mail queue cannot be read: " + ", ".join(parts) + ".", QUEUE_UNREADABLE
     if sample.queue_status == "none":
         parts.append("no mail server found")
     elif sample.queue is not None:
@@ -242,7 +277,7 @@ def _load_status() -> tuple[str, str]:
         if sample.queue and sample.queue_oldest_age:
             queued += f" (oldest {age_words(sample.queue_oldest_age)})"
         parts.append(queued)
-    return "ok", "Normal: " + ", ".join(parts) + "."
+    return "ok", "Normal: " + ", ".join(parts) + ".", NORMAL
 
 
 def _unit(unit: str) -> str:

@@ -38,7 +38,7 @@ class Chart:
     lines: list[Line] = field(default_factory=list)
     y_ticks: list[tuple[float, str]] = field(default_factory=list)
     x_ticks: list[tuple[float, str]] = field(default_factory=list)
-    marks: list[tuple[float, str, str, int]] = field(default_factory=list)  # (y, label, css, label x)
+    marks: list[tuple[float, str, str, float]] = field(default_factory=list)  # (y, label, css, label baseline)
     empty: bool = True
     latest: str = ""
     width: int = WIDTH
@@ -47,6 +47,11 @@ class Chart:
     right_edge: int = WIDTH - RIGHT
     top: int = TOP
     bottom_edge: int = HEIGHT - BOTTOM
+    # For the value readout (static/js/load.js reads values back from the drawn lines with these).
+    y_top: float = 100.0
+    start: int = 0  # epoch seconds at the left edge of the plot
+    end: int = 0  # and at the right edge
+    time_zone: str = "UTC"
 
 
 @dataclass
@@ -158,6 +163,24 @@ def format_value(value: float | None, unit: str) -> str:
     return f"{value:.0f}"
 
 
+MARK_LABEL_HEIGHT = 12  # viewBox units of a mark label (.chart .mark-label is 12px)
+
+
+def place_mark_labels(marks: list[tuple[float, str, str]]) -> list[tuple[float, str, str, float]]:
+    """(y, label, css, label baseline) for each mark: labels sit at the right end of their line, away from the
+    axis labels on the left ("warning 80" beside "100 %" read as one), above the line unless that would touch
+    the top of the plot or the label above; then below it."""
+    placed = []
+    taken_until = float(TOP)  # the lowest edge of the labels placed so far
+    for y, label, css in sorted(marks):
+        baseline = y - 3  # above the line
+        if baseline - MARK_LABEL_HEIGHT < taken_until:
+            baseline = y + 3 + MARK_LABEL_HEIGHT  # below the line
+        taken_until = baseline + 2
+        placed.append((y, label, css, round(baseline, 1)))
+    return placed
+
+
 def line_chart(
     key: str,
     title: str,
@@ -168,6 +191,8 @@ def line_chart(
     y_max: float | None = None,
 ) -> Chart:
     chart = Chart(key, title, unit)
+    chart.start, chart.end = int(frame.start.timestamp()), int(frame.end.timestamp())
+    chart.time_zone = timezone.get_current_timezone_name()
     columns = [
         values if frame.merge_size == 1 else _merge(values, frame.merge_size, kind) for _, _, values, kind in lines
     ]
@@ -175,6 +200,7 @@ def line_chart(
     top_value = max(top_value, *(m[0] for m in marks or [(0.0,)]))
     y_top = y_max if y_max is not None and top_value <= y_max else nice_ceiling(top_value * 1.05)
     plot_h = HEIGHT - TOP - BOTTOM
+    chart.y_top = y_top
 
     def y_of(value: float) -> float:
         return TOP + plot_h * (1 - min(max(value / y_top, 0.0), 1.0))
@@ -185,12 +211,7 @@ def line_chart(
             chart.lines.append(Line(label, css, path))
     chart.empty = not chart.lines
     chart.y_ticks = [(y_of(y_top * f), tick_label(y_top * f, unit)) for f in (0, 0.5, 1)]
-    # The warning label sits at the left end of its line, the critical one at the right: they never overlap.
-    chart.marks = [
-        (y_of(v), label, css, LEFT + 4 if css == "threshold-warning" else WIDTH - RIGHT)
-        for v, label, css in marks or []
-        if v <= y_top
-    ]
+    chart.marks = place_mark_labels([(y_of(v), label, css) for v, label, css in marks or [] if v <= y_top])
     chart.x_ticks = frame.x_ticks
     main = next((i for i, line in enumerate(lines) if line[1] == "series"), 0)
     chart.latest = format_value(next((v for v in reversed(columns[main]) if v is not None), None), unit)
@@ -210,16 +231,16 @@ CHARTS = [
 
 
 def dashboard_charts(
-    range_key: str, thresholds: dict, interval: int = 60, now: datetime | None = None
+    range_key: str, thresholds: dict, interval: int = 60, now: datetime | None = None, rolled_until: dict | None = None
 ) -> tuple[list[Chart], Chart]:
-    """All the dashboard's charts for one range, from one query of the tier that fits it."""
+    """All the dashboard's charts for one range, from the tier that fits it (``rollups.series``)."""
     now = now or timezone.now()
     chart_range = RANGES[range_key]
     has_max = chart_range.tier != RAW
     kinds = ("max", "avg") if has_max else ("avg",)
     wanted = [(chart_fields[0], kind) for *_, chart_fields, _, _ in CHARTS for kind in kinds]
     wanted += [("net_in", "avg"), ("net_out", "avg"), ("queue", "max"), ("queue_deferred", "max")]
-    chart_range, rows = series(range_key, wanted, now)
+    chart_range, rows = series(range_key, wanted, now, rolled_until)
     step = timedelta(seconds=interval) if chart_range.tier == RAW else STEP[chart_range.tier]
     transposed = list(zip(*rows, strict=True)) or [()] * (1 + len(wanted))
     frame = Frame.build(list(transposed[0]), now - chart_range.span, now, step)
@@ -272,6 +293,7 @@ class Gauge:
     arc: str = ""
     warning_tick: str = ""
     detail: str = ""
+    over: bool = False  # above the top of the dial (100 %): shown full, with "over capacity" in words
 
 
 def _arc_point(fraction: float) -> tuple[float, float]:
@@ -284,10 +306,16 @@ def gauge(key: str, title: str, value: float | None, threshold, unit: str = "%",
     level = threshold.level_for(value) if threshold is not None and threshold.enabled else "ok"
     if value is None:
         level = "unknown"
-    text = format_value(value, unit) if unit != "messages" else ("no data" if value is None else f"{value:.0f}")
-    result = Gauge(key, title, value, text, level)
-    if value is not None and value > 0:
-        x, y = _arc_point(value / top)
+    over = value is not None and value > top
+    # A share of the line set too low can read 19950 %: the dial stops at its top and says so in words.
+    shown = top if over else value
+    text = format_value(shown, unit) if unit != "messages" else ("no data" if value is None else f"{value:.0f}")
+    result = Gauge(key, title, value, text, level, over=over)
+    if over:
+        result.text = f"{text}+"
+        result.detail = f"Over capacity: {format_value(value, unit)} measured."
+    if shown is not None and shown > 0:
+        x, y = _arc_point(shown / top)
         result.arc = f"M10,60 A50,50 0 0 1 {x:.1f},{y:.1f}"
     if threshold is not None and threshold.enabled:
         x1, y1 = _arc_point(threshold.warning / top)

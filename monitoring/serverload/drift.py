@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from accounts.audit import record
@@ -43,6 +43,7 @@ from monitoring.serverload.watchlist import (
     watched_by,
 )
 from monitoring.status import StatusLine
+from portal.dates import format_when
 
 log = logging.getLogger(__name__)
 
@@ -266,7 +267,24 @@ def claim_and_run(check_id: int) -> CheckResult | None:
     )
     if not claimed:
         return None
-    return run_check(DriftCheck.objects.get(pk=check_id), now)
+    try:
+        return run_check(DriftCheck.objects.get(pk=check_id), now)
+    except DatabaseError:
+        _hand_back(check_id, now)
+        raise
+
+
+def _hand_back(check_id: int, claimed_at: datetime) -> None:
+    """The database failed mid-check (a restart, a cut connection): the next tick (15 s) runs the check again,
+    instead of leaving it "running" for ``STUCK_AFTER``. With the database still away, that rule remains."""
+    if not connection.in_atomic_block:
+        connection.close()  # a broken connection is opened afresh by the next query
+    try:
+        DriftCheck.objects.filter(pk=check_id, status=DriftCheck.Status.RUNNING, started_at=claimed_at).update(
+            status=DriftCheck.Status.PENDING
+        )
+    except DatabaseError:
+        log.warning("drift check %s: the database is still unreachable; it runs again once it is back", check_id)
 
 
 def run_due(now: datetime | None = None) -> list[CheckResult]:
@@ -358,6 +376,22 @@ def diff_stats(diff: str) -> tuple[int, int]:
 # --- Status for the home page and the executive summary ---------------------------------------------
 
 
+# What the executive summary says, per situation (findings go to IT by email and the alert channels when
+# a check finds them: emails.send_drift_findings).
+DRIFT_RISKY = (
+    "Mail is at risk: the mail server's settings were changed in a way that could let others send spam"
+    " through it. IT has been alerted and is checking it now."
+)
+DRIFT_CHANGED = (
+    "Mail is not known to be at risk, but some mail server settings were changed without approval. IT has"
+    " been alerted and is checking them."
+)
+DRIFT_MINOR = "Mail is not at risk: a few mail server files differ from the approved copy. IT has been told."
+DRIFT_NOT_CHECKED = "The mail server's settings have not been checked against the approved copy yet."
+DRIFT_NOTHING_WATCHED = "The mail server's settings are not being watched: none of the watched files is on this server."
+DRIFT_OK = "Mail is not at risk: the mail server's settings are as IT approved them."
+
+
 def status_line() -> StatusLine:
     """ "Configuration" in plain words, from stored rows (three queries)."""
     line = partial(StatusLine, "Configuration", url_name="serverload:drift", link_text="Configuration drift")
@@ -366,17 +400,18 @@ def status_line() -> StatusLine:
     watched = DriftBaseline.objects.count()
     if findings:
         serious = any(kind in {Kind.CHANGED, Kind.MISSING, Kind.UNREADABLE} or risks for kind, _, risks in findings)
-        since = timezone.localtime(min(found for _, found, _ in findings)).strftime("%Y-%m-%d %H:%M")
+        since = format_when(min(found for _, found, _ in findings))
         count = len(findings)
         text = f"{count} configuration file{'s' if count != 1 else ''} not as approved (since {since})."
         risky = sum(1 for *_, risks in findings if risks)
         if risky:
             text += f" {risky} of them open{'s' if risky == 1 else ''} the server (e.g. to relaying): check now."
-        return line("critical" if serious else "warning", text)
+        plain = DRIFT_RISKY if risky else DRIFT_CHANGED if serious else DRIFT_MINOR
+        return line("critical" if serious else "warning", text, plain=plain)
     if last is None:
-        return line("unknown", "Not checked yet.")
-    when = timezone.localtime(last.finished_at).strftime("%Y-%m-%d %H:%M")
+        return line("unknown", "Not checked yet.", plain=DRIFT_NOT_CHECKED)
+    when = format_when(last.finished_at)
     if not watched:
-        return line("unknown", f"None of the watched files is on this server ({when}).")
+        return line("unknown", f"None of the watched files is on this server ({when}).", plain=DRIFT_NOTHING_WATCHED)
     text = f"All {watched} watched file{'s' if watched != 1 else ''} as approved (checked {when})."
-    return line("ok", text)
+    return line("ok", text, plain=DRIFT_OK)

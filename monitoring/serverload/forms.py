@@ -133,6 +133,12 @@ class ThresholdForm(forms.ModelForm):
         fields = ["enabled", "warning", "critical", "clear", "duration_minutes"]
         widgets = {name: forms.NumberInput(attrs={"step": "any"}) for name in ("warning", "critical", "clear")}
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # One row per metric, the column headers are not labels: name each box "CPU: Warning".
+        for field in self.fields.values():
+            field.widget.attrs["aria-label"] = f"{self.instance.get_metric_display()}: {field.label}"
+
     def clean(self) -> dict:
         data = super().clean()
         warning, critical, clear = data.get("warning"), data.get("critical"), data.get("clear")

@@ -11,6 +11,7 @@ does not grow with the age of the installation.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -182,14 +183,50 @@ def _tier_rows(tier: str, wanted: list[tuple[str, str]], since: datetime) -> lis
     return rows + _tier_rows(SOURCE[tier], wanted, tail_from)
 
 
-def series(range_key: str, wanted: list[tuple[str, str]], now: datetime | None = None) -> tuple[Range, list[tuple]]:
+# Complete buckets never change once built, so each process keeps the rows it read last for each range and
+# reads them again only when the tier has grown (``LoadState.rolled_until`` moved): a 30-day chart reads its
+# 720 hourly rows once an hour, and the dashboard's refresh every minute reads only the newest hour's rows.
+_COMPLETE: dict[tuple, list[tuple]] = {}
+_COMPLETE_ENTRIES = 16
+
+
+def _complete_rows(chart_range: Range, wanted: list[tuple[str, str]], since: datetime, rolled_until: str) -> list:
+    key = (chart_range.key, tuple(wanted), rolled_until)
+    rows = _COMPLETE.get(key)
+    if rows is None:
+        # Up to the bucket the tier was built to: what is after it comes from the finer tier on each request.
+        until = datetime.fromisoformat(rolled_until)
+        columns = [f"{name}_{kind}" for name, kind in wanted]
+        query = LoadRollup.objects.filter(tier=chart_range.tier, bucket_start__gte=since, bucket_start__lt=until)
+        rows = _rows_with_epoch(query.order_by("bucket_start"), "bucket_start", columns)
+        while len(_COMPLETE) >= _COMPLETE_ENTRIES:
+            _COMPLETE.pop(next(iter(_COMPLETE)))
+        _COMPLETE[key] = rows
+    # The range's start moves on with the clock: drop what fell out of it since the rows were read.
+    return rows[bisect_left(rows, (since.timestamp(),)) :]
+
+
+def series(
+    range_key: str, wanted: list[tuple[str, str]], now: datetime | None = None, rolled_until: dict | None = None
+) -> tuple[Range, list[tuple]]:
     """Rows ``(epoch seconds, *values)`` for a chart range, from the tier that fits it, up to the latest sample.
 
-    ``wanted`` lists ``(field, "avg" | "max")``; raw samples have one value, used for both.
+    ``wanted`` lists ``(field, "avg" | "max")``; raw samples have one value, used for both. With
+    ``rolled_until`` (``LoadState.rolled_until``) the complete buckets come from this process's copy while
+    the tier has not grown since it read them.
     """
     now = now or timezone.now()
     chart_range = RANGES[range_key]
-    return chart_range, _tier_rows(chart_range.tier, wanted, now - chart_range.span)
+    since = now - chart_range.span
+    built = (rolled_until or {}).get(chart_range.tier)
+    if chart_range.tier == RAW or not built:
+        return chart_range, _tier_rows(chart_range.tier, wanted, since)
+    rows = _complete_rows(chart_range, wanted, since, built)
+    tail_from = datetime.fromtimestamp(rows[-1][0], UTC) + STEP[chart_range.tier] if rows else since
+    newer = _tier_rows(chart_range.tier, wanted, max(tail_from, datetime.fromisoformat(built)))
+    if not rows:
+        return chart_range, newer
+    return chart_range, rows + newer
 
 
 # --- Disk-full forecast -----------------------------------------------------------------------

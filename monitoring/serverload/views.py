@@ -12,6 +12,7 @@ from datetime import timedelta
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
+from django.db.models import Max
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -32,6 +33,7 @@ from monitoring.serverload.models import (
     LoadThreshold,
     MailSystemAlert,
 )
+from portal.lastrun import LastRun
 from portal.outbox import publish_on_commit
 
 log = logging.getLogger(__name__)
@@ -61,10 +63,22 @@ def _gauges(sample: LoadSample | None, thresholds: dict) -> list[charts.Gauge]:
         if cores:
             listed = ", ".join(f"{v:.0f}" for v in cores) if len(cores) <= 8 else f"busiest {max(cores):.0f}"
             gauges[0].detail = f"per core: {listed} %"
-        gauges[1].detail = f"load {sample.load_average[0]:.2f} on {sample.cores} cores" if sample.load_average else ""
-        gauges[5].detail = charts.format_value(sample.net_in, "bit/s")
-        gauges[6].detail = charts.format_value(sample.net_out, "bit/s")
+        if sample.load_average:
+            gauges[1].detail = f"{gauges[1].detail} load {sample.load_average[0]:.2f} on {sample.cores} cores".strip()
+        for line_gauge, rate in ((gauges[5], sample.net_in), (gauges[6], sample.net_out)):
+            measured = charts.format_value(rate, "bit/s")
+            # Over capacity on the line is often a capacity set too low in the settings: say what was measured.
+            line_gauge.detail = (
+                f"{line_gauge.detail} {measured}; is the line's capacity set right?" if line_gauge.over else measured
+            )
     return gauges
+
+
+def _queue_state(sample: LoadSample | None, threshold: LoadThreshold | None) -> dict:
+    """The queue's level against its alert marks (ok, warning, critical), for the colour and the words."""
+    if sample is None or sample.queue is None or threshold is None or not threshold.enabled:
+        return {"queue_level": "ok", "queue_mark": ""}
+    return {"queue_level": threshold.level_for(sample.queue), "queue_mark": f"{threshold.warning:g}"}
 
 
 @requires("view_monitoring")
@@ -75,8 +89,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     settings_row = LoadSettings.load()
     thresholds = {t.metric: t for t in LoadThreshold.objects.all()}
     sample = LoadSample.objects.order_by("-taken_at").first()
-    stale_after = timedelta(seconds=max(3 * settings_row.sample_interval_seconds, 300))
-    chart_list, queue_chart = charts.dashboard_charts(range_key, thresholds, settings_row.sample_interval_seconds)
+    interval = timedelta(seconds=settings_row.sample_interval_seconds)
+    stale_after = max(3 * interval, timedelta(seconds=300))
+    state = LoadState.load()
+    chart_list, queue_chart = charts.dashboard_charts(
+        range_key, thresholds, settings_row.sample_interval_seconds, rolled_until=state.rolled_until
+    )
     ctx = {
         "interfaces": [
             (nic["name"], charts.format_value(nic["in"], "bit/s"), charts.format_value(nic["out"], "bit/s"))
@@ -89,14 +107,16 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "ranges": charts.RANGE_CHOICES,
         "sample": sample,
         "stale": sample is None or timezone.now() - sample.taken_at > stale_after,
+        "last_run": LastRun("Last sample", sample.taken_at if sample else None, interval, grace=stale_after - interval),
         "settings": settings_row,
-        "state": LoadState.load(),
+        "state": state,
         "gauges": _gauges(sample, thresholds),
         "charts": chart_list,
         "queue_chart": queue_chart,
         "open_alerts": LoadAlert.objects.filter(cleared_at__isnull=True),
         "mail_down": MailSystemAlert.objects.filter(cleared_at__isnull=True).order_by("raised_at"),
         "oldest_age": alerts.age_words(sample.queue_oldest_age) if sample and sample.queue_oldest_age else "",
+        **_queue_state(sample, thresholds.get("queue")),
     }
     return render(request, "serverload/dashboard.html", ctx)
 
@@ -174,6 +194,12 @@ def drift_overview(request: HttpRequest) -> HttpResponse:
         "closed_findings": DriftFinding.objects.filter(resolved_at__isnull=False).select_related("resolved_by")[:20],
         "checks": DriftCheck.objects.select_related("requested_by")[:10],
         "pending": DriftCheck.objects.filter(status__in=["pending", "running"]).exists(),
+        "last_run": LastRun(
+            "Last check",
+            DriftCheck.objects.filter(finished_at__isnull=False).aggregate(at=Max("finished_at"))["at"],
+            timedelta(hours=settings_row.drift_check_interval_hours),
+            grace=timedelta(minutes=15),
+        ),
         "settings": settings_row,
     }
     return render(request, "serverload/drift/overview.html", ctx)

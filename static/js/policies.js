@@ -9,6 +9,19 @@
       }
     });
   });
+  // Form sections that only some choices need (data-shown-when="kind=attestation", "repeat=days,weeks"):
+  // hidden, and left out of the form's tab order, while the choice is something else.
+  document.querySelectorAll("[data-shown-when]").forEach(function (section) {
+    var rule = section.dataset.shownWhen.match(/^(\w+)=(.*)$/);
+    var form = section.closest("form");
+    var input = rule && form && form.elements[rule[1]];
+    if (!input) return;
+    var update = function () {
+      section.hidden = rule[2].split(",").indexOf(input.value) === -1;
+    };
+    input.addEventListener("change", update);
+    update();
+  });
   document.querySelectorAll(".print-button").forEach(function (button) {
     button.hidden = false;
     button.addEventListener("click", function () {

@@ -134,7 +134,7 @@ def test_reminders_go_14_7_and_1_days_before_the_cut_off_once_each(employee, exe
     assert 21 not in sent
     first = OutboxMessage.objects.filter(kind="accounts-mailbox-password-reminder").order_by("pk").first()
     assert first.to == [employee.email]
-    assert "20 March 2026" in first.subject
+    assert "20 Mar 2026" in first.subject
     assert "/accounts/devices/" in first.body_text
 
 

@@ -88,7 +88,10 @@ def test_confirming_with_a_code_finishes_enrolment_and_verifies_the_session(clie
     download = client.get(reverse("otp_backup_codes_download"))
     assert download["Content-Disposition"] == 'attachment; filename="backup-codes.txt"'
     assert all(code in download.content.decode() for code in codes)
-    assert client.post(reverse("otp_backup_codes"))["Location"] == reverse("home")
+    assert client.post(reverse("otp_backup_codes"))["Location"] == reverse("otp_enrol_done")
+    done = client.get(reverse("otp_enrol_done"))
+    assert "You're all set" in done.content.decode() and done.context["next_url"] == ""
+    assert done.context["remaining"] == 10
     assert client.get(reverse("otp_backup_codes")).context["codes"] == []
     assert client.get(reverse("otp_backup_codes_download")).status_code == 404
     assert client.get(reverse("home")).status_code == 200
@@ -124,9 +127,13 @@ def test_adding_a_second_token_needs_the_password_again(client, login, employee)
 
 def test_the_only_token_cannot_be_removed_but_a_second_one_can(client, login, employee):
     first = login(client, employee)
+    page = client.get(reverse("otp_tokens")).content.decode()
+    assert "Your only token" in page and reverse("otp_token_remove", kwargs={"pk": first.pk}) not in page
     response = client.post(reverse("otp_token_remove", kwargs={"pk": first.pk}), follow=True)
     assert "cannot remove your only token" in response.content.decode()
     second = TOTPDevice.objects.create(user=employee, name="Spare", confirmed=True)
+    page = client.get(reverse("otp_tokens")).content.decode()
+    assert "Your only token" not in page and 'aria-label="Remove Spare"' in page
     client.post(reverse("otp_token_remove", kwargs={"pk": second.pk}))
     assert list(enrolment.confirmed_tokens(employee)) == [first]
     assert AuditEvent.objects.filter(action="otp.token_removed", details__token="Spare").exists()
@@ -186,3 +193,25 @@ def test_a_password_only_session_cannot_add_a_token_once_the_user_has_one(client
     response = client.post(reverse("otp_enrol"), {"name": "Attacker"})
     assert response["Location"] == reverse("otp_verify")
     assert not TOTPDevice.objects.filter(name="Attacker").exists()
+
+
+@pytest.mark.parametrize(
+    ("next_url", "lands_on"), [("/policies/attest/7/", "/policies/attest/7/"), ("https://evil.example/", "")]
+)
+def test_an_emailed_link_is_kept_through_sign_in_and_enrolment(client, employee, next_url, lands_on):
+    response = client.post(reverse("login") + f"?next={next_url}", {"username": employee.email, "password": PASSWORD})
+    assert response["Location"] == (lands_on or reverse("home"))
+    device = enrol(client)
+    client.post(reverse("otp_enrol_confirm"), {"code": totp_code(device)})
+    assert client.post(reverse("otp_backup_codes"))["Location"] == reverse("otp_enrol_done")
+    done = client.get(reverse("otp_enrol_done"))
+    assert done.context["next_url"] == lands_on
+    assert f'href="{lands_on or "/"}"' in done.content.decode()
+
+
+def test_the_scan_page_offers_the_authenticator_link_for_this_phone(client, employee):
+    sign_in_without_token(client, employee)
+    device = enrol(client)
+    page = client.get(reverse("otp_enrol_scan")).content.decode()
+    assert 'href="otpauth://totp/' in page and "Add to authenticator app on this phone" in page
+    assert device.config_url.split("?secret=")[1].split("&")[0] in page

@@ -94,3 +94,64 @@ def test_the_status_line_gives_when_the_current_listing_began(db, django_assert_
     with time_machine.travel(t0 + timedelta(hours=3), tick=False), django_assert_max_num_queries(4):
         line = status_line()
     assert line.text == "Clean on 1 of 2 working lists; listed on a.test since 09:00."  # not b.test's 10:00
+
+
+# --- Most lists failing at once: the cause and the fix ---------------------------------------------------
+
+
+def diagnosis(schedule=None, **health_counts: int):
+    from monitoring.dnsbl.diagnosis import diagnose
+    from monitoring.dnsbl.models import DnsblSchedule
+
+    return diagnose(zones(**health_counts), schedule or DnsblSchedule(resolver="127.0.0.53"))
+
+
+def test_a_few_failing_lists_are_the_lists_problem_not_ours():
+    assert diagnosis(healthy=15, unreachable=2) is None
+    assert diagnosis(healthy=2, unreachable=2) is None  # half is not most
+    assert diagnosis(unreachable=1) is None  # one list is that list's problem
+    assert diagnosis(unchecked=17) is None  # nothing checked yet
+
+
+def test_a_resolver_that_cannot_get_out_is_named_with_the_fix():
+    found = diagnosis(healthy=0, not_listing_test_entry=14, unreachable=3)
+    assert found.headline == "17 of 17 lists failed their health check at once."
+    assert found.cause.startswith("this server's resolver (127.0.0.53) cannot reach the lists: 14 lists answered")
+    assert "3 lists did not answer" in found.cause
+    assert "port 53" in found.fix and "DNSBL_NAMESERVERS=127.0.0.1" in found.fix
+
+
+def test_refusals_and_public_resolvers_point_at_a_local_resolver():
+    from monitoring.dnsbl.models import DnsblSchedule
+
+    found = diagnosis(healthy=3, refused=12)
+    assert "refuse queries that come through this server's resolver" in found.cause
+    public = DnsblSchedule(resolver="8.8.8.8", resolver_is_public=True)
+    found = diagnosis(public, healthy=3, unreachable=10)
+    assert "(8.8.8.8)" in found.cause and "public resolvers" in found.cause
+
+
+def test_a_rewriting_resolver_is_named():
+    from monitoring.dnsbl.models import DnsblSchedule
+
+    found = diagnosis(DnsblSchedule(resolver_rewrites_nxdomain=True), lists_everything=9, healthy=1)
+    assert "rewrites" in found.cause and "passes answers on unchanged" in found.fix
+
+
+def test_a_mix_of_silent_and_not_listing_lists_points_at_the_resolver_in_the_status_text():
+    summary = summarise(sweep(), zones(not_listing_test_entry=14, unreachable=3), [], None)
+    assert summary.text == (
+        "No list could be checked: 14 answer 'not listed' even for their test entries and 3 do not answer, so"
+        " this server's resolver probably cannot reach them — check DNSBL_NAMESERVERS and the network."
+    )
+
+
+def test_the_sweep_alert_carries_the_cause_and_the_fix(db, it_staff, sent_mail, dnsbl_catalogue):
+    from monitoring.dnsbl.emails import send_sweep_alert
+
+    dnsbl_catalogue(*({"zone": f"l{n}.test", "health": "unreachable"} for n in range(4)))
+    done = DnsblSweep.objects.create(kind="scheduled", state="done", total=4)
+    send_sweep_alert(done, ["l0.test (l0.test): unreachable - timeout"])
+    [mail] = sent_mail
+    assert "4 of 4 lists failed their health check at once." in mail.body
+    assert "Likely cause: this server's resolver" in mail.body and "Fix: Check that this server" in mail.body

@@ -53,8 +53,37 @@ def test_the_dashboard_says_in_plain_words_where_we_are_listed(client, login, ex
     text = response.content.decode()
     assert "Clean on 1 of 2 working lists; listed on bl.test since 10:42." in text
     assert "Spam trap hit" in text and "https://bl.test/remove" in text
-    assert "status-lists-everything" in text
+    # A list's health is grey or amber, never the red of "listed" (which is about our addresses)
+    assert 'dnsbl-health status-warning">Lists everything' in text
+    assert "status-lists-everything" not in text
+    assert "2 of 3 lists" in text  # checked on: bl.test and other.test answered, dead.test is ignored
     assert "Check now" not in text  # executives read only
+
+
+def test_the_matrix_has_distinct_symbols_with_words_and_horizontal_list_names(client, login, it_staff, listed_sweep):
+    login(client, it_staff)
+    text = client.get("/monitoring/dnsbl/").content.decode()
+    assert '<span aria-hidden="true">\u2716</span><span class="dnsbl-sr">Listed</span>' in text
+    assert '<span aria-hidden="true">\u2714</span><span class="dnsbl-sr">Clean</span>' in text
+    assert '<span aria-hidden="true">\u25cb</span><span class="dnsbl-sr">Ignored</span>' in text
+    assert 'title="bl.test">Test BL</th>' in text  # the list's name, not rotated (no writing-mode span)
+    assert 'role="region" aria-label="Addresses and lists (scrolls sideways)"' in text
+    assert 'dnsbl-zone-head"><span>' not in text
+
+
+def test_most_lists_failing_shows_the_cause_and_the_fix_after_any_sweep(client, login, it_staff, dnsbl_catalogue):
+    zones = dnsbl_catalogue(*({"zone": f"l{n}.test"} for n in range(5)))
+    DnsblZone.objects.filter(zone__in=["l0.test", "l1.test", "l2.test"]).update(health="not-listing-test-entry")
+    DnsblZone.objects.filter(zone="l3.test").update(health="unreachable")
+    DnsblZone.objects.filter(zone="l4.test").update(health="healthy")
+    assert len(zones) == 5
+    DnsblSweep.objects.create(kind=DnsblSweep.Kind.SCHEDULED, state="done", finished_at=T0, total=5)
+    login(client, it_staff)
+    text = client.get("/monitoring/dnsbl/").content.decode()
+    assert "4 of 5 lists failed their health check at once." in text
+    assert "Likely cause:</strong> this server&#x27;s resolver cannot reach the lists" in text
+    assert "3 lists answered &#x27;not listed&#x27; even for their test entries, 1 list did not answer" in text
+    assert "DNSBL_NAMESERVERS=127.0.0.1" in text
 
 
 def test_the_dashboard_warns_about_public_and_rewriting_resolvers(client, login, it_staff, db):

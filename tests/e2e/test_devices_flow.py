@@ -32,6 +32,7 @@ def test_enrol_make_an_app_password_set_up_the_device_and_revoke_it(page, live_s
     page.get_by_label("Code from your app").fill(totp_code(TOTPDevice.objects.get(user__email="erin@example.com")))
     page.get_by_role("button", name="Confirm").click()
     page.get_by_role("button", name="I have stored my backup codes").click()
+    page.get_by_role("link", name="Go to the home page").click()
     page.wait_for_url(f"{live_server.url}/")
 
     # My devices -> the laptop -> a new app password for its mail program.

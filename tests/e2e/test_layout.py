@@ -40,3 +40,13 @@ def test_pages_fit_a_phone(new_page, browser_sign_in):
         if width > 390:
             too_wide[path] = width
     assert too_wide == {}
+
+
+def test_the_it_menu_fits_one_row_at_desktop_width(new_page, browser_sign_in, it_staff):
+    page = new_page(viewport={"width": 1366, "height": 768})
+    browser_sign_in(page, it_staff)
+    for path in ("/", "/accounts/users/", "/monitoring/load/"):
+        page.goto(path)
+        tops = page.evaluate("() => [...document.querySelectorAll('.main-nav li')].map(li => li.offsetTop)")
+        assert len(tops) == 8 and len(set(tops)) == 1, (path, tops)
+        assert page.locator(".main-nav [aria-current]").count() <= 1

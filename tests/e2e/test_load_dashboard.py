@@ -110,3 +110,31 @@ def test_an_executive_copies_the_report_for_the_isp(page, browser_sign_in, execu
     assert "of the contracted 50.0 Mbit/s" in copied
     assert "port 25: 235 connections (ESTABLISHED 200, SYN_RECV 35)" in copied
     assert problems == []
+
+
+def test_a_chart_value_is_read_on_hover_and_with_the_keyboard(page, browser_sign_in, executive):
+    from monitoring.serverload.models import LoadRollup, LoadThreshold
+
+    LoadThreshold.ensure_defaults()
+    now = timezone.now()
+    LoadRollup.objects.bulk_create(
+        LoadRollup(tier="1h", bucket_start=now - timedelta(hours=h), samples=60, cpu_avg=40.0, cpu_max=60.0)
+        for h in range(2, 24 * 30)
+    )
+    problems = csp_watch(page)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto("/monitoring/load/?range=30d")
+    browser_sign_in(page, executive, goto=None, wait_for="**/monitoring/load/?range=30d")
+    chart = page.locator("#chart-cpu svg")
+    readout = page.locator("#readout-cpu")
+    chart.hover()  # scrolled into view, the pointer in its middle
+    text = readout.inner_text()
+    assert "maximum 60 %" in text and "average 40 %" in text, text
+    assert page.locator("#chart-cpu .chart-cursor").get_attribute("visibility") == "visible"
+    chart.focus()
+    page.keyboard.press("Home")
+    first = readout.inner_text()
+    page.keyboard.press("ArrowRight")
+    assert readout.inner_text() != first and "average 40 %" in readout.inner_text()
+    assert problems == [] and errors == []

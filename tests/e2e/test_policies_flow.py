@@ -75,6 +75,6 @@ def test_a_policy_goes_from_publishing_to_an_acknowledgement_on_the_summary(
     executive_page = new_page()
     executive_page.goto("/policies/summary/")
     browser_sign_in(executive_page, executive, goto=None, wait_for="**/policies/summary/")
-    assert executive_page.locator("#overall-rate").inner_text() == "33.3%"
+    assert executive_page.locator("#overall-rate").inner_text() == "33.3 %"
     row = executive_page.get_by_role("row", name=re.compile("^Reading mail away from the office v1"))
     assert "1 / 3" in row.inner_text()

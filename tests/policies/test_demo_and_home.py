@@ -37,6 +37,11 @@ def test_the_home_page_shows_what_waits(client, login, employee, it_staff, make_
     login(client, employee)
     body = client.get("/").content.decode()
     assert "waiting for you to read" in body and "Remote access" in body
+    assert "more</a>" not in body
+    for title in ("Passwords", "Phishing", "Laptops"):
+        make_policy(title)
+    body = client.get("/").content.decode()
+    assert '<span class="big-number">4</span>' in body and 'and <a href="/policies/">1 more</a>' in body
     login(client, it_staff)
     body = client.get("/").content.decode()
     assert "Reviews and procedures" in body and "Executive summary" in body

@@ -184,7 +184,7 @@ def test_recovery_requeues_lost_tasks_and_resends_stuck_rows(make_campaign, make
     later = timezone.now() + dispatch.STUCK_SENDING_AFTER + dt.timedelta(minutes=1)
     batches, enqueue = collect()
     result = dispatch.recover(later, enqueue=enqueue)
-    assert result["stuck"] == 1
+    assert result["resent"] == 1  # claimed by a process that never beat: taken back after the fallback
     assert sorted(id for batch in batches for id in batch) == [first.pk, third.pk]
     for batch in batches:
         dispatch.send_deliveries(batch)
@@ -323,7 +323,7 @@ def test_a_refusal_after_the_whole_message_never_counts_as_sent(make_campaign, e
     assert delivery.status == Status.FAILED and delivery.handed_over_at is None and "554" in delivery.last_error
 
 
-def test_a_row_handed_over_before_the_worker_died_is_not_sent_again(make_campaign, employee, smtp_server):
+def test_a_row_handed_over_before_the_worker_died_is_uncertain_not_sent_again(make_campaign, employee, smtp_server):
     make_campaign()
     run = dispatch.claim_due_campaigns(timezone.now())[0]
     dispatch.fan_out(run.pk, enqueue=lambda ids: None)
@@ -336,4 +336,5 @@ def test_a_row_handed_over_before_the_worker_died_is_not_sent_again(make_campaig
     dispatch.recover(later, enqueue=enqueue)
     assert batches == []
     delivery.refresh_from_db()
-    assert delivery.status == Status.SENT and "not sent again" in delivery.last_error
+    assert delivery.status == Status.UNCERTAIN and delivery.sent_at is None
+    assert "may or may not have arrived" in delivery.last_error

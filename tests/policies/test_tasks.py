@@ -8,11 +8,11 @@ from policies import dispatch
 pytestmark = pytest.mark.django_db
 
 
-def test_beat_runs_the_policies_tick_every_minute():
+def test_beat_runs_the_policies_tick_every_campaign_tick():
     from portal.celery import app
 
     entry = settings.CELERY_BEAT_SCHEDULE["policies-tick"]
-    assert entry == {"task": "policies.tick", "schedule": 60.0}
+    assert entry == {"task": "policies.tick", "schedule": settings.CAMPAIGN_TICK_SECONDS}
     app.loader.import_default_modules()
     for name in ("policies.tick", "policies.fan_out", "policies.send_deliveries"):
         assert name in app.tasks

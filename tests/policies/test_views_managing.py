@@ -88,6 +88,27 @@ def test_a_campaign_is_created_in_the_organisation_time_zone(client, login, it_s
     assert "Quarterly from 15 Jan 2030, at 09:00 (Europe/Berlin)" in page
 
 
+def test_a_one_off_is_written_in_the_portal_format_without_an_interval(client, login, it_staff, settings):
+    settings.TIME_ZONE = "Europe/Berlin"
+    login(client, it_staff)
+    form = client.get("/policies/campaigns/new/").content.decode()
+    assert 'type="datetime-local"' not in form and 'placeholder="e.g. 1 Dec 2026, 09:00"' in form
+    assert 'data-shown-when="kind=attestation"' in form and 'data-shown-when="repeat=days,weeks,months"' in form
+    data = {"name": "Once", "kind": "awareness", "subject": "Read it", "message": "Please.", "repeat": "once",
+            "interval": "", "starts_at": "15 Jan 2030, 09:00", "active": "on"}  # fmt: skip
+    response = client.post("/policies/campaigns/new/", data)
+    campaign = Campaign.objects.get()
+    assert response.status_code == 302 and campaign.interval == 1
+    assert campaign.starts_at == dt.datetime(2030, 1, 15, 8, 0, tzinfo=dt.UTC)
+    edit = client.get(f"/policies/campaigns/{campaign.pk}/edit/").content.decode()
+    assert 'value="15 Jan 2030, 09:00"' in edit
+    data.update(repeat="weeks", starts_at="01/15/2030")
+    response = client.post(f"/policies/campaigns/{campaign.pk}/edit/", data)
+    errors = response.context["form"].errors
+    assert errors["starts_at"] == ["Write the day and time as 1 Dec 2026, 09:00."]
+    assert "interval" in errors
+
+
 def test_an_attestation_campaign_needs_statements(client, login, it_staff):
     login(client, it_staff)
     data = {"name": "Devices", "kind": "attestation", "subject": "Check", "message": "Answer.", "repeat": "months",
@@ -213,3 +234,28 @@ def test_lists_do_not_query_per_row(client, login, it_staff, make_campaign, make
     with CaptureQueriesContext(connection) as six:
         client.get(url)
     assert len(six) == len(one)
+
+
+def test_an_uncertain_delivery_is_counted_shown_and_sent_again_by_it_staff(
+    client, login, it_staff, employee, make_campaign, django_capture_on_commit_callbacks
+):
+    from policies.models import Delivery
+    from portal.sending import UNCERTAIN_NOTE
+
+    campaign = make_campaign()
+    run = CampaignRun.objects.create(campaign=campaign, occurrence=timezone.now())
+    delivery = Delivery.objects.create(
+        campaign=campaign, run=run, recipient=employee, occurrence=run.occurrence, status="uncertain",
+        handed_over_at=timezone.now(), last_error=UNCERTAIN_NOTE, attempts=1,
+    )  # fmt: skip
+    login(client, it_staff)
+    page = client.get(f"/policies/campaigns/{campaign.pk}/").content.decode()
+    assert "<dt>Delivery uncertain</dt><dd>" in page and 'class="status status-uncertain"' in page
+    assert employee.email in page and "may or may not have arrived" in page and "Send again" in page
+    assert 'class="status status-uncertain">1<' in client.get("/policies/campaigns/").content.decode()
+    with django_capture_on_commit_callbacks():
+        response = client.post(f"/policies/campaigns/{campaign.pk}/send-again/")
+    assert response.status_code == 302
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.last_error, delivery.handed_over_at) == ("pending", "", None)
+    assert AuditEvent.objects.get(action="campaign.sent_again").details["deliveries"] == 1

@@ -7,6 +7,7 @@ import time_machine
 from django.utils import timezone
 
 from portal.models import Heartbeat
+from tests.services import free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -88,3 +89,20 @@ def test_a_mail_path_service_not_seen_for_a_day_is_no_longer_checked(client):
     Heartbeat.beat("worker")
     Heartbeat.beat("beat")
     assert client.get("/healthz").status_code == 200
+
+
+def test_it_reports_an_unreachable_cache(client, settings):
+    Heartbeat.beat("worker")
+    Heartbeat.beat("beat")
+    settings.CACHES = {
+        "default": {"BACKEND": "portal.cache.ResilientRedisCache", "LOCATION": f"redis://127.0.0.1:{free_port()}/0"}
+    }
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["failing"] == ["cache"]
+    assert response.json()["checks"]["cache"]["detail"].startswith("unreachable: ConnectionError")
+
+
+def test_it_reports_a_redis_cache_that_answers(client, settings, redis_server):
+    settings.CACHES = {"default": {"BACKEND": "portal.cache.ResilientRedisCache", "LOCATION": redis_server}}
+    assert client.get("/healthz").json()["checks"]["cache"] == {"ok": True, "detail": "redis"}

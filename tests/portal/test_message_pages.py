@@ -145,3 +145,13 @@ def test_the_admin_lists_the_outbox_read_only_and_never_the_channels(staff_clien
     assert staff_client.get("/admin/portal/outboxmessage/").status_code == 200
     assert staff_client.get(f"/admin/portal/outboxmessage/{row.pk}/change/").status_code == 200
     assert AlertChannel not in admin.site._registry
+
+
+def test_send_again_queues_an_uncertain_row_and_is_audited(staff_client):
+    row = _row("u|email", status=Status.UNCERTAIN, attempts=1, last_error="The worker stopped after handing")
+    page = staff_client.get(reverse("outbox:messages")).content.decode()
+    assert 'class="status status-uncertain">Delivery uncertain<' in page and "Send again" in page
+    staff_client.post(reverse("outbox:message_retry", args=[row.pk]))
+    row.refresh_from_db()
+    assert row.status == Status.PENDING and row.last_error == ""
+    assert AuditEvent.objects.filter(action="outbox.sent_again").exists()

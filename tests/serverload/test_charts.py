@@ -62,3 +62,36 @@ def test_gauges_take_ok_warning_critical_colours(db):
     assert charts.gauge("cpu", "CPU", 95.0, threshold).level == "critical"
     assert charts.gauge("cpu", "CPU", None, threshold).level == "unknown"
     assert charts.gauge("cpu", "CPU", 100.0, threshold).arc.endswith("110.0,60.0")
+
+
+def test_a_gauge_stops_at_100_percent_and_says_over_capacity_in_words(db):
+    threshold = LoadThreshold(metric="net_in_pct", warning=80, critical=90, clear=70)
+    gauge = charts.gauge("net_in_pct", "Download", 19950.0, threshold)
+    assert gauge.over and gauge.text == "100 %+" and gauge.level == "critical"
+    assert gauge.arc.endswith("110.0,60.0")  # a full dial, not a spiral
+    assert gauge.detail == "Over capacity: 19950 % measured."
+    assert not charts.gauge("net_in_pct", "Download", 100.0, threshold).over
+
+
+def label_band(baseline: float) -> tuple[float, float]:
+    return baseline - charts.MARK_LABEL_HEIGHT, baseline
+
+
+def test_mark_labels_never_overlap_each_other_the_top_or_the_axis_labels():
+    # Warning 80 and critical 90 on a chart whose top is 200 (a load above 100 %): 7 units apart.
+    frame = frame_for([0, 60, 120])
+    marks = [(80.0, "warning 80", "threshold-warning"), (90.0, "critical 90", "threshold")]
+    chart = charts.line_chart("load", "Load", "%", frame, [("v", "series", [150.0, 190.0, 120.0], "avg")], marks, 100.0)
+    bands = sorted(label_band(baseline) for _, _, _, baseline in chart.marks)
+    assert bands[0][1] < bands[1][0]  # one above its line, the other below
+    assert all(low >= charts.TOP for low, _ in bands)
+    # Labels sit at the right end; the axis labels ("100 %") are in the left margin, so they never meet.
+    [(*_, baseline)] = charts.place_mark_labels([(12.0, "warning 95", "threshold-warning")])
+    assert label_band(baseline)[0] >= charts.TOP  # too close to the top: below its line
+
+
+def test_a_chart_carries_what_the_readout_needs(db):
+    frame = frame_for([0, 60, 120])
+    chart = charts.line_chart("cpu", "CPU", "%", frame, [("value", "series", [10.0, 20.0, 30.0], "avg")], [], 100.0)
+    assert (chart.y_top, chart.start, chart.end) == (100.0, int(START.timestamp()), int(START.timestamp()) + 7200)
+    assert chart.time_zone

@@ -141,3 +141,38 @@ def test_a_chart_ends_with_the_latest_sample_even_before_its_bucket_is_complete(
     # Two complete 5-minute buckets, then the two raw samples of the bucket in progress.
     assert [p[1:] for p in points] == [(2.0, 4.0), (7.0, 9.0), (10.0, 10.0), (11.0, 11.0)]
     assert [p[1:] for p in year] == [(2.0, 4.0), (7.0, 9.0), (10.0, 10.0), (11.0, 11.0)]
+
+
+def test_complete_buckets_are_read_once_until_the_tier_grows(make_load_sample, django_assert_num_queries):
+    """The dashboard refreshes every minute: the 720 hourly rows of a 30-day chart are read again only when
+    the hourly tier has grown; the newest hour still comes from the finer tiers on every request."""
+    from monitoring.serverload.models import LoadState
+
+    rollups._COMPLETE.clear()
+    wanted = [("cpu", "avg"), ("cpu", "max")]
+    now = T0 + timedelta(minutes=12)
+    with time_machine.travel(now, tick=False):
+        LoadRollup.objects.bulk_create(
+            LoadRollup(tier="1h", bucket_start=T0 - timedelta(hours=i + 1), samples=60, cpu_avg=i, cpu_max=i + 1)
+            for i in range(800)
+        )
+        for minute in range(12):
+            make_load_sample(T0 + timedelta(minutes=minute), cpu=50)
+        rollups.build_tier("5m")
+        LoadState.store(rolled_until={**LoadState.load().rolled_until, "1h": T0.isoformat()})
+        built = LoadState.load().rolled_until
+        uncached = rollups.series("30d", wanted)[1]
+        first = rollups.series("30d", wanted, rolled_until=built)[1]
+        with django_assert_num_queries(3):  # 5-minute rows of the hour, raw tail: not the hourly rows again
+            again = rollups.series("30d", wanted, rolled_until=built)[1]
+    assert first == again == uncached
+    assert len(first) == 719 + 2 + 2  # hourly rows in the range, two 5-minute buckets, two raw samples
+
+    # An hour later the tier has grown: the new bucket is there and the oldest hour has left the range.
+    with time_machine.travel(now + timedelta(hours=1), tick=False):
+        LoadRollup.objects.create(tier="1h", bucket_start=T0, samples=60, cpu_avg=50, cpu_max=50)
+        grown = {**built, "1h": (T0 + timedelta(hours=1)).isoformat()}
+        later = rollups.series("30d", wanted, rolled_until=grown)[1]
+        assert later == rollups.series("30d", wanted)[1]
+    assert (later[0][0], later[-1][0]) != (first[0][0], first[-1][0])
+    assert (T0.timestamp(), 50.0, 50.0) in later

@@ -42,7 +42,7 @@ def test_it_shows_gauges_with_their_level(client, login, executive, history):
     assert re.search(r'data-gauge="cpu" data-level="warning"', body)
     assert re.search(r'data-gauge="memory" data-level="ok"', body)
     assert "Postfix" in body and "76.3\xa0MB" in body
-    assert "data-queue-total>7<" in body
+    assert re.search(r"data-queue-total data-level=\"ok\">7<", body)
 
 
 @pytest.mark.parametrize("range_key", ["1h", "24h", "7d", "30d", "1y"])
@@ -224,3 +224,48 @@ def test_the_audit_names_the_new_mail_system_and_the_changed_thresholds(client, 
     assert (details["mail_system"], details["mail_binary"]) == ("exim", "/usr/local/bin/exim")
     assert details["thresholds"] == ["cpu"]
     assert "watched_files" not in details
+
+
+def test_the_dashboard_has_readable_charts_queue_colour_and_labelled_marks(client, login, it_staff, make_load_sample):
+    from django.utils import timezone
+
+    from monitoring.serverload.models import LoadSettings, LoadThreshold
+
+    LoadThreshold.ensure_defaults()
+    LoadThreshold.objects.filter(metric="queue").update(warning=100, critical=500)
+    LoadSettings.objects.update_or_create(pk=1, defaults={"line_download_mbps": 0.01, "line_upload_mbps": 0.01})
+    now = timezone.now()
+    for minute in range(5, 0, -1):
+        make_load_sample(now - timedelta(minutes=minute), queue=150, net_in_pct=19950.0)
+    login(client, it_staff)
+    body = client.get(reverse("serverload:dashboard") + "?range=1h").content.decode()
+    assert 'tabindex="0"' in body and 'class="chart-readout"' in body and "data-y-top=" in body
+    assert 'data-level="warning"' in body and "Above its warning mark of 100" in body
+    assert "Over capacity" in body and "19950 %" not in body.split('class="gauge-text"')[6][:40]
+    # The disks card holds its table (it scrolls inside the card) and the forecast column keeps its words whole.
+    assert '<div class="table-wrap">\n    <table class="load-table">' in body and 'class="forecast"' in body
+    settings_page = client.get(reverse("serverload:settings")).content.decode()
+    for metric in ("CPU", "Mail queue"):
+        for what in ("alerts on", "warning mark", "critical mark", "clear mark", "minutes above the mark"):
+            assert f"{metric}: {what}" in settings_page
+    # Every visible input of the alert-marks table has a label naming it.
+    ids = re.findall(r'<input type="(?:number|checkbox)" name="t-\d+-\w+"[^>]* id="([^"]+)"', settings_page)
+    assert len(ids) >= 40
+    assert all(f'for="{input_id}"' in settings_page for input_id in ids)
+
+
+def test_demo_history_ends_now_and_joins_the_live_values(db):
+    from monitoring.serverload import demo
+    from monitoring.serverload.models import LoadRollup, LoadState
+
+    before = timezone.now()
+    demo.load()
+    newest = LoadRollup.objects.filter(tier="5m").latest("bucket_start")
+    assert before - newest.bucket_start <= timedelta(minutes=10)  # ends at the bucket before the current one
+    assert LoadState.load().rolled_until["5m"] == rollups.bucket_floor(before, "5m").isoformat()
+    live = {"memory": 31.0, "disk": 40.0, "cpu": 3.0}
+    end = before.replace(microsecond=0)
+    joined = demo.history_values(end, end, {**demo.live_reading(), **live}, (100.0, 20.0))
+    assert joined["memory"] == pytest.approx(31.0) and joined["cpu"] == pytest.approx(3.0)
+    week_ago = demo.history_values(end - timedelta(days=2), end, {**demo.live_reading(), **live}, (100.0, 20.0))
+    assert abs(week_ago["memory"] - 31.0) > 15  # the made-up rhythm, far from now

@@ -1,0 +1,25 @@
+"""The sending dashboard says when the policy service last reported, amber when it stopped."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from monitoring.sending.models import SendingState
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(("seconds_ago", "overdue"), [(40, False), (600, True)])
+def test_it_says_when_the_policy_service_last_reported(client, login, it_staff, settings, seconds_ago, overdue):
+    settings.MAIL_SERVICE_HEARTBEAT_INTERVAL, settings.MAIL_SERVICE_MISSED_BEATS = 60, 3
+    SendingState.store(service_seen_at=timezone.now() - timedelta(seconds=seconds_ago), service_host="mx1")
+    login(client, it_staff)
+    page = client.get(reverse("sending:dashboard")).content.decode()
+    assert "Policy service last reported <time" in page
+    assert ("Overdue" in page) is overdue
+    if overdue:
+        assert "mail_policy_server running" in page
