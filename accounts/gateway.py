@@ -19,7 +19,9 @@ so the answer must come without the database in the common case:
    their OTP devices drops the entry (signal receivers in
    ``accounts.signals``), so a password change and a token reset end webmail
    access on the next request: the session's device is no longer among the
-   user's confirmed devices. Deactivation deletes the sessions themselves
+   user's confirmed devices. A check that read the database just before
+   such a change and cached its facts just after is caught by the fence token
+   that the change replaced (``forget_user``). Deactivation deletes the sessions themselves
    (``accounts.lifecycle``).
 4. With a company certificate needed for the person's role (``DeviceSettings``), the certificate nginx
    verified must be one of the person's usable ones; those are part of the same cached facts, so the
@@ -34,6 +36,7 @@ Everything here is plain functions over a session; the view only turns a
 
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -91,35 +94,52 @@ def facts_key(user_id: int | str) -> str:
     return f"gateway:user:{user_id}"
 
 
+def fence_key(user_id: int | str) -> str:
+    return f"gateway:user:{user_id}:fence"
+
+
 def user_facts(user_id: int | str) -> dict | None:
-    """The few facts the gateway needs about a user, from the cache or (rebuilt) from the database."""
-    facts = cache.get(facts_key(user_id))
-    if facts is None:
-        user = User.objects.filter(pk=user_id).first()
-        if user is None:
-            return None
-        facts = {
-            "email": user.email,
-            "name": user.get_full_name(),
-            "role": user.role,
-            "active": user.is_active,
-            "session_hash": user.get_session_auth_hash(),
-            "devices": sorted(device.persistent_id for device in devices_for_user(user, confirmed=True)),
-            "certificate_rule": gate.rule_for(user.role),
-            "certificates": gate.facts_certificates(user.pk),
-        }
-        cache.set(facts_key(user_id), facts, FACTS_TTL)
+    """The few facts the gateway needs about a user, from the cache or (rebuilt) from the database.
+
+    A check that read the database just before a token reset committed could store the old facts just
+    after ``forget_user`` dropped them, and they would then open webmail for ``FACTS_TTL`` seconds. So
+    ``forget_user`` also puts a new token in the user's fence, and facts count only when they were built
+    under the fence that stands now: both are read in one round trip, with no clock involved.
+    """
+    key, fence = facts_key(user_id), fence_key(user_id)
+    found = cache.get_many([key, fence])
+    facts, standing = found.get(key), found.get(fence)
+    if facts is not None and facts.get("fence") == standing:
+        return facts
+    user = User.objects.filter(pk=user_id).first()
+    if user is None:
+        return None
+    facts = {
+        "email": user.email,
+        "name": user.get_full_name(),
+        "role": user.role,
+        "active": user.is_active,
+        "session_hash": user.get_session_auth_hash(),
+        "devices": sorted(device.persistent_id for device in devices_for_user(user, confirmed=True)),
+        "certificate_rule": gate.rule_for(user.role),
+        "certificates": gate.facts_certificates(user.pk),
+        "fence": standing,
+    }
+    cache.set(key, facts, FACTS_TTL)
     return facts
 
 
 def forget_user(user_id: int | str | None) -> None:
     if user_id is not None:
+        cache.set(fence_key(user_id), secrets.token_hex(8), 2 * FACTS_TTL)
         cache.delete(facts_key(user_id))
 
 
 def forget_everyone() -> None:
     """The rules changed for everyone (device settings): every person's facts are rebuilt on their next check."""
-    cache.delete_many([facts_key(pk) for pk in User.objects.values_list("pk", flat=True)])
+    pks = list(User.objects.values_list("pk", flat=True))
+    cache.set_many({fence_key(pk): secrets.token_hex(8) for pk in pks}, 2 * FACTS_TTL)
+    cache.delete_many([facts_key(pk) for pk in pks])
 
 
 def role_may_use_webmail(role: str) -> bool:

@@ -106,6 +106,20 @@ def test_it_refuses_after_the_tokens_are_reset(client, employee):
     assert (row.device_id, row.end_reason) == (device.persistent_id, WebmailSession.EndReason.TOKEN_RESET)
 
 
+def test_facts_cached_late_by_a_check_that_read_before_the_reset_are_not_used(client, employee):
+    """A check that read the database just before a token reset may store its facts just after the reset
+    dropped them; the fence token the reset replaced makes them stale."""
+    from django.core.cache import cache
+
+    otp_sign_in(client, employee)
+    assert client.get(URL).status_code == 200
+    late = gateway.user_facts(employee.pk)  # read before the reset committed
+    TOTPDevice.objects.filter(user=employee).delete()
+    cache.set(gateway.facts_key(employee.pk), late, gateway.FACTS_TTL)  # ... and cached after it
+    assert_refused(client.get(URL))
+    assert gateway.user_facts(employee.pk)["devices"] == []
+
+
 def test_it_refuses_when_the_device_is_no_longer_confirmed(client, employee):
     device = otp_sign_in(client, employee)
     assert client.get(URL).status_code == 200
