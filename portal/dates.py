@@ -1,12 +1,14 @@
 """The portal's one way of writing a date and a time: "1 Dec 2026, 05:48", in the organisation's time zone.
 
 Templates use the filters of ``portal.templatetags.portal_dates`` (``|when``, ``|day``, ``|clock``, loaded
-everywhere as a template builtin); forms that take a date or a time read it back with ``parse_when`` and
-``parse_day``, so what a page shows is what its inputs accept.
+everywhere as a template builtin); forms take a day or a moment with ``DayField`` and ``WallClockField``, text
+boxes in the same format (never the browser's mm/dd/yyyy picker), so what a page shows is what its inputs
+accept. Month names are English, like every page.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, time
 
 from django import forms
@@ -94,7 +96,7 @@ def parse_when(text: str) -> datetime:
 
 
 class _FormattedInput(forms.TextInput):
-    def __init__(self, write, example: str, attrs: dict | None = None) -> None:
+    def __init__(self, write: Callable[[datetime], str], example: str, attrs: dict | None = None) -> None:
         super().__init__({"placeholder": f"e.g. {example}", "autocomplete": "off", **(attrs or {})})
         self.write = write
 

@@ -425,6 +425,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # Django's own console handler (DEBUG only) printed every record a second time: the root's is enough.
+        "django": {"handlers": []},
         # A 403 or 404 is one line ("Not Found: /x"), never a traceback; 5xx keep theirs (portal/errors.py).
         "django.request": {"filters": ["client_errors_one_line"]},
         # Apprise and urllib3 log channel URLs and ntfy topics (tokens): redacted in every record

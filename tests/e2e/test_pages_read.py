@@ -29,9 +29,10 @@ CHECKS = """
 () => {
   const problems = [];
   const visible = (el) => {
+    // checkVisibility: not inside display:none, a closed <details>, or content-visibility: hidden
+    if (!el.checkVisibility({ visibilityProperty: true, contentVisibilityAuto: true })) return false;
     const box = el.getBoundingClientRect();
-    const style = getComputedStyle(el);
-    return box.width > 1 && box.height > 1 && style.visibility !== "hidden" && el.closest("[hidden]") === null;
+    return box.width > 1 && box.height > 1;
   };
   const describe = (el) => {
     const text = (el.innerText || el.value || el.name || "").trim().slice(0, 40);

@@ -65,3 +65,28 @@ def test_no_page_formats_dates_its_own_way():
     own = re.compile(r"""\|date:(["'])(?!c\1|j M\1)""")
     offenders = [str(path.relative_to(root)) for path in root.rglob("*.*") if own.search(path.read_text())]
     assert offenders == []
+
+
+def test_the_form_fields_take_what_the_pages_write():
+    from django import forms
+
+    from portal.dates import DayField, WallClockField
+
+    class Form(forms.Form):
+        day = DayField(required=False)
+        moment = WallClockField(required=False)
+
+    form = Form({"day": "1 Dec 2026", "moment": "1 Dec 2026, 05:48"})
+    assert form.is_valid() and form.cleaned_data == {
+        "day": dt.date(2026, 12, 1),
+        "moment": dt.datetime(2026, 12, 1, 5, 48),
+    }
+    assert Form({"day": "2026-12-01", "moment": "2026-12-01T05:48"}).is_valid()  # links and scripts
+    refused = Form({"day": "12/01/2026", "moment": "12/01/2026 05:48"})
+    assert refused.errors == {
+        "day": ["Write the day as 1 Dec 2026."],
+        "moment": ["Write the day and time as 1 Dec 2026, 09:00."],
+    }
+    shown = str(Form(initial={"day": dt.date(2027, 1, 9), "moment": dt.datetime(2027, 1, 9, 7, 5)}))
+    assert 'value="9 Jan 2027"' in shown and 'value="9 Jan 2027, 07:05"' in shown
+    assert 'type="date"' not in shown and 'placeholder="e.g. 1 Dec 2026"' in shown

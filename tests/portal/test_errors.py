@@ -56,3 +56,9 @@ def test_a_403_is_the_portal_page_and_one_log_line(client, login, employee, sett
         "Not Found: /no/such/page/",
     ]
     assert "Traceback" not in console.getvalue()
+
+
+def test_each_record_is_printed_once():
+    """Django's default console handler (on with DEBUG) would print every record a second time."""
+    assert logging.getLogger("django").handlers == []
+    assert logging.getLogger("django.request").handlers == []
