@@ -15,18 +15,27 @@ document.addEventListener("DOMContentLoaded", () => {
   }
 
   // A table that scrolls sideways (on a phone) must be reachable by keyboard to scroll it. Templates put
-  // tables in a focusable <div class="table-wrap" tabindex="0" role="region">; a bare table that ends up
-  // scrolling gets the same wrapper here, named after the heading above it.
+  // tables in a focusable <div class="table-wrap" tabindex="0" role="region">; a wrapper without tabindex,
+  // or a bare table, that ends up scrolling is made so here, named after the heading above it.
   const reachable = () => {
+    const name = (element) => {
+      const section = element.closest("section, .card, fieldset, main");
+      const heading = section && section.querySelector("h1, h2, h3, legend");
+      return heading ? heading.textContent.trim() : "Table";
+    };
+    for (const wrap of document.querySelectorAll("main .table-wrap:not([tabindex])")) {
+      if (wrap.scrollWidth <= wrap.clientWidth + 1) continue;
+      wrap.tabIndex = 0;
+      wrap.setAttribute("role", "region");
+      wrap.setAttribute("aria-label", name(wrap));
+    }
     for (const table of document.querySelectorAll("main table")) {
       if (table.closest(".table-wrap") || table.scrollWidth <= table.clientWidth + 1) continue;
-      const section = table.closest("section, .card, fieldset, main");
-      const heading = section && section.querySelector("h1, h2, h3, legend");
       const wrap = document.createElement("div");
       wrap.className = "table-wrap";
       wrap.tabIndex = 0;
       wrap.setAttribute("role", "region");
-      wrap.setAttribute("aria-label", heading ? heading.textContent.trim() : "Table");
+      wrap.setAttribute("aria-label", name(table));
       table.replaceWith(wrap);
       wrap.appendChild(table);
     }
