@@ -38,7 +38,7 @@ AMBER_MARGIN = 10
 # A review or procedure this many days past its date makes the "past their date" figure red.
 LONG_OVERDUE_DAYS = 30
 DEFAULT_TARGET = 95
-REVIEWS_LATE = "Reviews past their date"
+REVIEWS_LATE = "Reviews and procedures past their date"
 
 # Each state in words as well as in colour (the status classes of portal.css: ok green, warning amber,
 # critical red, unknown grey).
@@ -455,6 +455,10 @@ def write_csv(summary: Summary, out) -> None:
         writer.writerow([safe_cell(c) for c in cells])
 
     row("Security summary", summary.today.isoformat())
+    row()
+    row("Headline", "value", "target", "state")
+    for headline in summary.headlines:
+        row(headline.title, headline.value, headline.target, headline.words)
     row()
     row("Policy acknowledgement (current version)", "required", "acknowledged", "percent")
     for rate in [*summary.policy_rates, summary.overall]:

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
-from monitoring.serverload.rollups import RANGES, RAW, STEP, series
+from monitoring.serverload.rollups import RANGES, RAW, STEP, keeps_complete_rows, rows_per_point, series
 
 WIDTH, HEIGHT = 720, 180
 LEFT, RIGHT, TOP, BOTTOM = 48, 12, 10, 24
@@ -68,12 +68,12 @@ class Frame:
     x_text: list[str] = field(default_factory=list)  # "x," of each point, shared by every line of the range
 
     @classmethod
-    def build(cls, stamps: list[float], start: datetime, end: datetime, step: timedelta) -> Frame:
+    def build(cls, stamps: list[float], start: datetime, end: datetime, step: timedelta, merge: bool = True) -> Frame:
         span = (end - start).total_seconds() or 1.0
         plot_w = WIDTH - LEFT - RIGHT
         origin = start.timestamp()
         gap = step.total_seconds() * 2.5
-        size = math.ceil(len(stamps) / MAX_POINTS) if len(stamps) > MAX_POINTS else 1
+        size = math.ceil(len(stamps) / MAX_POINTS) if merge and len(stamps) > MAX_POINTS else 1
         # Only the first row of each merged point needs an x; a gap anywhere in a point restarts the line there.
         gaps = [i + 1 for i, (a, b) in enumerate(itertools.pairwise(stamps)) if b - a > gap]
         restarts = {0, *(i // size for i in gaps)}
@@ -257,10 +257,14 @@ def dashboard_charts(
     kinds = ("max", "avg") if has_max else ("avg",)
     wanted = [(chart_fields[0], kind) for *_, chart_fields, _, _ in CHARTS for kind in kinds]
     wanted += [("net_in", "avg"), ("net_out", "avg"), ("queue", "max"), ("queue_deferred", "max")]
-    chart_range, rows = series(range_key, wanted, now, rolled_until)
-    step = timedelta(seconds=interval) if chart_range.tier == RAW else STEP[chart_range.tier]
+    chart_range = RANGES[range_key]
+    # Kept rows come merged to the points drawn (rollups.series); otherwise the frame merges them.
+    kept = keeps_complete_rows(chart_range, rolled_until)
+    per_point = rows_per_point(chart_range, MAX_POINTS) if kept else 1
+    chart_range, rows = series(range_key, wanted, now, rolled_until, per_point)
+    step = timedelta(seconds=interval) if chart_range.tier == RAW else STEP[chart_range.tier] * per_point
     transposed = list(zip(*rows, strict=True)) or [()] * (1 + len(wanted))
-    frame = Frame.build(list(transposed[0]), now - chart_range.span, now, step)
+    frame = Frame.build(list(transposed[0]), now - chart_range.span, now, step, merge=not kept)
     index = {column: 1 + i for i, column in enumerate(wanted)}
 
     def column(name: str, kind: str) -> list[float | None]:

@@ -11,6 +11,8 @@ does not grow with the age of the installation.
 
 from __future__ import annotations
 
+import itertools
+import math
 from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -183,15 +185,51 @@ def _tier_rows(tier: str, wanted: list[tuple[str, str]], since: datetime) -> lis
     return rows + _tier_rows(SOURCE[tier], wanted, tail_from)
 
 
-# Complete buckets never change once built, so each process keeps the rows it read last for each range and
-# reads them again only when the tier has grown (``LoadState.rolled_until`` moved): a 30-day chart reads its
-# 720 hourly rows once an hour, and the dashboard's refresh every minute reads only the newest hour's rows.
+# Complete buckets never change once built, so each process keeps the rows it read last for each range,
+# already merged to the points the chart draws, and reads them again only when the tier has grown
+# (``LoadState.rolled_until`` moved): a 30-day chart reads its 720 hourly rows once an hour, and the
+# dashboard's refresh every minute reads only the newest hour's rows.
 _COMPLETE: dict[tuple, list[tuple]] = {}
 _COMPLETE_ENTRIES = 16
 
 
-def _complete_rows(chart_range: Range, wanted: list[tuple[str, str]], since: datetime, rolled_until: str) -> list:
-    key = (chart_range.key, tuple(wanted), rolled_until)
+def rows_per_point(chart_range: Range, max_points: int) -> int:
+    """How many buckets of its tier make one point of a chart of ``chart_range`` drawn with ``max_points``."""
+    if chart_range.tier == RAW:
+        return 1  # the sample interval is a setting: the chart merges raw rows itself
+    return max(1, math.ceil(chart_range.span / STEP[chart_range.tier] / max_points))
+
+
+def keeps_complete_rows(chart_range: Range, rolled_until: dict | None) -> bool:
+    """Whether ``series`` serves this range's complete buckets from the process's copy (merged per point)."""
+    return chart_range.tier != RAW and bool((rolled_until or {}).get(chart_range.tier))
+
+
+def merge_rows(rows: list[tuple], wanted: list[tuple[str, str]], seconds: int) -> list[tuple]:
+    """Rows merged per ``seconds`` of clock time (so a point keeps its rows as the range moves on): the first
+    row's time, the average of the averages and the maximum of the maxima, a gap (None) left out."""
+    kinds = [kind for _, kind in wanted]
+    merged = []
+    for _, grouped in itertools.groupby(rows, key=lambda row: int(row[0]) // seconds):
+        group = list(grouped)
+        if len(group) == 1:
+            merged.append(group[0])
+            continue
+        values: list = [group[0][0]]
+        for kind, column in zip(kinds, list(zip(*group, strict=True))[1:], strict=True):
+            present = [value for value in column if value is not None]
+            if not present:
+                values.append(None)
+            else:
+                values.append(max(present) if kind == "max" else sum(present) / len(present))
+        merged.append(tuple(values))
+    return merged
+
+
+def _complete_rows(
+    chart_range: Range, wanted: list[tuple[str, str]], since: datetime, rolled_until: str, per_point: int
+) -> list:
+    key = (chart_range.key, tuple(wanted), rolled_until, per_point)
     rows = _COMPLETE.get(key)
     if rows is None:
         # Up to the bucket the tier was built to: what is after it comes from the finer tier on each request.
@@ -199,6 +237,8 @@ def _complete_rows(chart_range: Range, wanted: list[tuple[str, str]], since: dat
         columns = [f"{name}_{kind}" for name, kind in wanted]
         query = LoadRollup.objects.filter(tier=chart_range.tier, bucket_start__gte=since, bucket_start__lt=until)
         rows = _rows_with_epoch(query.order_by("bucket_start"), "bucket_start", columns)
+        if per_point > 1:
+            rows = merge_rows(rows, wanted, int(STEP[chart_range.tier].total_seconds()) * per_point)
         while len(_COMPLETE) >= _COMPLETE_ENTRIES:
             _COMPLETE.pop(next(iter(_COMPLETE)))
         _COMPLETE[key] = rows
@@ -207,25 +247,27 @@ def _complete_rows(chart_range: Range, wanted: list[tuple[str, str]], since: dat
 
 
 def series(
-    range_key: str, wanted: list[tuple[str, str]], now: datetime | None = None, rolled_until: dict | None = None
+    range_key: str,
+    wanted: list[tuple[str, str]],
+    now: datetime | None = None,
+    rolled_until: dict | None = None,
+    per_point: int = 1,
 ) -> tuple[Range, list[tuple]]:
     """Rows ``(epoch seconds, *values)`` for a chart range, from the tier that fits it, up to the latest sample.
 
     ``wanted`` lists ``(field, "avg" | "max")``; raw samples have one value, used for both. With
     ``rolled_until`` (``LoadState.rolled_until``) the complete buckets come from this process's copy while
-    the tier has not grown since it read them.
+    the tier has not grown since it read them, merged ``per_point`` to a point (``keeps_complete_rows``);
+    the newest rows after them are never merged.
     """
     now = now or timezone.now()
     chart_range = RANGES[range_key]
     since = now - chart_range.span
-    built = (rolled_until or {}).get(chart_range.tier)
-    if chart_range.tier == RAW or not built:
+    if not keeps_complete_rows(chart_range, rolled_until):
         return chart_range, _tier_rows(chart_range.tier, wanted, since)
-    rows = _complete_rows(chart_range, wanted, since, built)
-    tail_from = datetime.fromtimestamp(rows[-1][0], UTC) + STEP[chart_range.tier] if rows else since
-    newer = _tier_rows(chart_range.tier, wanted, max(tail_from, datetime.fromisoformat(built)))
-    if not rows:
-        return chart_range, newer
+    built = rolled_until[chart_range.tier]
+    rows = _complete_rows(chart_range, wanted, since, built, per_point)
+    newer = _tier_rows(chart_range.tier, wanted, max(since, datetime.fromisoformat(built)))
     return chart_range, rows + newer
 
 

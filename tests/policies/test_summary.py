@@ -89,6 +89,7 @@ def test_the_summary_exports_csv(client, login, it_staff, employee, make_policy)
     rows = list(csv.reader(io.StringIO(response.content.decode())))
     assert ["'=HYPERLINK(evil)", "2", "0", "0.0"] in rows
     assert any(row[:1] == ["Outstanding person"] for row in rows)
+    assert ["Policies acknowledged", "0.0 %", "Target 95 %", "Below target"] in rows
     assert any(row[:1] == [employee.get_full_name()] for row in rows)
 
 
@@ -152,14 +153,14 @@ def test_nothing_to_acknowledge_is_grey_not_red(db, employee):
 def test_reviews_past_their_date_are_named_for_what_they_count(db):
     today = timezone.localdate()
     s = summary.build()
-    late = headline(s, "Reviews past their date")
+    late = headline(s, "Reviews and procedures past their date")
     assert (late.value, late.state, late.words) == ("0", "ok", "Nothing past its date")
     Procedure.objects.create(title="Restore test", next_due_on=today - dt.timedelta(days=3))
-    late = headline(summary.build(), "Reviews past their date")
+    late = headline(summary.build(), "Reviews and procedures past their date")
     assert (late.value, late.state) == ("1", "warning")
     assert late.explanation == "0 policy reviews and 1 maintenance procedure not done by the date they were due."
     Procedure.objects.create(title="Patch review", next_due_on=today - dt.timedelta(days=45))
-    late = headline(summary.build(), "Reviews past their date")
+    late = headline(summary.build(), "Reviews and procedures past their date")
     assert (late.value, late.state, late.words) == ("2", "critical", "1 more than a month late")
 
 

@@ -176,3 +176,37 @@ def test_complete_buckets_are_read_once_until_the_tier_grows(make_load_sample, d
         assert later == rollups.series("30d", wanted)[1]
     assert (later[0][0], later[-1][0]) != (first[0][0], first[-1][0])
     assert (T0.timestamp(), 50.0, 50.0) in later
+
+
+def test_kept_rows_are_merged_per_point_by_clock_time():
+    hour = 3600
+    rows = [(hour * 3 * 10 + hour * i, float(i), float(i) + 1) for i in range(7)]
+    rows[4] = (rows[4][0], None, None)  # a gap in the second point
+    merged = rollups.merge_rows(rows, [("cpu", "avg"), ("cpu", "max")], 3 * hour)
+    assert merged == [(rows[0][0], 1.0, 3.0), (rows[3][0], 4.0, 6.0), (rows[6][0], 6.0, 7.0)]
+    # The same rows a minute later, the oldest out of the range: the other points keep their rows.
+    assert rollups.merge_rows(rows[1:], [("cpu", "avg"), ("cpu", "max")], 3 * hour)[1:] == merged[1:]
+
+
+def test_the_30_day_charts_from_kept_rows_draw_as_many_points_and_end_with_the_latest_sample(make_load_sample):
+    from monitoring.serverload import charts
+    from monitoring.serverload.models import LoadState
+
+    rollups._COMPLETE.clear()
+    now = T0 + timedelta(minutes=12)
+    with time_machine.travel(now, tick=False):
+        LoadRollup.objects.bulk_create(
+            LoadRollup(tier="1h", bucket_start=T0 - timedelta(hours=i + 1), samples=60, cpu_avg=10 + i % 3, cpu_max=90)
+            for i in range(720)
+        )
+        make_load_sample(T0 + timedelta(minutes=10), cpu=55)
+        LoadState.store(rolled_until={"1h": T0.isoformat()})
+        kept, _ = charts.dashboard_charts("30d", {}, rolled_until=LoadState.load().rolled_until)
+        fresh, _ = charts.dashboard_charts("30d", {})
+    cpu_kept, cpu_fresh = kept[0], fresh[0]
+    # The newest sample is never merged into the hours before it: "latest" is the latest sample.
+    assert cpu_kept.latest == "55 %"
+    assert cpu_kept.y_top == cpu_fresh.y_top == 100.0
+    points = [line.path.count("L") + 1 for line in cpu_kept.lines]
+    fresh_points = [line.path.count("L") + 1 for line in cpu_fresh.lines]
+    assert all(charts.MAX_POINTS // 2 < n <= charts.MAX_POINTS + 2 for n in points + fresh_points)
