@@ -65,6 +65,21 @@ def enqueue_deliveries(ids: list[int], countdown: int | None = None) -> None:
     publish(tasks.send_deliveries, ids, countdown=countdown)
 
 
+def enqueue_retries(retries: dict[int, int], enqueue: Callable[..., None] | None = None) -> None:
+    """Publish the retries a batch asked for ({delivery id: countdown}): one task per 25 rows with one countdown.
+
+    A batch that could not reach the server asks the same wait for each of its rows: one task per row would
+    be thousands of tasks held by the worker, each a connection of its own when they come due together.
+    """
+    enqueue = enqueue or enqueue_deliveries
+    by_countdown: dict[int, list[int]] = {}
+    for pk, countdown in sorted(retries.items()):
+        by_countdown.setdefault(countdown, []).append(pk)
+    for countdown, ids in by_countdown.items():
+        for batch in _batches(ids):
+            enqueue(batch, countdown=countdown)
+
+
 def enqueue_fan_out(run_id: int) -> None:
     from policies import tasks
 

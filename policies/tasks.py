@@ -20,6 +20,5 @@ def fan_out(run_id: int) -> None:
 
 @shared_task(name="policies.send_deliveries", acks_late=True, ignore_result=True)
 def send_deliveries(delivery_ids: list[int]) -> None:
-    for delivery_id, countdown in dispatch.send_deliveries(delivery_ids).items():
-        # A lost retry is picked up by the tick's recovery (portal.sending.to_publish).
-        dispatch.enqueue_deliveries([delivery_id], countdown=countdown)
+    # A lost retry is picked up by the tick's recovery (portal.sending.to_publish).
+    dispatch.enqueue_retries(dispatch.send_deliveries(delivery_ids))

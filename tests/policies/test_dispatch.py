@@ -338,3 +338,10 @@ def test_a_row_handed_over_before_the_worker_died_is_uncertain_not_sent_again(ma
     delivery.refresh_from_db()
     assert delivery.status == Status.UNCERTAIN and delivery.sent_at is None
     assert "may or may not have arrived" in delivery.last_error
+
+
+def test_retries_of_a_batch_go_out_as_one_task_per_25_rows_and_countdown():
+    published = []
+    retries = {pk: 60 for pk in range(1, 31)} | {31: 120}
+    dispatch.enqueue_retries(retries, enqueue=lambda ids, countdown: published.append((ids, countdown)))
+    assert published == [(list(range(1, 26)), 60), (list(range(26, 31)), 60), ([31], 120)]
