@@ -280,7 +280,8 @@ class ResilientRedisCache(RedisCache):
         link.generation, link.generation_read_at, link.run_id = int(value), now, self._run_id or link.run_id
 
     def _move_generation_on(self) -> None:
-        """After dropped writes: a new generation, so that nothing cached before them is read again."""
+        """After dropped writes, a broken connection or a restart: a new generation, so that nothing cached
+        before is read again."""
         link = self.link
         with link.move_lock:
             drops = link.drops
