@@ -18,18 +18,20 @@ once on a new connection, so a restart alone is not an outage.
 **Generation fence.** Every key carries the current *generation*, a counter kept in Redis itself, and the
 generation moves on whenever what Redis holds may be older than the database: in a process that had to
 drop a write (a session saved or deleted, a person's facts dropped, while Redis was away) as soon as Redis
-answers again (a thread tries every second, and its next operation does it first), and in a process whose
-connection broke (Redis may have restarted from a snapshot taken before writes other processes dropped).
-Every value cached before is then set aside: a session signed out during the outage must not come back
-from a Redis that kept its data. The other processes read the generation at most a second old. A Redis
-that restarted empty starts a fresh generation (from the clock), so keys of an old generation are never
-read again; they expire on their own TTL.
+answers again (a thread tries every second, and its next operation does it first); in a process whose
+connection broke; and in the first process to find Redis restarted (the fence keeps the server's run id
+from ``INFO``: a Redis back from a snapshot has another). Redis may have restarted from a snapshot taken
+before writes other processes dropped, and every value cached before is then set aside: a session signed
+out during the outage must not come back from a Redis that kept its data. The other processes read the
+generation at most a second old. A Redis that restarted empty starts a fresh generation (from the clock),
+so keys of an old generation are never read again; they expire on their own TTL.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import re
 import threading
 import time
 import weakref
@@ -83,6 +85,7 @@ class Link:
         self.move_lock = threading.Lock()  # one thread moves the generation on; the others wait for it
         self.generation: int | None = None
         self.generation_read_at = -math.inf
+        self.run_id: str | None = None  # of the Redis server the generation was read from
         self.reported_at = -math.inf
         self.unreported = 0
         self.prober: threading.Thread | None = None
@@ -173,6 +176,10 @@ class ResilientRedisCache(RedisCache):
         )
         self.link = link_for(self.server_name, self.key_prefix)
         self.fence_key = f"{self.key_prefix}:portal-cache-generation"
+        # The run id of the Redis server that last moved the generation on: a Redis that restarted (from a
+        # snapshot) has another, and the first process to read the fence then moves it on.
+        self.fence_run_key = f"{self.key_prefix}:portal-cache-generation-run-id"
+        self._run_id: str | None = None  # of the server this object's connections talk to
         # Counters and "once" flags while Redis is away; one store per process and Redis (LocMemCache
         # instances of one name share their data).
         self.fallback = LocMemCache(
@@ -203,12 +210,15 @@ class ResilientRedisCache(RedisCache):
 
     def _run(self, operation: Callable[[], Any]) -> Any:
         link = self.link
-        self._follow_generation()
         reconnects = link.reconnects
+        self._follow_generation()
         result = operation()
-        if link.reconnects != reconnects:
-            # redis-py replaced a connection that had closed (Redis restarted?) under this very operation, whose
-            # key carried the generation of before: move it on and ask again.
+        restarted = self._run_id is not None and link.run_id is not None and self._run_id != link.run_id
+        if link.reconnects != reconnects or restarted:
+            # redis-py replaced a connection that had closed (Redis restarted?) under this very operation (or the
+            # fence read before it), or this object's first connection found another server than the one the
+            # generation was read from: the key carried the generation of before. Check the fence; ask again.
+            link.generation_read_at = -math.inf
             self._follow_generation()
             result = operation()
         link.answered()
@@ -220,6 +230,8 @@ class ResilientRedisCache(RedisCache):
         redis-py connects a connection object again when its socket closed (a new object is a pool growing):
         Redis may have restarted, from a snapshot older than writes other processes had to drop."""
         connection.on_connect()
+        if len(self._servers) == 1:  # with replicas, run ids differ by server: only the other rules apply
+            self._run_id = self._server_run_id(connection) or self._run_id
         if connection not in self._connected_before:
             self._connected_before.add(connection)
             return
@@ -229,6 +241,18 @@ class ResilientRedisCache(RedisCache):
         with link.lock:
             link.reconnects += 1
             link.drops += 1
+
+    @staticmethod
+    def _server_run_id(connection) -> str | None:
+        """The server's run id (``INFO server``), new at each start of Redis; None where INFO is refused."""
+        try:
+            connection.send_command("INFO", "server")
+            info = connection.read_response()
+        except redis.ResponseError:
+            return None
+        text = info.decode() if isinstance(info, bytes) else str(info)
+        match = re.search(r"^run_id:(\w+)", text, re.MULTILINE)
+        return match.group(1) if match else None
 
     def _follow_generation(self) -> None:
         """Move the generation on after dropped writes; otherwise read it when this process's copy is old."""
@@ -240,14 +264,24 @@ class ResilientRedisCache(RedisCache):
         if now - link.generation_read_at < FENCE_READ_EVERY_SECONDS:
             return
         client = self._cache.get_client(None, write=True)
-        value = client.get(self.fence_key)
+        value, run_id = client.mget(self.fence_key, self.fence_run_key)
         if value is None:  # a Redis that started empty: a generation no earlier key can carry
             client.set(self.fence_key, self._fresh_generation(), nx=True)
+            if self._run_id:
+                client.set(self.fence_run_key, self._run_id)
             value = client.get(self.fence_key)
-        link.generation, link.generation_read_at = int(value), now
+        elif self._run_id and (run_id or b"").decode() != self._run_id:
+            # Redis restarted since the generation last moved (from a snapshot, or this is the first process to
+            # ask): what it holds may be older than writes dropped while it was down.
+            with link.lock:
+                link.drops += 1
+            self._move_generation_on()
+            return
+        link.generation, link.generation_read_at, link.run_id = int(value), now, self._run_id or link.run_id
 
     def _move_generation_on(self) -> None:
-        """After dropped writes: a new generation, so that nothing cached before them is read again."""
+        """After dropped writes, a broken connection or a restart: a new generation, so that nothing cached
+        before is read again."""
         link = self.link
         with link.move_lock:
             drops = link.drops
@@ -258,10 +292,13 @@ class ResilientRedisCache(RedisCache):
             try:
                 client.set(self.fence_key, self._fresh_generation(), nx=True)
                 generation = int(client.incr(self.fence_key))
+                if self._run_id:
+                    client.set(self.fence_run_key, self._run_id)
             finally:
                 self._moving.active = False
             with link.lock:
                 link.generation, link.generation_read_at = generation, time.monotonic()
+                link.run_id = self._run_id or link.run_id
                 link.drops -= drops  # writes dropped meanwhile move it on once more
         log.warning(
             "cache %s: writes were dropped or a connection broke; values cached before are set aside "

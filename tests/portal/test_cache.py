@@ -176,6 +176,18 @@ def test_a_process_that_dropped_writes_moves_the_generation_on_without_another_r
     assert ours.link.may_try()  # the probe also ended the outage for this process
 
 
+def test_a_process_started_after_a_restart_distrusts_a_redis_back_from_a_snapshot(own_redis):
+    cache = make_cache(own_redis.url())
+    cache.set("session", "signed in", 600)
+    own_redis.stop(keep_data=True)
+    own_redis.start()
+    fresh = make_cache(own_redis.url())
+    fresh.link = Link("a process started now")  # no connection that broke, no write it dropped
+    assert fresh.get("session") is None  # Redis has another run id than when the generation last moved
+    fresh.set("session", "new", 600)
+    assert make_cache(own_redis.url()).get("session") == "new"
+
+
 def test_a_redis_that_restarted_empty_starts_a_generation_no_earlier_key_carries(own_redis):
     cache = make_cache(own_redis.url())
     cache.set("a", 1)
