@@ -10,7 +10,7 @@ aiosmtpd server from tests/smtp.py in this process, real ``celery worker --concu
 The faults (tests/faults.py), each against a fresh campaign:
 
 - worker: SIGKILL the worker mid-campaign and start a new one (cleared: the new one is ready);
-- broker: kill the broker mid-campaign, 5 s later start it again, empty (cleared: it answers);
+- broker: stop the broker mid-campaign (no snapshot), 5 s later start it again, empty (cleared: it answers);
 - smtp: the mail server refuses connections from the start for 60 s (cleared: it accepts again);
 - database: ``pg_terminate_backend`` every worker connection mid-campaign (cleared: at once).
 
@@ -56,10 +56,11 @@ def main() -> int:
 
 
 def run(recipients: int, faults: list[str], smtp_outage: float, database_url: str) -> int:
-    from accounts.models import User
-    from tests.faults import RedisProcess
+    import shutil
 
-    if not RedisProcess.available():
+    from accounts.models import User
+
+    if shutil.which("redis-server") is None:
         print("redis-server is not installed")
         return 1
     User.objects.bulk_create(User(email=f"person{i:05d}@example.com") for i in range(recipients))
@@ -83,7 +84,8 @@ def run_fault(fault: str, emails: list[str], smtp_outage: float, database_url: s
 
     from policies.models import Campaign, CampaignRun, Delivery
     from portal.models import SendingWorker
-    from tests.faults import BeatProcess, RedisProcess, cut_database_connections, outcome, process_env, settled
+    from tests.faults import BeatProcess, cut_database_connections, outcome, process_env, settled
+    from tests.redisserver import RedisProcess
     from tests.services import WorkerProcess
     from tests.smtp import SMTPServer
 
@@ -93,8 +95,8 @@ def run_fault(fault: str, emails: list[str], smtp_outage: float, database_url: s
     SendingWorker.objects.all().delete()
     work = Path(tempfile.mkdtemp(prefix=f"bench-recovery-{fault}-"))
     smtp = SMTPServer().start()
-    broker = RedisProcess(work).start()
-    env = process_env(database_url, broker.url, smtp.env(), fast=False)
+    broker = RedisProcess(work / "broker").start()
+    env = process_env(database_url, broker.url(), smtp.env(), fast=False)
     workers = [WorkerProcess(env, work / "worker-0.log", 2, name="bench").start()]
     beat = BeatProcess(env, work).start()
     total = len(emails)
