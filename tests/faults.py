@@ -102,6 +102,7 @@ class Outcome:
     lost: int  # recipients with no message whose row is not "delivery uncertain"
     duplicated: int  # messages beyond the first to one recipient
     uncertain: int  # rows "delivery uncertain" (their message may or may not have arrived)
+    uncertain_arrived: int  # of those, how many the server did accept (IT would find them in its log)
     statuses: dict
     last_arrival: float | None  # time.monotonic() of the last message the server accepted
 
@@ -122,6 +123,7 @@ def outcome(emails: list[str], smtp) -> Outcome:
         lost=sum(1 for email in emails if received[email] == 0 and email not in uncertain),
         duplicated=sum(n - 1 for n in received.values() if n > 1),
         uncertain=len(uncertain),
+        uncertain_arrived=sum(1 for email in uncertain if received[email]),
         statuses=dict(Counter(Delivery.objects.values_list("status", flat=True))),
         last_arrival=max((mail.received_at for mail in messages), default=None),
     )
