@@ -81,8 +81,13 @@ ACTION_WORDS: dict[str, str] = {
     "campaign.send_now": "Campaign sent now",
     "campaign.test_sent": "Campaign test sent",
     "campaign.retry_failed": "Failed campaign emails retried",
+    "campaign.sent_again": "Campaign emails of uncertain delivery sent again",
+    "policies.summary_targets_changed": "Executive summary targets changed",
+    "policies.summary_email_stopped": "Monthly summary email turned off",
+    "policies.summary_email_resumed": "Monthly summary email turned back on",
     # Messages and alert channels
     "outbox.retried": "Message sent again",
+    "outbox.sent_again": "Message of uncertain delivery sent again",
     "channel.added": "Alert channel added",
     "channel.changed": "Alert channel changed",
     "channel.enabled": "Alert channel switched on",

@@ -224,7 +224,9 @@ class UserFilterForm(forms.Form):
 
 
 class AuditFilterForm(forms.Form):
-    action = forms.CharField(label="Action", required=False, help_text="e.g. login or otp.reuse")
+    action = forms.CharField(
+        label="Action", required=False, help_text="The code under an entry's words, or its start: otp.reuse, login"
+    )
     actor = forms.CharField(label="Actor email", required=False)
     target = forms.CharField(label="Target", required=False)
     since = DayField(label="From", required=False)

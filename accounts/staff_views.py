@@ -295,10 +295,11 @@ def audit_log_csv(request: HttpRequest) -> StreamingHttpResponse:
             e.ip_address or "",
             e.user_agent,
             json.dumps(e.details),
+            e.action_words,
         ]
         for e in events.iterator(chunk_size=2000)
     )
-    header = ["time", "actor", "action", "target", "ip_address", "user_agent", "details"]
+    header = ["time", "actor", "action", "target", "ip_address", "user_agent", "details", "what_happened"]
     response = StreamingHttpResponse(csv_lines(header, rows), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="audit-log-{timezone.localdate()}.csv"'
     audit.record("audit.exported", request=request, target="audit log", filters=request.GET.urlencode()[:200])

@@ -10,4 +10,5 @@ from monitoring.status import status_lines
 def home_context(request: HttpRequest) -> dict:
     if not request.user.can("view_monitoring"):
         return {}
-    return {"lines": status_lines()}
+    # IT staff read the technical sentence; executives the plain one (is mail at risk, what IT is doing).
+    return {"lines": status_lines(), "technical": request.user.can("manage_monitoring")}

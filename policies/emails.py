@@ -7,6 +7,7 @@ Campaign reminders are ``Delivery`` rows (counted per campaign, escalated) sent 
 from __future__ import annotations
 
 from django.core.mail import EmailMultiAlternatives
+from django.utils.formats import date_format
 
 from policies.markdown import render_markdown_text
 from policies.models import REVIEW_WINDOW_DAYS
@@ -74,6 +75,7 @@ def send_monthly_summary(person, data, *, change: dict[str, str], month, unsubsc
     ctx = {
         "person": person,
         "month": month,
+        "month_name": date_format(month, "F Y"),  # a month, not a day: "March 2026"
         "headlines": [(headline, change.get(headline.title, "")) for headline in data.headlines],
         "first_month": not change,
         "status_lines": data.status_lines,

@@ -12,17 +12,18 @@ have the database behind them or a safe answer without it. So while Redis cannot
 
 **Circuit breaker.** After a failure no connection is tried for ``retry_after`` seconds (5 by default), so a
 request does not wait on a connect timeout each time it touches the cache; connections time out after
-half a second (a refused one fails at once). A connection that died with a restarted Redis is retried once
-at once, so a restart alone is not an outage.
+half a second (a refused one fails at once). An operation whose connection broke is tried once more at
+once on a new connection, so a restart alone is not an outage.
 
-**Generation fence.** Every key carries the current *generation*, a counter kept in Redis itself. A process
-that had to drop a write (a session saved or deleted, a person's facts dropped, while Redis was away) moves
-the generation on as soon as Redis answers again (a thread tries every second, and its next operation
-does it first): every value cached before the outage is then set aside, because the database may have
-changed under it (a session signed out during the outage must not come back from a Redis that kept its
-data). The other processes read the generation at most a second old. A Redis that restarted empty starts a
-fresh generation (from the clock), so keys of an old generation are never read again; they expire on their
-own TTL.
+**Generation fence.** Every key carries the current *generation*, a counter kept in Redis itself, and the
+generation moves on whenever what Redis holds may be older than the database: in a process that had to
+drop a write (a session saved or deleted, a person's facts dropped, while Redis was away) as soon as Redis
+answers again (a thread tries every second, and its next operation does it first), and in a process whose
+connection broke (Redis may have restarted from a snapshot taken before writes other processes dropped).
+Every value cached before is then set aside: a session signed out during the outage must not come back
+from a Redis that kept its data. The other processes read the generation at most a second old. A Redis
+that restarted empty starts a fresh generation (from the clock), so keys of an old generation are never
+read again; they expire on their own TTL.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import logging
 import math
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -76,7 +78,8 @@ class Link:
         self.lock = threading.Lock()
         self.closed_until = 0.0  # monotonic; no connection is tried before it
         self.down_since: float | None = None  # wall clock: the first failure of this outage
-        self.drops = 0  # writes that did not reach Redis since the generation last moved on
+        self.drops = 0  # writes that did not reach Redis (or broken connections) since the generation moved on
+        self.reconnects = 0  # connections opened again where one had been open: Redis may have restarted
         self.move_lock = threading.Lock()  # one thread moves the generation on; the others wait for it
         self.generation: int | None = None
         self.generation_read_at = -math.inf
@@ -107,9 +110,9 @@ class Link:
         )  # fmt: skip
 
     def dropped(self, move_on: Callable[[], None]) -> None:
-        """A write did not reach Redis: the generation must move on before Redis is used again. ``move_on``
-        does it; a thread of this process tries every second, so that no other process reads a value from
-        before the outage for long, whether or not this one gets another request."""
+        """A write did not reach Redis (or a connection broke): the generation must move on before Redis is
+        used again. ``move_on`` does it; a thread of this process tries every second, so that no other process
+        reads a value from before the outage for long, whether or not this one gets another request."""
         with self.lock:
             self.drops += 1
             if self.prober is not None and self.prober.is_alive():
@@ -158,8 +161,12 @@ class ResilientRedisCache(RedisCache):
         self.retry_after = float(options.pop("retry_after", RETRY_AFTER_SECONDS))
         for name, value in CONNECTION_DEFAULTS.items():
             options.setdefault(name, value)
-        # One immediate retry when a pooled connection was closed (Redis restarted); never on a timeout.
-        options.setdefault("retry", Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)))
+        # No retries inside redis-py: ``_guarded`` tries once more itself after a broken connection, moving the
+        # generation on first.
+        options.setdefault("retry", Retry(NoBackoff(), 0))
+        self._connected_before: weakref.WeakSet = weakref.WeakSet()
+        self._moving = threading.local()  # set while this thread moves the generation on
+        options["redis_connect_func"] = self._connected
         super().__init__(server, {**params, "OPTIONS": options})
         self.server_name = redacted(self._servers[0]) + (
             f" (+{len(self._servers) - 1})" if len(self._servers) > 1 else ""
@@ -181,15 +188,47 @@ class ResilientRedisCache(RedisCache):
                 link.dropped(self._move_generation_on)
             return fallback()
         try:
-            self._follow_generation()
-            result = operation()
+            try:
+                return self._run(operation)
+            except redis.ConnectionError:
+                # A pooled connection that died with a restarted Redis, or Redis is away. Either way what it
+                # holds may be older than the database: move the generation on, on a new connection.
+                link.dropped(self._move_generation_on)
+                return self._run(operation)
         except CACHE_ERRORS as exc:
             link.failed(exc, self.retry_after)
             if write:
                 link.dropped(self._move_generation_on)
             return fallback()
+
+    def _run(self, operation: Callable[[], Any]) -> Any:
+        link = self.link
+        self._follow_generation()
+        reconnects = link.reconnects
+        result = operation()
+        if link.reconnects != reconnects:
+            # redis-py replaced a connection that had closed (Redis restarted?) under this very operation, whose
+            # key carried the generation of before: move it on and ask again.
+            self._follow_generation()
+            result = operation()
         link.answered()
         return result
+
+    def _connected(self, connection) -> None:
+        """redis-py's hook on every new connection of this cache object's pools (``redis_connect_func``).
+
+        redis-py connects a connection object again when its socket closed (a new object is a pool growing):
+        Redis may have restarted, from a snapshot older than writes other processes had to drop."""
+        connection.on_connect()
+        if connection not in self._connected_before:
+            self._connected_before.add(connection)
+            return
+        if getattr(self._moving, "active", False):
+            return  # the move itself, on this new connection: it is what the reconnect asks for
+        link = self.link
+        with link.lock:
+            link.reconnects += 1
+            link.drops += 1
 
     def _follow_generation(self) -> None:
         """Move the generation on after dropped writes; otherwise read it when this process's copy is old."""
@@ -215,13 +254,17 @@ class ResilientRedisCache(RedisCache):
             if not drops:
                 return  # another thread did it while this one waited
             client = self._cache.get_client(None, write=True)
-            client.set(self.fence_key, self._fresh_generation(), nx=True)
-            generation = int(client.incr(self.fence_key))
+            self._moving.active = True
+            try:
+                client.set(self.fence_key, self._fresh_generation(), nx=True)
+                generation = int(client.incr(self.fence_key))
+            finally:
+                self._moving.active = False
             with link.lock:
                 link.generation, link.generation_read_at = generation, time.monotonic()
                 link.drops -= drops  # writes dropped meanwhile move it on once more
         log.warning(
-            "cache %s: writes were dropped while it was unreachable; values cached before are set aside "
+            "cache %s: writes were dropped or a connection broke; values cached before are set aside "
             "(generation %d)", self.server_name, generation,
         )  # fmt: skip
 

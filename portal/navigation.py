@@ -9,6 +9,7 @@ with a single page a person may open (an executive's "Summary") shows as that pa
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 
 from django.http import HttpRequest
 
@@ -18,12 +19,11 @@ class Entry:
     label: str
     url_name: str
     capability: str
-    # The views that count as this page ("namespace:name"; "namespace:*" for a whole area)
+    # The other views that count as this page: "namespace:name", with * as in a file pattern ("dnsbl:*")
     matches: tuple[str, ...] = ()
 
     def is_current(self, view: str) -> bool:
-        namespace = view.split(":", 1)[0] + ":*" if ":" in view else None
-        return view == self.url_name or view in self.matches or (namespace is not None and namespace in self.matches)
+        return view == self.url_name or any(fnmatchcase(view, pattern) for pattern in self.matches)
 
 
 @dataclass(frozen=True)
@@ -34,99 +34,49 @@ class Group:
 
 OWN_PAGES = (
     Entry("Home", "home", "use_portal"),
-    Entry(
-        "My policies",
-        "policies:mine",
-        "read_policies",
-        ("policies:read", "policies:version", "policies:diff", "policies:attest", "policies:acknowledge"),
-    ),
-    Entry(
-        "My devices",
-        "devices",
-        "manage_own_devices",
-        ("device_create", "device_detail", "device_certificate", "app_password_create", "app_password_setup"),
-    ),
-    Entry(
-        "My tokens",
-        "otp_tokens",
-        "manage_own_tokens",
-        (
-            "otp_enrol",
-            "otp_enrol_scan",
-            "otp_enrol_confirm",
-            "otp_enrol_done",
-            "otp_token_remove",
-            "otp_backup_codes",
-            "password_change",
-        ),
-    ),
-)
+    Entry("My policies", "policies:mine", "read_policies", ("policies:read", "policies:version", "policies:diff",
+          "policies:attest", "policies:acknowledge")),
+    Entry("My devices", "devices", "manage_own_devices", ("device_create", "device_detail", "device_revoke",
+          "device_certificate", "device_certificate_issue", "app_password_*")),
+    Entry("My tokens", "otp_tokens", "manage_own_tokens", ("otp_enrol*", "otp_token_remove", "otp_backup_codes",
+          "password_change")),
+)  # fmt: skip
 
 GROUPS = (
-    Group(
-        "People",
-        (
-            Entry("Users", "users", "manage_users", ("user_detail", "user_device_create", "user_reset_tokens")),
-            Entry("New user", "user_create", "manage_users"),
-            Entry("Import CSV", "users_import", "manage_users"),
-            Entry("Invitations", "invitations", "manage_users"),
-            Entry("OTP coverage", "otp_coverage", "manage_users"),
-            Entry("Lockouts", "lockouts", "manage_users"),
-            Entry("Devices", "all_devices", "manage_users"),
-            Entry("Webmail sessions", "gateway_sessions", "manage_users", ("gateway_user_sessions",)),
-        ),
-    ),
-    Group(
-        "Policies",
-        (
-            Entry(
-                "Policies",
-                "policies:manage",
-                "manage_policies",
-                ("policies:create", "policies:edit", "policies:publish"),
-            ),
-            Entry("Library", "policies:library", "manage_policies"),
-            Entry("Reviews", "policies:reviews", "manage_policies"),
-            Entry(
-                "Campaigns",
-                "policies:campaigns",
-                "manage_campaigns",
-                ("policies:campaign", "policies:campaign_create", "policies:campaign_edit"),
-            ),
-            Entry(
-                "Procedures",
-                "policies:procedures",
-                "manage_procedures",
-                ("policies:procedure", "policies:procedure_create", "policies:procedure_edit"),
-            ),
-            Entry("Summary", "policies:summary", "view_summary"),
-        ),
-    ),
-    Group(
-        "Monitoring",
-        (
-            Entry("Block lists", "dnsbl:dashboard", "view_monitoring", ("dnsbl:*",)),
-            Entry("Server load", "serverload:dashboard", "view_monitoring", ("serverload:*",)),
-            Entry("Sending", "sending:dashboard", "view_monitoring", ("sending:*",)),
-        ),
-    ),
-    Group(
-        "Administration",
-        (
-            Entry("Outgoing messages", "outbox:messages", "manage_messages"),
-            Entry(
-                "Alert channels",
-                "outbox:channels",
-                "manage_messages",
-                ("outbox:channel_add", "outbox:channel_edit", "outbox:channel_delete"),
-            ),
-            Entry("Sign-in settings", "sign_in_settings", "manage_users"),
-            Entry("Device certificates", "device_ca", "manage_users", ("device_settings",)),
-            Entry("Audit log", "audit_log", "view_audit_log"),
-            Entry("Admin site", "admin:index", "use_admin"),
-        ),
-    ),
-)
+    Group("People", (
+        Entry("Users", "users", "manage_users", ("user_detail", "user_device_create", "user_reset_tokens",
+              "user_invite", "user_app_password*")),
+        Entry("New user", "user_create", "manage_users"),
+        Entry("Import CSV", "users_import", "manage_users"),
+        Entry("Invitations", "invitations", "manage_users", ("invitation_revoke",)),
+        Entry("OTP coverage", "otp_coverage", "manage_users"),
+        Entry("Lockouts", "lockouts", "manage_users", ("lockout_lift",)),
+        Entry("Devices", "all_devices", "manage_users", ("device_settings",)),
+        Entry("Webmail sessions", "gateway_sessions", "manage_users", ("gateway_user_sessions", "gateway_session_end")),
+    )),
+    Group("Policies", (
+        Entry("Policies", "policies:manage", "manage_policies", ("policies:create", "policies:edit", "policies:publish",
+              "policies:retire", "policies:reviewed")),
+        Entry("Library", "policies:library", "manage_policies", ("policies:adopt*",)),
+        Entry("Reviews", "policies:reviews", "manage_policies"),
+        Entry("Campaigns", "policies:campaigns", "manage_campaigns", ("policies:campaign*",)),
+        Entry("Procedures", "policies:procedures", "manage_procedures", ("policies:procedure*",)),
+        Entry("Summary", "policies:summary", "view_summary", ("policies:summary_targets", "policies:summary_email")),
+    )),
+    Group("Monitoring", (
+        Entry("Block lists", "dnsbl:dashboard", "view_monitoring", ("dnsbl:*",)),
+        Entry("Server load", "serverload:dashboard", "view_monitoring", ("serverload:*",)),
+        Entry("Sending", "sending:dashboard", "view_monitoring", ("sending:*",)),
+    )),
+    Group("Administration", (
+        Entry("Outgoing messages", "outbox:messages", "manage_messages", ("outbox:message_retry",)),
+        Entry("Alert channels", "outbox:channels", "manage_messages", ("outbox:channel*",)),
+        Entry("Sign-in settings", "sign_in_settings", "manage_users"),
+        Entry("Device certificates", "device_ca", "manage_users", ("device_ca_rotate", "device_ca_retire")),
+        Entry("Audit log", "audit_log", "view_audit_log"),
+        Entry("Admin site", "admin:index", "use_admin"),
+    )),
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

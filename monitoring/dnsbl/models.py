@@ -61,7 +61,7 @@ class Status(models.TextChoices):
 SYMBOLS = {
     Status.LISTED: "\u2716",  # heavy multiplication x
     Status.CLEAN: "\u2714",  # heavy check mark
-    Status.REFUSED: "\u26d4",  # no entry
+    Status.REFUSED: "\u2298",  # circled division slash (in the common fonts, unlike the no-entry sign)
     Status.UNKNOWN: "?",
     Status.IGNORED: "\u25cb",  # white circle
     "none": "\u2014",  # em dash: not asked

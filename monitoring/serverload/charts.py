@@ -65,20 +65,23 @@ class Frame:
     span: float
     merge_size: int = 1  # rows merged into one point (see _downsample)
     x_ticks: list[tuple[int, str]] = field(default_factory=list)
+    x_text: list[str] = field(default_factory=list)  # "x," of each point, shared by every line of the range
 
     @classmethod
     def build(cls, stamps: list[float], start: datetime, end: datetime, step: timedelta) -> Frame:
         span = (end - start).total_seconds() or 1.0
         plot_w = WIDTH - LEFT - RIGHT
         origin = start.timestamp()
-        xs = [LEFT + int(plot_w * min(max((t - origin) / span, 0.0), 1.0)) for t in stamps]
         gap = step.total_seconds() * 2.5
-        breaks = [True, *(b - a > gap for a, b in itertools.pairwise(stamps))][: len(stamps)]
-        size = math.ceil(len(xs) / MAX_POINTS) if len(xs) > MAX_POINTS else 1
-        if size > 1:  # every chart of the range merges the same rows
-            starts = range(0, len(xs), size)
-            xs, breaks = [xs[i] for i in starts], [any(breaks[i : i + size]) for i in starts]
+        size = math.ceil(len(stamps) / MAX_POINTS) if len(stamps) > MAX_POINTS else 1
+        # Only the first row of each merged point needs an x; a gap anywhere in a point restarts the line there.
+        gaps = [i + 1 for i, (a, b) in enumerate(itertools.pairwise(stamps)) if b - a > gap]
+        restarts = {0, *(i // size for i in gaps)}
+        firsts = stamps[::size]
+        xs = [LEFT + int(plot_w * min(max((t - origin) / span, 0.0), 1.0)) for t in firsts]
+        breaks = [i in restarts for i in range(len(firsts))]
         frame = cls(start, end, xs, breaks, span, size)
+        frame.x_text = [f"{x}," for x in xs]
         tz = timezone.get_current_timezone()
         fmt = "%H:%M" if span <= 2 * 86400 else "%d %b"
         moments = [start + (end - start) * f for f in (0, 0.25, 0.5, 0.75, 1)]
@@ -137,8 +140,8 @@ def _path(frame: Frame, values: list[float | None], y_top: float) -> str:
         if ys[begin] is None:
             begin += 1
         if begin < finish:
-            points = zip(frame.xs[begin:finish], ys[begin:finish], strict=True)
-            segments.append("M" + " L".join(map("%d,%d".__mod__, points)))
+            points = map(str.__add__, frame.x_text[begin:finish], map(str, ys[begin:finish]))
+            segments.append("M" + " L".join(points))
     return mark_safe(" ".join(segments))  # noqa: S308 - numbers, M and L only
 
 
@@ -148,7 +151,10 @@ def tick_label(value: float, unit: str) -> str:
         return f"{value / 1e6:g}M" if value >= 1e6 else f"{value / 1e3:g}k"
     if unit == "B/s":
         return f"{value / 1e6:g}MB" if value >= 1e6 else f"{value / 1e3:g}kB"
-    return f"{value:g} %" if unit == "%" else f"{value:g}"
+    if unit == "%":
+        # A share of a line set too low reaches thousands of percent: keep the label inside the margin.
+        return f"{value / 1000:g}k %" if value >= 1000 else f"{value:g} %"
+    return f"{value:g}"
 
 
 def format_value(value: float | None, unit: str) -> str:
@@ -166,19 +172,30 @@ def format_value(value: float | None, unit: str) -> str:
 MARK_LABEL_HEIGHT = 12  # viewBox units of a mark label (.chart .mark-label is 12px)
 
 
-def place_mark_labels(marks: list[tuple[float, str, str]]) -> list[tuple[float, str, str, float]]:
-    """(y, label, css, label baseline) for each mark: labels sit at the right end of their line, away from the
-    axis labels on the left ("warning 80" beside "100 %" read as one), above the line unless that would touch
-    the top of the plot or the label above; then below it."""
+def place_mark_labels(marks: list[tuple[float, str, str]]) -> list[tuple[float, str, str, float | None]]:
+    """(y, label, css, label baseline) for each mark.
+
+    Labels sit at the right end of their lines, away from the axis labels on the left ("warning 80" beside
+    "100 %" read as one). Each goes above its line, else below it, else just above the labels already placed;
+    never over another label, the top of the plot or the time axis. A label with no room left is not drawn
+    (baseline None): its dashed line still carries its name as a tooltip.
+    """
+    bands: list[tuple[float, float]] = []
     placed = []
-    taken_until = float(TOP)  # the lowest edge of the labels placed so far
-    for y, label, css in sorted(marks):
-        baseline = y - 3  # above the line
-        if baseline - MARK_LABEL_HEIGHT < taken_until:
-            baseline = y + 3 + MARK_LABEL_HEIGHT  # below the line
-        taken_until = baseline + 2
-        placed.append((y, label, css, round(baseline, 1)))
-    return placed
+    for y, label, css in sorted(marks, reverse=True):  # from the bottom up
+        candidates = [y - 3, y + 3 + MARK_LABEL_HEIGHT]
+        if bands:
+            candidates.append(min(top for top, _ in bands) - 2)
+        for baseline in candidates:
+            top = baseline - MARK_LABEL_HEIGHT
+            free = all(top >= other_bottom or baseline <= other_top for other_top, other_bottom in bands)
+            if top >= TOP and baseline <= HEIGHT - BOTTOM and free:
+                bands.append((top, baseline))
+                placed.append((y, label, css, round(baseline, 1)))
+                break
+        else:
+            placed.append((y, label, css, None))
+    return sorted(placed)
 
 
 def line_chart(

@@ -109,6 +109,7 @@ def test_the_audit_log_filters_and_exports(client, login, it_staff, employee):
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert rows[0][:3] == ["time", "actor", "action"]
     assert rows[1][3] == '\'=HYPERLINK("http://evil")'  # a spreadsheet will not run it
+    assert rows[0][-1] == "what_happened" and rows[1][-1] == "Sign-in refused: wrong email or password"
     assert AuditEvent.objects.filter(action="audit.exported", actor=it_staff).exists()
 
 

@@ -33,7 +33,8 @@ def test_it_staff_read_the_dashboard_with_live_samples(page, browser_sign_in, it
     problems = csp_watch(page)
 
     browser_sign_in(page, it_staff)
-    page.get_by_role("link", name="Server load").click()
+    page.get_by_role("link", name="Monitoring").click()
+    page.get_by_role("navigation", name="Monitoring").get_by_role("link", name="Server load").click()
     page.wait_for_url("**/monitoring/load/")
 
     assert page.get_by_role("heading", name="Mail server load").is_visible()

@@ -49,3 +49,14 @@ def test_the_home_page_shows_every_area_from_stored_rows(client, login, it_staff
 def test_employees_get_no_monitoring_cards(client, login, employee):
     login(client, employee)
     assert "data-status-area" not in client.get("/").content.decode()
+
+
+@pytest.mark.django_db
+def test_executives_read_the_plain_sentence_on_home_and_it_staff_the_technical_one(client, login, executive, it_staff):
+    login(client, executive)
+    body = client.get("/").content.decode()
+    assert "We cannot check the mail server&#x27;s load at the moment" in body
+    assert "No load sample yet" not in body
+    login(client, it_staff)
+    body = client.get("/").content.decode()
+    assert "No load sample yet: the worker and beat must be running." in body

@@ -60,17 +60,8 @@ def test_it_refuses_other_formats(text):
 
 
 def test_no_page_formats_dates_its_own_way():
-    """Only machine formats (|date:"c" in a link) and short chart axis labels ("j M") stay on Django's |date.
-
-    The block-list, load and executive summary pages move to the filters with their own rework (issue 15).
-    """
+    """Only machine formats (|date:"c" in a link) and short chart axis labels ("j M") stay on Django's |date."""
     root = pathlib.Path(__file__).resolve().parents[2] / "templates"
     own = re.compile(r"""\|date:(["'])(?!c\1|j M\1)""")
-    offenders = [
-        str(path.relative_to(root))
-        for path in root.rglob("*.*")
-        if own.search(path.read_text())
-        and not str(path.relative_to(root)).startswith(("dnsbl/", "serverload/"))
-        and path.name != "summary.html"
-    ]
+    offenders = [str(path.relative_to(root)) for path in root.rglob("*.*") if own.search(path.read_text())]
     assert offenders == []

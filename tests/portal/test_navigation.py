@@ -85,3 +85,48 @@ def test_the_employee_menu_folds_behind_a_button(client, login, employee):
     assert 'class="menu-button" aria-expanded="false" aria-controls="main-menu"' in html
     assert 'id="main-menu"' in html
     assert "sub-nav" not in html
+
+
+# Addresses that are no page of the menu: the sign-in steps, files and feeds, and machine endpoints
+NOT_IN_THE_MENU = {
+    "healthz", "login", "otp_verify", "logout", "reauth", "password_reset", "password_reset_done",
+    "password_reset_confirm", "password_reset_complete", "invitation_accept", "otp_backup_codes_download",
+    "otp_backup_codes_regenerate", "device_certificate_download", "device_profile", "device_ca_certificates",
+    "device_ca_crls", "device_ca_crl", "otp_coverage_csv", "audit_log_csv", "gateway_auth", "gateway_signin",
+    "policies:summary_csv", "policies:summary_unsubscribe", "autoconfig_well_known", "autoconfig",
+    "captcha_refresh",
+}  # fmt: skip
+
+
+def _portal_url_names():
+    from django.urls import get_resolver
+    from django.urls.resolvers import URLResolver
+
+    def walk(resolver, namespace=None):
+        for pattern in resolver.url_patterns:
+            if isinstance(pattern, URLResolver):
+                if pattern.namespace != "admin":
+                    yield from walk(pattern, pattern.namespace or namespace)
+            elif pattern.name and pattern.callback.__module__.split(".")[0] in {
+                "accounts",
+                "policies",
+                "portal",
+                "monitoring",
+            }:
+                yield f"{namespace}:{pattern.name}" if namespace else pattern.name
+
+    return set(walk(get_resolver()))
+
+
+def test_every_page_has_its_place_in_the_menu():
+    """A new page must say where it belongs (portal/navigation.py), or be listed here as no page."""
+    can = _can(Role.IT_STAFF)
+    homeless = sorted(
+        view
+        for view in _portal_url_names() - NOT_IN_THE_MENU
+        if not any(item.current for item in (*menu_for(view, can).top, *menu_for(view, can).sub))
+    )
+    assert homeless == []
+    for view in _portal_url_names():
+        menu = menu_for(view, can)
+        assert len([i for i in menu.top if i.current]) <= 1 and len([i for i in menu.sub if i.current]) <= 1, view

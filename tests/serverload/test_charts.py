@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 from monitoring.serverload import charts
@@ -82,12 +83,22 @@ def test_mark_labels_never_overlap_each_other_the_top_or_the_axis_labels():
     frame = frame_for([0, 60, 120])
     marks = [(80.0, "warning 80", "threshold-warning"), (90.0, "critical 90", "threshold")]
     chart = charts.line_chart("load", "Load", "%", frame, [("v", "series", [150.0, 190.0, 120.0], "avg")], marks, 100.0)
-    bands = sorted(label_band(baseline) for _, _, _, baseline in chart.marks)
-    assert bands[0][1] < bands[1][0]  # one above its line, the other below
-    assert all(low >= charts.TOP for low, _ in bands)
+    assert not_overlapping(chart.marks)
     # Labels sit at the right end; the axis labels ("100 %") are in the left margin, so they never meet.
     [(*_, baseline)] = charts.place_mark_labels([(12.0, "warning 95", "threshold-warning")])
     assert label_band(baseline)[0] >= charts.TOP  # too close to the top: below its line
+    # Both marks squeezed at the bottom (a share of the line at 19950 %): stacked upwards, above the time axis.
+    bottom = charts.HEIGHT - charts.BOTTOM
+    crowded = charts.place_mark_labels([(bottom - 0.6, "warning 80", "w"), (bottom - 0.7, "critical 90", "c")])
+    assert not_overlapping(crowded) and all(baseline <= bottom for *_, baseline in crowded)
+    # Marks near the top and each other: the labels still never touch.
+    assert not_overlapping(charts.place_mark_labels([(24.6, "critical 90", "c"), (17.3, "warning 95", "w")]))
+
+
+def not_overlapping(marks) -> bool:
+    bands = sorted(label_band(baseline) for *_, baseline in marks if baseline is not None)
+    inside = all(top >= charts.TOP and bottom <= charts.HEIGHT - charts.BOTTOM for top, bottom in bands)
+    return inside and all(upper[1] <= lower[0] for upper, lower in itertools.pairwise(bands))
 
 
 def test_a_chart_carries_what_the_readout_needs(db):
