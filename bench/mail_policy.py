@@ -478,6 +478,8 @@ def main() -> int:
     parser.add_argument("--priority", action="store_true", help="open loop in the real-time class (root)")
     parser.add_argument("--pin", action="store_true", help="service on the last CPU, load generator on the first")
     args = parser.parse_args()
+    if args.connections > 900:
+        parser.error("--connections: at most 900 (the open loop's select() takes file descriptors below 1024)")
 
     logins = seed(args.people)
     streams = workload(logins, args.requests, args.connections, 7)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import socket
 import time
 
@@ -11,6 +12,7 @@ import pytest
 from monitoring.sending.policy import protocol
 from monitoring.sending.policy import server as server_module
 from monitoring.sending.policy.counters import MemoryCounters
+from monitoring.sending.policy.decision import Limits, Rules, Snapshot
 from tests.policyservice import PolicyClient, end_of_message, rcpt
 
 
@@ -140,3 +142,27 @@ def test_the_limit_defers_and_a_burst_refuses_the_next_requests_at_once(run_poli
     assert all(a.startswith("REJECT 5.7.1 Sending from this account is suspended") for a in answers[20:])
     assert [burst.user_id for burst in service.recorder.pending.bursts] == [1]
     assert client.ask(end_of_message("erin@example.com")).startswith("REJECT 5.7.1")
+
+
+def test_a_snapshot_reload_runs_no_full_garbage_collection(run_policy_server):
+    # A full collection walks the whole heap with the interpreter's lock held (30 ms with Django loaded), and
+    # every answer waits for it: the heap is collected and frozen once, with the first data, never at a reload.
+    loads = []
+
+    def load():
+        loads.append(time.monotonic())
+        return Snapshot(version=(1, 1), rules=Rules(defaults=Limits(10, 100, 10)))  # loaded_at 0: reloaded at each poll
+
+    def wait_for_loads(count: int) -> None:
+        deadline = time.monotonic() + 10
+        while len(loads) < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(loads) >= count, "the service did not reload its snapshot"
+
+    service = run_policy_server(load=load, poll_seconds=0.01)
+    wait_for_loads(2)
+    frozen, full_collections = gc.get_freeze_count(), gc.get_stats()[2]["collections"]
+    wait_for_loads(len(loads) + 5)
+    assert gc.get_freeze_count() == frozen
+    assert gc.get_stats()[2]["collections"] - full_collections <= 1  # at most one of the collector's own
+    assert connect(service).ask(rcpt("erin@example.com")) == "DUNNO"
