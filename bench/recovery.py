@@ -86,7 +86,8 @@ def run_fault(fault: str, emails: list[str], smtp_outage: float, database_url: s
 
     from policies.models import Campaign, CampaignRun, Delivery
     from portal.models import SendingWorker
-    from tests.faults import BeatProcess, cut_database_connections, outcome, process_env, settled
+    from tests.faults import BeatProcess, outcome, process_env, settled
+    from tests.lostconnection import cut_database_connections
     from tests.redisserver import RedisProcess
     from tests.services import WorkerProcess
     from tests.smtp import SMTPServer

@@ -83,18 +83,6 @@ def process_env(database_url: str, broker_url: str, smtp_env: dict[str, str], *,
     }
 
 
-def cut_database_connections() -> int:
-    """``pg_terminate_backend`` every other connection to this database (workers' and their heartbeats')."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
-        return cursor.fetchone()[0]
-
-
 @dataclass
 class Outcome:
     """What a campaign's recipients got after a fault: per recipient, every message counted."""

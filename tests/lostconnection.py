@@ -1,4 +1,5 @@
-"""Cut a database connection as PostgreSQL does when it restarts (``pg_terminate_backend``)."""
+"""Cut database connections as PostgreSQL does when it restarts (``pg_terminate_backend``): one backend,
+the current thread's, or every other connection to the database (workers' and their heartbeats')."""
 
 from __future__ import annotations
 
@@ -32,3 +33,15 @@ def backend_pid() -> int:
 def cut_connection() -> None:
     """Terminate the backend of the current thread's default connection."""
     terminate_backend(backend_pid())
+
+
+def cut_database_connections() -> int:
+    """``pg_terminate_backend`` every other connection to this database (workers' and their heartbeats')."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return cursor.fetchone()[0]

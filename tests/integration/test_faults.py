@@ -18,7 +18,8 @@ from django.db.models import Count
 from django.utils import timezone
 
 from policies.models import Campaign, Delivery, PolicySettings
-from tests.faults import BeatProcess, cut_database_connections, outcome, process_env, settled
+from tests.faults import BeatProcess, outcome, process_env, settled
+from tests.lostconnection import cut_database_connections
 from tests.redisserver import RedisProcess
 from tests.services import WorkerProcess, database_url, wait_until
 
