@@ -237,3 +237,23 @@ def test_the_menu_opens_behind_its_button_on_a_phone(new_page, browser_sign_in, 
     assert menu.is_visible()
     page.get_by_role("link", name="My tokens").click()
     page.wait_for_url("**/accounts/tokens/")
+
+
+def test_a_long_last_error_reads_as_lines_not_a_column_of_words_on_a_phone(new_page, browser_sign_in, demo):
+    """The outgoing messages table scrolls on a phone; its prose (an uncertain row's note) keeps a readable
+    width instead of one word per line in a row a whole screen tall."""
+    from portal.models import OutboxMessage
+    from portal.sending import UNCERTAIN_NOTE
+
+    OutboxMessage.objects.create(
+        key="uncertain|email", kind="accounts-overdue", to=["alice@example.com"], subject="Enrol your authenticator",
+        status=OutboxMessage.Status.UNCERTAIN, attempts=1, last_error=UNCERTAIN_NOTE,
+    )  # fmt: skip
+    page = new_page(viewport=PHONE)
+    browser_sign_in(page, User.objects.get(email="it@example.com"), password=PASSWORD)
+    page.goto("/messages/")
+    row = page.locator("main tbody tr", has_text="Enrol your authenticator")
+    note = row.locator("td", has_text="may or may not have arrived")
+    assert note.bounding_box()["width"] >= 200
+    assert row.bounding_box()["height"] < 300
+    assert page.evaluate(CHECKS) == []
