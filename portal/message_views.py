@@ -43,7 +43,7 @@ def message_retry(request: HttpRequest, pk: int) -> HttpResponse:
         if retried:
             record(action, request=request, target=message.kind, message=message.pk)
     if retried:
-        messages.success(request, f"The {message.kind} message to {message.destination} is queued again.")
+        messages.success(request, f"“{message.subject}” to {message.destination} is queued again.")
     else:
         messages.info(request, "That message is neither failed nor uncertain (any more); nothing to send again.")
     return redirect("outbox:messages")

@@ -151,7 +151,9 @@ def test_send_again_queues_an_uncertain_row_and_is_audited(staff_client):
     row = _row("u|email", status=Status.UNCERTAIN, attempts=1, last_error="The worker stopped after handing")
     page = staff_client.get(reverse("outbox:messages")).content.decode()
     assert 'class="status status-uncertain">Delivery uncertain<' in page and "Send again" in page
-    staff_client.post(reverse("outbox:message_retry", args=[row.pk]))
+    page = staff_client.post(reverse("outbox:message_retry", args=[row.pk]), follow=True).content.decode()
+    # The message is named as people know it (its subject), not by its kind's code
+    assert "“Subject u|email” to ivan@example.com is queued again." in page and "accounts-overdue message" not in page
     row.refresh_from_db()
     assert row.status == Status.PENDING and row.last_error == ""
     assert AuditEvent.objects.filter(action="outbox.sent_again").exists()
