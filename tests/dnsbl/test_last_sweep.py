@@ -39,4 +39,4 @@ def test_an_overdue_sweep_is_amber(client, login, executive):
 
 def test_before_the_first_sweep_it_says_never(client, login, executive):
     login(client, executive)
-    assert "Last sweep never." in client.get(reverse("dnsbl:dashboard")).content.decode()
+    assert "Last sweep: never." in client.get(reverse("dnsbl:dashboard")).content.decode()

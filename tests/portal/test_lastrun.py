@@ -31,4 +31,4 @@ def test_the_line_says_how_long_ago_and_turns_amber_when_overdue():
     late = render_to_string("_last_ran.html", {"run": run(timedelta(hours=2))})
     assert "status-warning" in late and "it should run every 30\xa0minutes" in late
     assert "Celery worker and beat" in late
-    assert "Last sweep never." in render_to_string("_last_ran.html", {"run": run(None)})
+    assert "Last sweep: never." in render_to_string("_last_ran.html", {"run": run(None)})
