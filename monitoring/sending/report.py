@@ -200,6 +200,10 @@ SENDING_HELD_BACK = (
     " who sent them."
 )
 SENDING_NORMAL = "Mail is not at risk: people are sending mail normally, within the limits."
+SENDING_UNCHECKED = (
+    "We cannot tell whether people send mail within the limits: the sending checks are not running. IT can see"
+    " this on the Sending page."
+)
 
 
 def status_line() -> StatusLine:
@@ -214,6 +218,15 @@ def status_line() -> StatusLine:
             who="one person's account" if one else "some people's accounts", them="it" if one else "them"
         )
         return StatusLine(AREA, "critical", text, "sending:dashboard", plain=plain)
+    service = service_status(now)
+    if not service["running"]:
+        # Nothing counts or limits what is sent: "within the limits" would not be true.
+        if service["seen_at"] is None:
+            text = "The policy service has never reported: the sending limits are not in the mail path yet."
+        else:
+            since = timezone.localtime(service["seen_at"])
+            text = f"The policy service has not answered since {since:%H:%M}: mail flows unchecked."
+        return StatusLine(AREA, "unknown", text, "sending:dashboard", plain=SENDING_UNCHECKED)
     today, _ = day_and_week_start(now)
     totals = SendingHour.objects.filter(hour__gte=today).aggregate(messages=Sum("messages"), deferred=Sum("deferred"))
     refused = PolicyRefusal.objects.filter(last_at__gte=today).aggregate(total=Sum("count"))["total"] or 0

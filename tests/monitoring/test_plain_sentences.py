@@ -203,8 +203,9 @@ def test_drift_changed_risky_and_minor(db):
 
 
 def test_sending_normal_held_back_and_suspended(db, employee, now):
-    from monitoring.sending.models import PolicyRefusal, SendingSuspension
+    from monitoring.sending.models import PolicyRefusal, SendingState, SendingSuspension
 
+    SendingState.store(service_seen_at=timezone.now(), service_host="mx1")
     line = sending.status_line()
     assert line.status == "ok" and plain(line) == sending.SENDING_NORMAL
     PolicyRefusal.objects.create(first_at=now, last_at=now, login=employee.email, kind="sender", count=3)
@@ -218,6 +219,22 @@ def test_sending_normal_held_back_and_suspended(db, employee, now):
         " is stopped. IT has been alerted and is checking it."
     )
     assert employee.email not in line.plain  # names are for IT staff, in the detail
+
+
+def test_sending_is_not_called_normal_while_nothing_checks_it(db, settings):
+    """A policy service that never reported (not in the mail path yet) or stopped answering limits nothing."""
+    from monitoring.sending.models import SendingState
+
+    line = sending.status_line()
+    assert line.status == "unknown" and plain(line) == sending.SENDING_UNCHECKED
+    assert "never reported" in line.text
+    late = settings.MAIL_SERVICE_HEARTBEAT_INTERVAL * settings.MAIL_SERVICE_MISSED_BEATS + 60
+    SendingState.store(service_seen_at=timezone.now() - timedelta(seconds=late), service_host="mx1")
+    line = sending.status_line()
+    assert line.status == "unknown" and plain(line) == sending.SENDING_UNCHECKED
+    assert "has not answered since" in line.text
+    SendingState.store(service_seen_at=timezone.now(), service_host="mx1")
+    assert sending.status_line().status == "ok"
 
 
 def test_an_area_without_a_plain_sentence_falls_back_to_its_text():

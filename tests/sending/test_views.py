@@ -18,6 +18,7 @@ from monitoring.sending.models import (
     SenderAlias,
     SendingHour,
     SendingSettings,
+    SendingState,
     SendingSuspension,
     SharedMailbox,
 )
@@ -163,6 +164,7 @@ def test_shared_mailboxes_are_added_changed_and_removed(client, login, it_staff,
 
 
 def test_the_status_line_says_who_is_suspended_then_what_was_refused_then_normal(employee):
+    SendingState.store(service_seen_at=timezone.now(), service_host="mx1")
     assert report.status_line().status == "ok"
     now = timezone.now()
     PolicyRefusal.objects.create(first_at=now, last_at=now, login="x", kind="hour", count=4)
