@@ -23,3 +23,16 @@ def test_it_says_when_the_policy_service_last_reported(client, login, it_staff, 
     assert ("Overdue" in page) is overdue
     if overdue:
         assert "mail_policy_server running" in page
+
+
+def test_a_never_seen_service_tells_it_staff_the_commands_and_an_executive_what_it_means(
+    client, login, it_staff, executive
+):
+    login(client, it_staff)
+    page = client.get(reverse("sending:dashboard")).content.decode()
+    assert "manage.py mail_policy_server" in page and "Policy service last reported: never." in page
+    client.logout()
+    login(client, executive)
+    page = client.get(reverse("sending:dashboard")).content.decode()
+    assert "manage.py" not in page and "mail_policy_config" not in page
+    assert "the sending limits are not in the mail path yet" in page
