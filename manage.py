@@ -7,8 +7,10 @@ import sys
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
-    if sys.argv[1:2] == ["dnsbl_check"]:
+    asks_other_settings = any(arg.startswith(("--settings", "--pythonpath")) for arg in sys.argv[2:])
+    if sys.argv[1:2] == ["dnsbl_check"] and not asks_other_settings:
         # Run from scripts, often: Django with only the block lists' app (monitoring/dnsbl/standalone.py).
+        # With --settings or --pythonpath Django's own set-up reads them (this one would run first).
         from monitoring.dnsbl.standalone import setup
 
         setup()

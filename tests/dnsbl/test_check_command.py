@@ -173,3 +173,15 @@ def test_the_standalone_set_up_loads_no_other_app(tmp_path):
                             timeout=60)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
+
+
+def test_manage_py_honours_settings_given_on_the_command_line(tmp_path):
+    """The quick set-up runs before Django reads ``--settings``: given one, Django's own set-up does it."""
+    from tests.services import ROOT
+
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "PORTAL_VAR_DIR": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "dnsbl_check", "--settings=tests.no_such_settings", "192.0.2.1"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode != 0 and "tests.no_such_settings" in result.stderr
