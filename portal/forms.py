@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from portal import channels
+from portal.message_kinds import kind_words
 from portal.models import AlertChannel, OutboxMessage
 
 
@@ -14,8 +15,10 @@ class OutboxFilterForm(forms.Form):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        kinds = OutboxMessage.objects.order_by("kind").values_list("kind", flat=True).distinct()
-        self.fields["kind"].choices = [("", "Any kind"), *((kind, kind) for kind in kinds)]
+        # The words are offered, the codes are the values (a bookmarked ?kind=accounts-lockout keeps working).
+        kinds = OutboxMessage.objects.order_by().values_list("kind", flat=True).distinct()
+        choices = sorted(((kind, kind_words(kind)) for kind in kinds), key=lambda choice: choice[1].lower())
+        self.fields["kind"].choices = [("", "Any kind"), *choices]
 
     def filter(self, rows):
         if not self.is_valid():

@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from portal.message_kinds import kind_words
+
 
 class Heartbeat(models.Model):
     """When a background component (worker, beat) last showed it was alive."""
@@ -176,3 +178,8 @@ class OutboxMessage(OutgoingMessage):
     @property
     def destination(self) -> str:
         return f"channel “{self.channel_name}”" if self.channel_name else ", ".join(self.to)
+
+    @property
+    def kind_words(self) -> str:
+        """What kind of message this is, in words ("One-time code reused")."""
+        return kind_words(self.kind)
