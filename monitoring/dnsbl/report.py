@@ -22,7 +22,7 @@ from monitoring.dnsbl.models import (
 )
 from monitoring.dnsbl.sweep import active_sweep, last_sweep
 from monitoring.status import StatusLine
-from portal.lastrun import LastRun
+from portal.lastrun import LastRun, installed_at
 
 LEGEND = [
     (status, SYMBOLS[status], label, words)
@@ -240,6 +240,7 @@ def dashboard(user_can_manage: bool) -> dict:
             sweep.finished_at if sweep else None,
             timedelta(minutes=schedule.interval_minutes),
             grace=timedelta(minutes=10),
+            since=installed_at("dnsbl"),
         ),
         "suggestions": [(a, found) for a in addresses if (found := a.new_suggestions(known))],
         "can_manage": user_can_manage,

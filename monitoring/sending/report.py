@@ -24,7 +24,7 @@ from monitoring.sending.models import (
     SendingSuspension,
 )
 from monitoring.status import StatusLine
-from portal.lastrun import LastRun
+from portal.lastrun import LastRun, installed_at
 
 AREA = "Sending"
 TOTALS = ("messages", "recipients", "attempted", "deferred", "refused")
@@ -157,6 +157,7 @@ def service_status(now: datetime) -> dict:
             grace=late - timedelta(seconds=settings.MAIL_SERVICE_HEARTBEAT_INTERVAL),
             hint="Is manage.py mail_policy_server running, and can it reach the database?",
             now=now,
+            since=installed_at("sending"),
         ),
     }
 

@@ -33,7 +33,7 @@ from monitoring.serverload.models import (
     LoadThreshold,
     MailSystemAlert,
 )
-from portal.lastrun import LastRun
+from portal.lastrun import LastRun, installed_at
 from portal.outbox import publish_on_commit
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,13 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "ranges": charts.RANGE_CHOICES,
         "sample": sample,
         "stale": sample is None or timezone.now() - sample.taken_at > stale_after,
-        "last_run": LastRun("Last sample", sample.taken_at if sample else None, interval, grace=stale_after - interval),
+        "last_run": LastRun(
+            "Last sample",
+            sample.taken_at if sample else None,
+            interval,
+            grace=stale_after - interval,
+            since=installed_at("serverload"),
+        ),
         "settings": settings_row,
         "state": state,
         "gauges": _gauges(sample, thresholds),
@@ -199,6 +205,7 @@ def drift_overview(request: HttpRequest) -> HttpResponse:
             DriftCheck.objects.filter(finished_at__isnull=False).aggregate(at=Max("finished_at"))["at"],
             timedelta(hours=settings_row.drift_check_interval_hours),
             grace=timedelta(minutes=15),
+            since=installed_at("serverload"),
         ),
         "settings": settings_row,
     }

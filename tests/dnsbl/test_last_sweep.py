@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db.migrations.recorder import MigrationRecorder
 from django.urls import reverse
 from django.utils import timezone
 
@@ -37,6 +38,17 @@ def test_an_overdue_sweep_is_amber(client, login, executive):
     assert "status-warning" in page and "Overdue" in page and "it should run every 30\xa0minutes" in page
 
 
-def test_before_the_first_sweep_it_says_never(client, login, executive):
+def test_before_the_first_sweep_it_says_not_run_yet(client, login, executive):
     login(client, executive)
-    assert "Last sweep: never." in client.get(reverse("dnsbl:dashboard")).content.decode()
+    page = client.get(reverse("dnsbl:dashboard")).content.decode()
+    assert "Last sweep: not run yet." in page and "Overdue" not in page
+
+
+def test_no_sweep_in_the_days_since_installation_is_overdue(client, login, executive):
+    """Beat never started: nobody would be told if "never" stayed neutral."""
+    DnsblSchedule.store(interval_minutes=30)
+    MigrationRecorder.Migration.objects.filter(app="dnsbl").update(applied=timezone.now() - timedelta(days=2))
+    login(client, executive)
+    page = client.get(reverse("dnsbl:dashboard")).content.decode()
+    assert "status-warning" in page and "Last sweep: never in the 2\xa0days since installation" in page
+    assert "it should run every 30\xa0minutes" in page

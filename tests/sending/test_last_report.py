@@ -30,7 +30,7 @@ def test_a_never_seen_service_tells_it_staff_the_commands_and_an_executive_what_
 ):
     login(client, it_staff)
     page = client.get(reverse("sending:dashboard")).content.decode()
-    assert "manage.py mail_policy_server" in page and "Policy service last reported: never." in page
+    assert "manage.py mail_policy_server" in page and "Policy service last reported: not run yet." in page
     client.logout()
     login(client, executive)
     page = client.get(reverse("sending:dashboard")).content.decode()
