@@ -1,7 +1,8 @@
 """When a piece of background work last ran, and whether that is later than it should be.
 
 Each dashboard of background work (block-list sweeps, load samples, drift checks, the mail-path services)
-shows one line from ``templates/_last_ran.html``: "Last sweep 3 minutes ago", amber when overdue. The work
+shows one line from ``templates/_last_ran.html``: "Last sweep 3 minutes ago", amber when overdue, with a hint
+for IT staff (which process to check) or, for people without the IT capability, a plain sentence. The work
 itself is driven by the ticks and recovers on its own; this line is how a person sees that it did.
 
 Work that never ran is overdue too once its app has been installed for longer than the work's interval and
@@ -17,6 +18,9 @@ from django.db.migrations.recorder import MigrationRecorder
 from django.db.models import Min
 from django.utils import timezone
 from django.utils.timesince import timesince
+
+# Not "IT has been alerted": the work that sends alerts may be what stopped, so say only what is sure.
+TELL_IT = "IT staff see the same warning on this page."
 
 
 def installed_at(app_label: str) -> datetime | None:
@@ -34,7 +38,9 @@ class LastRun:
     at: datetime | None
     every: timedelta | None  # None: the work is not scheduled (switched off), so never overdue
     grace: timedelta = timedelta(minutes=2)  # a tick's delay, the work's own duration
-    hint: str = "Are the Celery worker and beat running?"
+    hint: str = "Are the Celery worker and beat running?"  # for IT staff: what to look at
+    # For everyone else (executives): what it means and what to do, without commands.
+    plain_hint: str = "The automatic checks behind this page have stopped, so it may be out of date. " + TELL_IT
     now: datetime = field(default_factory=timezone.now)
     since: datetime | None = None  # when the work could first have run (``installed_at``); None: unknown
 

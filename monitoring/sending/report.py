@@ -24,7 +24,7 @@ from monitoring.sending.models import (
     SendingSuspension,
 )
 from monitoring.status import StatusLine
-from portal.lastrun import LastRun, installed_at
+from portal.lastrun import TELL_IT, LastRun, installed_at
 
 AREA = "Sending"
 TOTALS = ("messages", "recipients", "attempted", "deferred", "refused")
@@ -156,6 +156,8 @@ def service_status(now: datetime) -> dict:
             timedelta(seconds=settings.MAIL_SERVICE_HEARTBEAT_INTERVAL),
             grace=late - timedelta(seconds=settings.MAIL_SERVICE_HEARTBEAT_INTERVAL),
             hint="Is manage.py mail_policy_server running, and can it reach the database?",
+            plain_hint="The sending checks are not running, so we cannot tell whether people send mail within the"
+            f" limits. {TELL_IT}",
             now=now,
             since=installed_at("sending"),
         ),

@@ -9,6 +9,7 @@ from django.template.loader import render_to_string
 from portal.lastrun import LastRun, installed_at
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+IT = {"manage_monitoring": True}  # what the ``can`` context variable holds for IT staff
 
 
 def run(ago: timedelta | None, every: timedelta | None = timedelta(minutes=30), **extra) -> LastRun:
@@ -36,7 +37,7 @@ def test_the_line_says_how_long_ago_and_turns_amber_when_overdue():
         "_last_ran.html", {"run": LastRun("Last sweep", NOW - timedelta(minutes=3), None, now=NOW)}
     )
     assert "Last sweep <time" in fresh and "3\xa0minutes ago" in fresh and "Overdue" not in fresh
-    late = render_to_string("_last_ran.html", {"run": run(timedelta(hours=2))})
+    late = render_to_string("_last_ran.html", {"run": run(timedelta(hours=2)), "can": IT})
     assert "status-warning" in late and "it should run every 30\xa0minutes" in late
     assert "Celery worker and beat" in late
 
@@ -44,10 +45,22 @@ def test_the_line_says_how_long_ago_and_turns_amber_when_overdue():
 def test_work_that_never_ran_reads_not_run_yet_then_overdue_with_the_hint():
     fresh = render_to_string("_last_ran.html", {"run": run(None, since=NOW - timedelta(minutes=5))})
     assert "Last sweep: not run yet." in fresh and "Overdue" not in fresh and "never" not in fresh
-    late = render_to_string("_last_ran.html", {"run": run(None, since=NOW - timedelta(days=3))})
+    late = render_to_string("_last_ran.html", {"run": run(None, since=NOW - timedelta(days=3)), "can": IT})
     assert "status-warning" in late and "Overdue" in late
     assert "Last sweep: never in the 3\xa0days since installation; it should run every 30\xa0minutes." in late
     assert "Celery worker and beat" in late
+
+
+def test_it_staff_read_what_to_check_and_everyone_else_a_plain_sentence():
+    late = run(timedelta(hours=2), hint="Is manage.py thing running?", plain_hint="Checks stopped. IT sees it.")
+    for can in ({"manage_monitoring": False}, {}):
+        plain = render_to_string("_last_ran.html", {"run": late, "can": can})
+        assert "Overdue" in plain and "Checks stopped. IT sees it." in plain and "manage.py" not in plain
+    technical = render_to_string("_last_ran.html", {"run": late, "can": IT})
+    assert "Is manage.py thing running?" in technical and "Checks stopped" not in technical
+    default = render_to_string("_last_ran.html", {"run": run(timedelta(hours=2))})
+    assert "have stopped, so it may be out of date. IT staff see the same warning" in default
+    assert "Celery" not in default
 
 
 @pytest.mark.django_db

@@ -25,6 +25,15 @@ def test_it_says_when_the_policy_service_last_reported(client, login, it_staff, 
         assert "mail_policy_server running" in page
 
 
+def test_an_executive_reads_a_plain_sentence_when_the_service_stopped(client, login, executive, settings):
+    settings.MAIL_SERVICE_HEARTBEAT_INTERVAL, settings.MAIL_SERVICE_MISSED_BEATS = 60, 3
+    SendingState.store(service_seen_at=timezone.now() - timedelta(seconds=600), service_host="mx1")
+    login(client, executive)
+    page = client.get(reverse("sending:dashboard")).content.decode()
+    assert "Overdue" in page and "manage.py" not in page
+    assert "The sending checks are not running, so we cannot tell whether people send mail within the limits." in page
+
+
 def test_a_never_seen_service_tells_it_staff_the_commands_and_an_executive_what_it_means(
     client, login, it_staff, executive
 ):
