@@ -7,6 +7,8 @@ import secrets
 import subprocess
 import sys
 
+import pytest
+
 from tests.services import ROOT
 
 
@@ -27,6 +29,15 @@ def test_it_refuses_to_start_without_a_secret_key():
     result = run_manage("check", DEBUG="0", ALLOWED_HOSTS="portal.example.com")
     assert result.returncode != 0
     assert "SECRET_KEY is not set" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["check", "migrate", "makemigrations", "dnsbl_check"])
+def test_every_command_names_the_missing_setting(command):
+    """Not Django's later "Models aren't loaded yet", whichever command runs first."""
+    result = run_manage(command, DEBUG="0", ALLOWED_HOSTS="portal.example.com")
+    assert result.returncode == 1
+    assert f"manage.py {command}: the settings are incomplete: SECRET_KEY is not set" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_it_refuses_a_weak_secret_key():
