@@ -22,7 +22,7 @@ scratch_django("sample")
 
 import psutil  # noqa: E402
 
-from monitoring.serverload import alerts, sampling  # noqa: E402
+from monitoring.serverload import alerts, mailqueue, sampling  # noqa: E402
 from monitoring.serverload.models import LoadSettings, LoadThreshold  # noqa: E402
 
 SAMPLES = 40
@@ -52,7 +52,7 @@ def main() -> int:
 
     processes = len(psutil.pids())
     sockets = sum(1 for _ in open("/proc/net/tcp")) - 1 if os.path.exists("/proc/net/tcp") else "?"  # noqa: SIM115
-    command = sampling.queue_command(settings)
+    command = mailqueue.queue_command(settings)
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     print(f"machine: {psutil.cpu_count()} cores, load {load}, {processes} processes, {sockets} IPv4 TCP sockets")
     print(f"queue command: {command or 'none found'}")

@@ -7,8 +7,8 @@ import os
 from django import forms
 from django.conf import settings
 
+from monitoring.serverload.mailqueue import QUEUE_PROGRAMS
 from monitoring.serverload.models import DriftFinding, LoadSettings, LoadThreshold
-from monitoring.serverload.sampling import QUEUE_PROGRAMS
 from monitoring.serverload.watchlist import expand_pattern, forbidden_reason, is_glob
 
 

@@ -120,7 +120,7 @@ class LoadSettings(Singleton):
         NONE = "none", "None on this server"
 
     # The worker runs the mail system's own queue program with fixed arguments, without a shell
-    # (sampling.queue_command): nothing typed on a web page becomes a command line.
+    # (mailqueue.queue_command): nothing typed on a web page becomes a command line.
     mail_system = models.CharField(
         max_length=10,
         choices=MailSystem.choices,

@@ -11,8 +11,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from monitoring.serverload import alerts, mailsystem
+from monitoring.serverload.mailqueue import normalise_reason, parse_queue_output
 from monitoring.serverload.models import LoadAlert, LoadSettings, LoadThreshold, MailSystemAlert
-from monitoring.serverload.sampling import ProcessInfo, _loopback_hex, identify, normalise_reason, parse_queue_output
+from monitoring.serverload.sampling import ProcessInfo, _loopback_hex, identify
 from portal.models import Heartbeat
 from tests.conftest import deliver_outbox
 from tests.serverload.test_sampling_queue import POSTQUEUE_J

@@ -12,7 +12,7 @@ import psutil
 import pytest
 from django.utils import timezone
 
-from monitoring.serverload import sampling
+from monitoring.serverload import mailqueue, sampling
 from monitoring.serverload.models import LoadSample, LoadSettings, LoadState
 
 
@@ -141,8 +141,8 @@ def test_a_machine_without_mail_server_says_so(db, monkeypatch, tmp_path):
     # Found automatically, the queue programs are looked up on PATH and the usual folders: point both at an
     # empty folder, so that this machine reads as one without postqueue or exim, installed or not.
     monkeypatch.setenv("PATH", str(tmp_path))
-    monkeypatch.setattr(sampling, "SEARCH_PATH", str(tmp_path))
-    assert sampling.queue_command(LoadSettings.load()) is None
+    monkeypatch.setattr(mailqueue, "SEARCH_PATH", str(tmp_path))
+    assert mailqueue.queue_command(LoadSettings.load()) is None
     sampling.take_sample()
     sample = sampling.take_sample()
     assert sample.queue_status == "none"
@@ -175,7 +175,7 @@ def test_the_tick_samples_alerts_and_rolls_up(db):
 
 def test_postqueue_path_is_found_when_installed(db):
     found = shutil.which("postqueue", path="/usr/sbin:/usr/bin")
-    command = sampling.queue_command(LoadSettings.load())
+    command = mailqueue.queue_command(LoadSettings.load())
     if found:
         assert command == ("postfix", [found, "-j"])
     else:

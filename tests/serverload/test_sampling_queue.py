@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
+from monitoring.serverload.mailqueue import parse_queue_output, read_queue
 from monitoring.serverload.models import LoadSettings
-from monitoring.serverload.sampling import parse_queue_output, read_queue
 
 POSTQUEUE_J = "\n".join(
     json.dumps(message)
