@@ -28,7 +28,8 @@ def main() -> None:
     if not asks_other_settings and command not in ("help", "--help", "-h", "version", "--version"):
         problem = settings_problem()
         if problem:
-            sys.exit(f"manage.py {command}: the settings are incomplete: {problem}")
+            hint = "" if os.environ.get("DEBUG") else " (on a development machine: DEBUG=1 python manage.py ...)"
+            sys.exit(f"manage.py {command}: the settings are incomplete: {problem}{hint}")
     if sys.argv[1:2] == ["dnsbl_check"] and not asks_other_settings:
         # Run from scripts, often: Django with only the block lists' app (monitoring/dnsbl/standalone.py).
         # With --settings or --pythonpath Django's own set-up reads them (this one would run first).

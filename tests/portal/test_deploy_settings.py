@@ -38,6 +38,9 @@ def test_every_command_names_the_missing_setting(command):
     assert result.returncode == 1
     assert f"manage.py {command}: the settings are incomplete: SECRET_KEY is not set" in result.stderr
     assert "Traceback" not in result.stderr
+    assert "on a development machine: DEBUG=1 python manage.py" not in result.stderr  # DEBUG=0 was asked for
+    result = run_manage(command)  # nothing set: a developer running it by hand
+    assert "on a development machine: DEBUG=1 python manage.py" in result.stderr
 
 
 def test_it_refuses_a_weak_secret_key():
